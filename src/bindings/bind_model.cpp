@@ -1,0 +1,75 @@
+// Binds cablesim::model: sections, mechanisms, point processes, connections and probes by index.
+#include <cablesim/errors.hpp>
+#include <cablesim/model.hpp>
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+void register_model(py::module_& m) {
+    using cablesim::location;
+    using cablesim::model;
+    py::class_<model>(m, "Model", "A model under construction: every setter validates its value at once.")
+        .def(py::init<>())
+        .def("add_section", &model::add_section, "name"_a, "Add a section (NEURON defaults); return its index.")
+        .def_property_readonly("section_count", &model::section_count)
+        .def("section_name", [](const model& self, std::size_t id) { return self.section_at(id).name; }, "id"_a)
+        .def("section_geometry", [](const model& self, std::size_t id) {
+                const auto& s = self.section_at(id);
+                return py::dict("L"_a = s.length, "diam"_a = s.diameter, "nseg"_a = s.nseg,
+                                "Ra"_a = s.axial_resistivity, "cm"_a = s.membrane_capacitance);
+            }, "id"_a)
+        .def("section_parent", [](const model& self, std::size_t id) -> std::optional<py::tuple> {
+                const auto& p = self.section_at(id).parent;
+                if (!p) return std::nullopt;
+                return py::make_tuple(p->section, p->x);
+            }, "id"_a, "(parent index, x) or None for a root section.")
+        .def("set_length", &model::set_length, "id"_a, "L"_a)
+        .def("set_diameter", &model::set_diameter, "id"_a, "diam"_a)
+        .def("set_nseg", &model::set_nseg, "id"_a, "nseg"_a)
+        .def("set_axial_resistivity", &model::set_axial_resistivity, "id"_a, "Ra"_a)
+        .def("set_membrane_capacitance", &model::set_membrane_capacitance, "id"_a, "cm"_a)
+        .def("connect", [](model& self, std::size_t child, std::size_t parent, double x) {
+                self.connect(child, location{parent, x});
+            }, "child"_a, "parent"_a, "x"_a)
+        .def("disconnect", &model::disconnect, "child"_a)
+        .def("insert", &model::insert, "id"_a, "mechanism"_a)
+        .def("uninsert", &model::uninsert, "id"_a, "mechanism"_a)
+        .def("has_mechanism", &model::has_mechanism, "id"_a, "mechanism"_a)
+        .def("set_mechanism_parameter", &model::set_mechanism_parameter, "id"_a, "mechanism"_a, "parameter"_a,
+             "value"_a)
+        .def("mechanism_parameter", &model::mechanism_parameter, "id"_a, "mechanism"_a, "parameter"_a)
+        .def("add_current_clamp", [](model& self, std::size_t sec, double x) {
+                return self.add_current_clamp(location{sec, x});
+            }, "section"_a, "x"_a)
+        .def("add_exp_synapse", [](model& self, std::size_t sec, double x) {
+                return self.add_exp_synapse(location{sec, x});
+            }, "section"_a, "x"_a)
+        .def("add_spike_generator", &model::add_spike_generator)
+        .def("add_connection_from_voltage", [](model& self, std::size_t sec, double x,
+                                                std::optional<std::size_t> target) {
+                return self.add_connection_from_voltage(location{sec, x}, target);
+            }, "section"_a, "x"_a, "target"_a)
+        .def("add_connection_from_generator", &model::add_connection_from_generator, "generator"_a, "target"_a)
+        .def("add_voltage_probe", [](model& self, std::size_t sec, double x) {
+                return self.add_voltage_probe(location{sec, x});
+            }, "section"_a, "x"_a)
+        .def("set_current_clamp_parameter", &model::set_current_clamp_parameter, "id"_a, "parameter"_a, "value"_a)
+        .def("current_clamp_parameter", &model::current_clamp_parameter, "id"_a, "parameter"_a)
+        .def("set_exp_synapse_parameter", &model::set_exp_synapse_parameter, "id"_a, "parameter"_a, "value"_a)
+        .def("exp_synapse_parameter", &model::exp_synapse_parameter, "id"_a, "parameter"_a)
+        .def("set_spike_generator_parameter", &model::set_spike_generator_parameter, "id"_a, "parameter"_a,
+             "value"_a)
+        .def("spike_generator_parameter", &model::spike_generator_parameter, "id"_a, "parameter"_a)
+        .def("set_connection_parameter", &model::set_connection_parameter, "id"_a, "parameter"_a, "value"_a)
+        .def("connection_parameter", &model::connection_parameter, "id"_a, "parameter"_a)
+        .def("__repr__", [](const model& self) {
+            return "<cablesim._core.Model sections=" + std::to_string(self.section_count()) +
+                   " connections=" + std::to_string(self.connections().size()) + ">";
+        });
+}

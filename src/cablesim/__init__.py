@@ -1,0 +1,45 @@
+"""cablesim: a NEURON-style compartmental neuron simulator.
+
+>>> import cablesim
+>>> model = cablesim.Model()
+>>> soma = model.Section("soma", L=18.8, diam=18.8, Ra=123).insert("hh")
+>>> stim = model.IClamp(soma(0.5), delay=5, dur=1, amp=0.1)
+>>> v = model.record(soma(0.5))
+>>> run = model.run(40)
+>>> float(max(v.values)) > 0
+True
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .model import (
+    ExpSyn,
+    IClamp,
+    Mechanism,
+    Model,
+    ModelError,
+    NetCon,
+    NetStim,
+    Run,
+    Section,
+    Segment,
+    Trace,
+)
+from .selftest import test
+
+__all__ = [
+    "ExpSyn",
+    "IClamp",
+    "Mechanism",
+    "Model",
+    "ModelError",
+    "NetCon",
+    "NetStim",
+    "Run",
+    "Section",
+    "Segment",
+    "Trace",
+    "__version__",
+    "test",
+]

@@ -1,0 +1,137 @@
+#pragma once
+// The serial engine: NEURON's fixed-step method (fadvance with secondorder = 0 or 2).
+//
+// One step from t to t + dt, in NEURON's order:
+//   1. threshold detection at t; deliver events due by t + dt/2
+//   2. t += dt/2; membrane currents and their conductances at v(t) (IClamp sees t + dt/2)
+//   3. node equations (capacitance cm/dt, axial coupling) solved by the Hines method
+//   4. v += dv (backward Euler) or v += 2 dv (Crank-Nicolson, secondorder = 2)
+//   5. t += dt/2; gating states and synaptic conductances advance with the new v (cnexp)
+//   6. record; deliver events due by t + dt/2
+#include <cablesim/events.hpp>
+#include <cablesim/hh.hpp>
+#include <cablesim/model.hpp>
+#include <cablesim/morphology.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+namespace cablesim {
+
+struct simulation_options {
+    double dt = 0.025;          // [ms]
+    double celsius = 6.3;       // [degC]
+    int secondorder = 0;        // 0: backward Euler, 2: Crank-Nicolson (NEURON's secondorder)
+    bool use_rate_table = true; // hh rates from NEURON's 201-point table (as NEURON's default)
+};
+
+// A spike: the time its source crossed threshold (or the NetStim fired) and the source's index.
+struct spike {
+    double time;        // [ms]
+    std::size_t source; // index into simulation::spike_sources()
+};
+
+struct spike_source {
+    bool is_generator = false;
+    std::size_t node = 0;          // voltage threshold detector: the node watched
+    double threshold = 0.0;        // [mV]
+    std::size_t generator = 0;     // NetStim index
+};
+
+class simulation {
+public:
+    simulation(const model& m, simulation_options options);
+
+    // NEURON's finitialize(v_init): t = 0, v = v_init everywhere, states at steady state, events queued.
+    void finitialize(double v_init); // [mV]
+    // One fixed step of dt.
+    void fadvance();
+    // NEURON's continuerun: steps until t reaches tstop (within half a step).
+    void run(double tstop); // [ms]
+
+    double time() const { return t_; }
+    double dt() const { return options_.dt; }
+    const simulation_options& options() const { return options_; }
+    const compartments& layout() const { return layout_; }
+    double voltage_at(location where) const;
+
+    // Recorded at finitialize and after every step.
+    const std::vector<double>& time_trace() const { return time_trace_; }
+    const std::vector<double>& voltage_trace(std::size_t probe) const;
+
+    const std::vector<spike>& spikes() const { return spikes_; }
+    const std::vector<spike_source>& spike_sources() const { return sources_; }
+    std::size_t source_of_connection(std::size_t connection) const;
+
+private:
+    void check_thresholds();
+    void deliver_events(double until);
+    void emit_spike(std::size_t source, double time);
+    void compute_currents();
+    void solve_and_update();
+    void advance_states();
+    void record();
+
+    simulation_options options_;
+    compartments layout_;
+    std::size_t n_ = 0;
+    double t_ = 0.0;
+    bool initialized_ = false;
+
+    // Node state and the matrix of the current step.
+    std::vector<double> v_;   // [mV]
+    std::vector<double> d_;   // diagonal [mS/cm2 per mV] (nA/mV on zero-area nodes)
+    std::vector<double> rhs_; // [mA/cm2] (nA on zero-area nodes); the voltage change after the solve
+    std::vector<double> capacitance_; // cm [uF/cm2] per node
+
+    // hh, one entry per segment node that has it (structure of arrays).
+    struct hh_state {
+        std::vector<std::size_t> node;
+        std::vector<double> gnabar, gkbar, gl, el, ena, ek; // [S/cm2], [mV]
+        std::vector<double> m, h, n;
+    } hh_;
+    std::optional<hh_rate_table> hh_table_;
+
+    struct pas_state {
+        std::vector<std::size_t> node;
+        std::vector<double> g, e; // [S/cm2], [mV]
+    } pas_;
+
+    struct iclamp_state {
+        std::vector<std::size_t> node;
+        std::vector<double> delay, duration, amplitude; // [ms], [ms], [nA]
+        std::vector<double> to_density;                  // 1e2/area [1/um2 scaled]: nA -> mA/cm2
+    } iclamp_;
+
+    struct expsyn_state {
+        std::vector<std::size_t> node;
+        std::vector<double> tau, e;  // [ms], [mV]
+        std::vector<double> g;       // [uS]
+        std::vector<double> to_density;
+    } expsyn_;
+
+    std::vector<spike_generator> generators_;
+    std::vector<std::size_t> generator_fired_; // events fired since finitialize
+    static constexpr std::size_t no_source = static_cast<std::size_t>(-1);
+    std::vector<std::size_t> generator_source_; // per NetStim: its spike source, or no_source
+
+    std::vector<spike_source> sources_;
+    std::vector<bool> above_threshold_;            // per source: NEURON's PreSyn flag_
+    std::vector<std::size_t> connection_source_;    // per connection
+    struct outgoing {
+        std::size_t synapse;
+        double delay;  // [ms]
+        double weight; // [uS]
+    };
+    std::vector<std::vector<outgoing>> outgoing_;   // per source
+
+    event_queue events_;
+    std::vector<spike> spikes_;
+
+    std::vector<std::size_t> probe_nodes_;
+    std::vector<double> time_trace_;
+    std::vector<std::vector<double>> voltage_traces_;
+};
+
+} // namespace cablesim

@@ -1,0 +1,360 @@
+#include <cablesim/errors.hpp>
+#include <cablesim/model.hpp>
+
+#include <cmath>
+
+namespace cablesim {
+
+namespace {
+
+std::string quoted(const std::string& name) { return "'" + name + "'"; }
+
+void require_finite(const std::string& what, const std::string& parameter, double value, const char* unit) {
+    if (!std::isfinite(value)) {
+        throw model_error(what + ": " + parameter + " must be a finite number of " + unit + ", got " + format_number(value));
+    }
+}
+
+void require_positive(const std::string& what, const std::string& parameter, double value, const char* unit) {
+    require_finite(what, parameter, value, unit);
+    if (!(value > 0.0)) {
+        throw model_error(what + ": " + parameter + " must be > 0 " + unit + ", got " + format_number(value));
+    }
+}
+
+void require_non_negative(const std::string& what, const std::string& parameter, double value, const char* unit) {
+    require_finite(what, parameter, value, unit);
+    if (value < 0.0) {
+        throw model_error(what + ": " + parameter + " must be >= 0 " + unit + ", got " + format_number(value));
+    }
+}
+
+[[noreturn]] void unknown_parameter(const std::string& what, const std::string& parameter, const char* known) {
+    throw model_error(what + ": unknown parameter '" + parameter + "' (known: " + known + ")");
+}
+
+} // namespace
+
+section_id model::add_section(const std::string& name) {
+    if (name.empty()) throw model_error("a section needs a non-empty name");
+    section s;
+    s.name = name;
+    sections_.push_back(s);
+    return sections_.size() - 1;
+}
+
+void model::check_section(section_id id) const {
+    if (id >= sections_.size()) {
+        throw model_error("no section with index " + std::to_string(id) + " (the model has " +
+                          std::to_string(sections_.size()) + ")");
+    }
+}
+
+section& model::mutable_section(section_id id) {
+    check_section(id);
+    return sections_[id];
+}
+
+const section& model::section_at(section_id id) const {
+    check_section(id);
+    return sections_[id];
+}
+
+std::string model::describe(location where) const {
+    const std::string name = where.section < sections_.size() ? sections_[where.section].name : "?";
+    return name + "(" + format_number(where.x) + ")";
+}
+
+void model::check_location(location where) const {
+    check_section(where.section);
+    if (!(where.x >= 0.0 && where.x <= 1.0)) {
+        throw model_error("location " + describe(where) + ": x must be in [0, 1], got " + format_number(where.x));
+    }
+}
+
+void model::set_length(section_id id, double length) {
+    section& s = mutable_section(id);
+    require_positive("section " + quoted(s.name), "L", length, "um");
+    s.length = length;
+}
+
+void model::set_diameter(section_id id, double diameter) {
+    section& s = mutable_section(id);
+    require_positive("section " + quoted(s.name), "diam", diameter, "um");
+    s.diameter = diameter;
+}
+
+void model::set_nseg(section_id id, int nseg) {
+    section& s = mutable_section(id);
+    if (nseg < 1 || nseg > 32767) {
+        throw model_error("section " + quoted(s.name) + ": nseg must be in [1, 32767], got " + std::to_string(nseg));
+    }
+    s.nseg = nseg;
+}
+
+void model::set_axial_resistivity(section_id id, double ra) {
+    section& s = mutable_section(id);
+    require_positive("section " + quoted(s.name), "Ra", ra, "ohm cm");
+    s.axial_resistivity = ra;
+}
+
+void model::set_membrane_capacitance(section_id id, double cm) {
+    section& s = mutable_section(id);
+    require_non_negative("section " + quoted(s.name), "cm", cm, "uF/cm2");
+    s.membrane_capacitance = cm;
+}
+
+void model::connect(section_id child, location parent) {
+    check_section(child);
+    check_location(parent);
+    const std::string child_name = quoted(sections_[child].name);
+    if (parent.section == child) {
+        throw model_error("cannot connect section " + child_name + " to itself");
+    }
+    // Walk up from the new parent: meeting the child means the connection would close a loop.
+    std::string path = sections_[child].name + " -> " + sections_[parent.section].name;
+    for (std::optional<location> up = sections_[parent.section].parent; up; up = sections_[up->section].parent) {
+        path += " -> " + sections_[up->section].name;
+        if (up->section == child) {
+            throw model_error("connecting section " + child_name + " to " + describe(parent) +
+                              " would make a loop in the tree (" + path + "); disconnect one of them first");
+        }
+    }
+    sections_[child].parent = parent;
+}
+
+void model::disconnect(section_id child) { mutable_section(child).parent.reset(); }
+
+namespace {
+constexpr const char* known_mechanisms = "hh, pas";
+}
+
+void model::insert(section_id id, const std::string& mechanism) {
+    section& s = mutable_section(id);
+    if (mechanism == "hh") {
+        if (!s.hh) s.hh = hh_parameters{};
+    }
+    else if (mechanism == "pas") {
+        if (!s.pas) s.pas = pas_parameters{};
+    }
+    else {
+        throw model_error("section " + quoted(s.name) + ": unknown mechanism '" + mechanism + "' (known: " +
+                          known_mechanisms + ")");
+    }
+}
+
+void model::uninsert(section_id id, const std::string& mechanism) {
+    section& s = mutable_section(id);
+    if (mechanism == "hh") s.hh.reset();
+    else if (mechanism == "pas") s.pas.reset();
+    else {
+        throw model_error("section " + quoted(s.name) + ": unknown mechanism '" + mechanism + "' (known: " +
+                          known_mechanisms + ")");
+    }
+}
+
+bool model::has_mechanism(section_id id, const std::string& mechanism) const {
+    const section& s = section_at(id);
+    if (mechanism == "hh") return s.hh.has_value();
+    if (mechanism == "pas") return s.pas.has_value();
+    throw model_error("section " + quoted(s.name) + ": unknown mechanism '" + mechanism + "' (known: " +
+                      known_mechanisms + ")");
+}
+
+namespace {
+
+// The one table of mechanism parameters, used by both the setter and the getter.
+double* mechanism_field(section& s, const std::string& mechanism, const std::string& parameter) {
+    const std::string what = "section '" + s.name + "'";
+    if (mechanism == "hh") {
+        if (!s.hh) throw model_error(what + ": mechanism 'hh' is not inserted; call insert('hh') first");
+        hh_parameters& p = *s.hh;
+        if (parameter == "gnabar") return &p.gnabar;
+        if (parameter == "gkbar") return &p.gkbar;
+        if (parameter == "gl") return &p.gl;
+        if (parameter == "el") return &p.el;
+        if (parameter == "ena") return &p.ena;
+        if (parameter == "ek") return &p.ek;
+        unknown_parameter(what + " mechanism 'hh'", parameter, "gnabar, gkbar, gl, el, ena, ek");
+    }
+    if (mechanism == "pas") {
+        if (!s.pas) throw model_error(what + ": mechanism 'pas' is not inserted; call insert('pas') first");
+        pas_parameters& p = *s.pas;
+        if (parameter == "g") return &p.g;
+        if (parameter == "e") return &p.e;
+        unknown_parameter(what + " mechanism 'pas'", parameter, "g, e");
+    }
+    throw model_error(what + ": unknown mechanism '" + mechanism + "' (known: " + known_mechanisms + ")");
+}
+
+bool is_conductance(const std::string& mechanism, const std::string& parameter) {
+    return (mechanism == "hh" && (parameter == "gnabar" || parameter == "gkbar" || parameter == "gl")) ||
+           (mechanism == "pas" && parameter == "g");
+}
+
+} // namespace
+
+void model::set_mechanism_parameter(section_id id, const std::string& mechanism, const std::string& parameter,
+                                    double value) {
+    section& s = mutable_section(id);
+    double* field = mechanism_field(s, mechanism, parameter);
+    const std::string what = "section '" + s.name + "' " + mechanism;
+    if (is_conductance(mechanism, parameter)) require_non_negative(what, parameter, value, "S/cm2");
+    else require_finite(what, parameter, value, "mV");
+    *field = value;
+}
+
+double model::mechanism_parameter(section_id id, const std::string& mechanism, const std::string& parameter) const {
+    section copy = section_at(id); // mechanism_field wants a mutable section; parameters are small
+    return *mechanism_field(copy, mechanism, parameter);
+}
+
+std::size_t model::add_current_clamp(location where) {
+    check_location(where);
+    current_clamps_.push_back(current_clamp{where});
+    return current_clamps_.size() - 1;
+}
+
+std::size_t model::add_exp_synapse(location where) {
+    check_location(where);
+    exp_synapses_.push_back(exp_synapse{where});
+    return exp_synapses_.size() - 1;
+}
+
+std::size_t model::add_spike_generator() {
+    spike_generators_.push_back(spike_generator{});
+    return spike_generators_.size() - 1;
+}
+
+namespace {
+void check_index(std::size_t id, std::size_t count, const char* kind) {
+    if (id >= count) {
+        throw model_error(std::string("no ") + kind + " with index " + std::to_string(id) + " (the model has " +
+                          std::to_string(count) + ")");
+    }
+}
+} // namespace
+
+std::size_t model::add_connection_from_voltage(location where, std::optional<std::size_t> target_synapse) {
+    check_location(where);
+    if (target_synapse) check_index(*target_synapse, exp_synapses_.size(), "ExpSyn");
+    connection c;
+    c.kind = source_kind::voltage_threshold;
+    c.where = where;
+    c.target = target_synapse;
+    connections_.push_back(c);
+    return connections_.size() - 1;
+}
+
+std::size_t model::add_connection_from_generator(std::size_t generator, std::optional<std::size_t> target_synapse) {
+    check_index(generator, spike_generators_.size(), "NetStim");
+    if (target_synapse) check_index(*target_synapse, exp_synapses_.size(), "ExpSyn");
+    connection c;
+    c.kind = source_kind::generator;
+    c.generator = generator;
+    c.target = target_synapse;
+    connections_.push_back(c);
+    return connections_.size() - 1;
+}
+
+std::size_t model::add_voltage_probe(location where) {
+    check_location(where);
+    voltage_probes_.push_back(where);
+    return voltage_probes_.size() - 1;
+}
+
+namespace {
+
+double* current_clamp_field(current_clamp& c, const std::string& parameter, const std::string& what) {
+    if (parameter == "delay" || parameter == "del") return &c.delay;
+    if (parameter == "dur") return &c.duration;
+    if (parameter == "amp") return &c.amplitude;
+    unknown_parameter(what, parameter, "delay, dur, amp");
+}
+
+double* exp_synapse_field(exp_synapse& s, const std::string& parameter, const std::string& what) {
+    if (parameter == "tau") return &s.tau;
+    if (parameter == "e") return &s.reversal;
+    unknown_parameter(what, parameter, "tau, e");
+}
+
+double* spike_generator_field(spike_generator& g, const std::string& parameter, const std::string& what) {
+    if (parameter == "start") return &g.start;
+    if (parameter == "number") return &g.number;
+    if (parameter == "interval") return &g.interval;
+    unknown_parameter(what, parameter, "start, number, interval");
+}
+
+double* connection_field(connection& c, const std::string& parameter, const std::string& what) {
+    if (parameter == "threshold") return &c.threshold;
+    if (parameter == "delay") return &c.delay;
+    if (parameter == "weight") return &c.weight;
+    unknown_parameter(what, parameter, "threshold, delay, weight");
+}
+
+} // namespace
+
+void model::set_current_clamp_parameter(std::size_t id, const std::string& parameter, double value) {
+    check_index(id, current_clamps_.size(), "IClamp");
+    const std::string what = "IClamp at " + describe(current_clamps_[id].where);
+    double* field = current_clamp_field(current_clamps_[id], parameter, what);
+    if (field == &current_clamps_[id].duration) require_non_negative(what, parameter, value, "ms");
+    else require_finite(what, parameter, value, field == &current_clamps_[id].amplitude ? "nA" : "ms");
+    *field = value;
+}
+
+double model::current_clamp_parameter(std::size_t id, const std::string& parameter) const {
+    check_index(id, current_clamps_.size(), "IClamp");
+    current_clamp copy = current_clamps_[id];
+    return *current_clamp_field(copy, parameter, "IClamp at " + describe(copy.where));
+}
+
+void model::set_exp_synapse_parameter(std::size_t id, const std::string& parameter, double value) {
+    check_index(id, exp_synapses_.size(), "ExpSyn");
+    const std::string what = "ExpSyn at " + describe(exp_synapses_[id].where);
+    double* field = exp_synapse_field(exp_synapses_[id], parameter, what);
+    if (field == &exp_synapses_[id].tau) require_positive(what, parameter, value, "ms");
+    else require_finite(what, parameter, value, "mV");
+    *field = value;
+}
+
+double model::exp_synapse_parameter(std::size_t id, const std::string& parameter) const {
+    check_index(id, exp_synapses_.size(), "ExpSyn");
+    exp_synapse copy = exp_synapses_[id];
+    return *exp_synapse_field(copy, parameter, "ExpSyn at " + describe(copy.where));
+}
+
+void model::set_spike_generator_parameter(std::size_t id, const std::string& parameter, double value) {
+    check_index(id, spike_generators_.size(), "NetStim");
+    const std::string what = "NetStim " + std::to_string(id);
+    spike_generator& g = spike_generators_[id];
+    double* field = spike_generator_field(g, parameter, what);
+    if (field == &g.interval) require_positive(what, parameter, value, "ms");
+    else if (field == &g.number) require_non_negative(what, parameter, value, "events");
+    else require_finite(what, parameter, value, "ms");
+    *field = value;
+}
+
+double model::spike_generator_parameter(std::size_t id, const std::string& parameter) const {
+    check_index(id, spike_generators_.size(), "NetStim");
+    spike_generator copy = spike_generators_[id];
+    return *spike_generator_field(copy, parameter, "NetStim " + std::to_string(id));
+}
+
+void model::set_connection_parameter(std::size_t id, const std::string& parameter, double value) {
+    check_index(id, connections_.size(), "NetCon");
+    const std::string what = "NetCon " + std::to_string(id);
+    connection& c = connections_[id];
+    double* field = connection_field(c, parameter, what);
+    if (field == &c.delay) require_non_negative(what, parameter, value, "ms");
+    else require_finite(what, parameter, value, field == &c.weight ? "uS" : "mV");
+    *field = value;
+}
+
+double model::connection_parameter(std::size_t id, const std::string& parameter) const {
+    check_index(id, connections_.size(), "NetCon");
+    connection copy = connections_[id];
+    return *connection_field(copy, parameter, "NetCon " + std::to_string(id));
+}
+
+} // namespace cablesim
