@@ -1,0 +1,60 @@
+# /// script
+# dependencies = ["nox>=2025.2.9"]
+# ///
+"""cablesim's nox sessions: every reproducible job. Tags: tests. See `nox -l`.
+
+    nox -s tests          the whole test suite: pytest on an installed build, then the C++ tests (ctest)
+    nox -s tests_cpp      only the C++ tests
+    nox -s build_wheel    a wheel for this Python into dist/
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+# Interpreters are found on this machine or not at all: never download one.
+nox.options.download_python = "never"
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+DIR = Path(__file__).parent.resolve()
+# NEURON itself, to compare against when it installs for this Python (tests/test_against_neuron.py).
+NEURON_ORACLE = "neuron==9.0.2"
+
+
+@nox.session(tags=["tests"])
+def tests(session: nox.Session) -> None:
+    """Install cablesim (an incremental build in build/) and run pytest; then the C++ tests. Posargs go to pytest."""
+    session.install(f"-Cbuild-dir=build/tests-{session.python or 'host'}", ".[test]")
+    try:
+        session.install(NEURON_ORACLE, silent=True)
+    except nox.command.CommandFailed:
+        session.warn(f"{NEURON_ORACLE} does not install here: the comparisons with NEURON will be skipped")
+    # The src/ layout keeps the source tree off sys.path: pytest imports the installed package.
+    session.run("pytest", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    session.notify("tests_cpp")
+
+
+@nox.session(venv_backend="none", tags=["tests"])
+def tests_cpp(session: nox.Session) -> None:
+    """Build and run the C++ unit tests with CMake + ctest (no Python involved). Posargs go to CMake."""
+    for tool in ("cmake", "ctest"):
+        if shutil.which(tool) is None:
+            session.error(f"{tool} not found on PATH; install CMake >= 3.18 (apt-get install cmake ninja-build)")
+    build = DIR / "build" / "cpp-tests"
+    generator = ["-G", "Ninja"] if shutil.which("ninja") and not (build / "CMakeCache.txt").exists() else []
+    session.run("cmake", "-S", str(DIR), "-B", str(build), *generator, "-DCABLESIM_BUILD_TESTS=ON", *session.posargs)
+    session.run("cmake", "--build", str(build), "--parallel")
+    session.run("ctest", "--test-dir", str(build), "--output-on-failure")
+
+
+@nox.session(default=False)
+def build_wheel(session: nox.Session) -> None:
+    """Build a wheel of cablesim for this Python into dist/ (portable wheels: the build_linux session)."""
+    session.install("build")
+    session.run("python", "-m", "build", "--wheel", "--outdir", str(DIR / "dist"), str(DIR))

@@ -1,0 +1,42 @@
+"""Shared model builders. Reference values come from NEURON 9.0.2 (fixed step, dt 0.025 ms, v_init -65 mV,
+celsius 6.3), measured with NEURON itself; tests/test_against_neuron.py re-measures them when NEURON is installed."""
+
+from __future__ import annotations
+
+import pytest
+
+import cablesim
+
+
+def build_hh_soma() -> tuple[cablesim.Model, cablesim.Section]:
+    """NEURON's classic single compartment: L = diam = 18.8 um, Ra 123, hh, IClamp(0.5) 5 ms / 1 ms / 0.1 nA."""
+    model = cablesim.Model()
+    soma = model.Section("soma", L=18.8, diam=18.8, nseg=1, Ra=123, cm=1).insert("hh")
+    model.IClamp(soma(0.5), delay=5, dur=1, amp=0.1)
+    return model, soma
+
+
+def build_passive_cable(nseg: int = 101) -> tuple[cablesim.Model, cablesim.Section]:
+    """1000 um x 1 um passive cable (g 1e-4 S/cm2, e -65 mV, Ra 100), 0.01 nA DC into x = 0 from t = 0."""
+    model = cablesim.Model()
+    cable = model.Section("cable", L=1000, diam=1, nseg=nseg, Ra=100, cm=1).insert("pas", g=1e-4, e=-65)
+    model.IClamp(cable(0), delay=0, dur=1e9, amp=0.01)
+    return model, cable
+
+
+def build_ball_and_stick(model: cablesim.Model, name: str, dend_nseg: int = 11) -> tuple[cablesim.Section, ...]:
+    """The NEURON ring tutorial's cell: hh soma, passive dendrite, an ExpSyn at dend(0.5)."""
+    soma = model.Section(f"{name}.soma", L=12.6157, diam=12.6157, Ra=100).insert("hh")
+    dend = model.Section(f"{name}.dend", L=200, diam=1, nseg=dend_nseg, Ra=100).insert("pas", g=0.001, e=-65)
+    dend.connect(soma(1))
+    return soma, dend
+
+
+@pytest.fixture
+def hh_soma() -> tuple[cablesim.Model, cablesim.Section]:
+    return build_hh_soma()
+
+
+@pytest.fixture
+def passive_cable() -> tuple[cablesim.Model, cablesim.Section]:
+    return build_passive_cable()
