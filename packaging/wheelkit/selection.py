@@ -1,0 +1,78 @@
+"""Which wheels to build: Python selectors (39, 3.12, 3*, cp311) and variant words (coreneuron, mpi)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from .errors import WheelkitError
+from .interpreters import Interpreter
+
+# Variants a wheel can be built as. Only "default" exists so far; the others come with the variants issue and fail
+# clearly until then instead of silently building the default wheel.
+KNOWN_VARIANTS = ("coreneuron", "mpi")
+AVAILABLE_VARIANTS: tuple[str, ...] = ()
+
+
+
+@dataclass(frozen=True)
+class Selection:
+    pythons: tuple[Interpreter, ...]
+    variants: tuple[str, ...]  # empty: the default wheel only
+
+
+def _selector_pattern(selector: str) -> str:
+    """Normalise '39', '3.9', 'cp39', '3*', '3.1*', '*' to a glob over dotted versions such as '3.9'."""
+    text = selector.strip().lower()
+    if text.startswith("cp"):
+        text = text[2:]
+    if text in ("*", "3*", "3.*"):
+        return "3.*"
+    if re.fullmatch(r"3\d{1,2}", text):
+        return f"3.{text[1:]}"
+    if re.fullmatch(r"3\d\*", text):  # 31* -> 3.1*
+        return f"3.{text[1:]}"
+    if re.fullmatch(r"3\.\d{1,2}\*?", text):
+        return text
+    raise WheelkitError(
+        f"'{selector}' is not a Python selector: use forms like 39, 3.12, cp311, '3*' or '3.1*' "
+        f"(variants: {', '.join(KNOWN_VARIANTS)})"
+    )
+
+
+def select(arguments: Sequence[str], found: Sequence[Interpreter]) -> Selection:
+    """Split posargs into Python selectors and variant words and match them against the interpreters found.
+
+    No selector means every interpreter found. A selector that matches nothing is an error listing what was found.
+    """
+    variants: list[str] = []
+    patterns: list[tuple[str, str]] = []
+    for argument in arguments:
+        word = argument.strip().lower()
+        if word in KNOWN_VARIANTS:
+            if word not in AVAILABLE_VARIANTS:
+                raise WheelkitError(
+                    f"the '{word}' variant is not built yet: cablesim's build has no {word} support so far "
+                    "(it comes with the variants issue); build the default wheel without the word"
+                )
+            if word not in variants:
+                variants.append(word)
+            continue
+        patterns.append((argument, _selector_pattern(word)))
+    if not found:
+        raise WheelkitError(
+            "no CPython interpreter found: install one (pyenv install 3.12), put python3.X on PATH, "
+            "or run inside the build image where they live in /opt/python"
+        )
+    if not patterns:
+        return Selection(tuple(found), tuple(variants))
+    chosen: list[Interpreter] = []
+    for original, pattern in patterns:
+        matches = [i for i in found if fnmatch.fnmatch(i.dotted, pattern)]
+        if not matches:
+            available = ", ".join(f"{i.dotted} ({i.path})" for i in found)
+            raise WheelkitError(f"no Python matches '{original}'; found: {available}")
+        chosen.extend(m for m in matches if m not in chosen)
+    return Selection(tuple(sorted(chosen)), tuple(variants))

@@ -1,0 +1,158 @@
+"""wheelkit: interpreter discovery, selectors, the build plan and its knobs (no building here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
+
+from wheelkit import WheelkitError  # noqa: E402
+from wheelkit.cli import parse_build_args  # noqa: E402
+from wheelkit.interpreters import Interpreter, candidate_paths, discover, probe, resolve  # noqa: E402
+from wheelkit.plan import expected_platform, make_plan, normalize_name  # noqa: E402
+from wheelkit.selection import select  # noqa: E402
+
+FOUND = tuple(Interpreter((3, minor, 1), Path(f"/opt/python/cp3{minor}-cp3{minor}/bin/python")) for minor in range(9, 14))
+
+
+def dotted(selection) -> list[str]:
+    return [i.dotted for i in selection.pythons]
+
+
+@pytest.mark.parametrize(
+    "selectors,expected",
+    [
+        ([], ["3.9", "3.10", "3.11", "3.12", "3.13"]),
+        (["39"], ["3.9"]),
+        (["3.12"], ["3.12"]),
+        (["cp311"], ["3.11"]),
+        (["3*"], ["3.9", "3.10", "3.11", "3.12", "3.13"]),
+        (["3.1*"], ["3.10", "3.11", "3.12", "3.13"]),
+        (["313", "39", "39"], ["3.9", "3.13"]),
+        (["*"], ["3.9", "3.10", "3.11", "3.12", "3.13"]),
+    ],
+)
+def test_selectors(selectors, expected):
+    assert dotted(select(selectors, FOUND)) == expected
+
+
+def test_selector_matching_nothing_lists_what_was_found():
+    with pytest.raises(WheelkitError, match=r"no Python matches '38'; found: 3.9 \(/opt/python/cp39-cp39/bin/python\), 3.10"):
+        select(["38"], FOUND)
+
+
+@pytest.mark.parametrize("bad", ["python", "2.7", "3.x", "foo"])
+def test_malformed_selector(bad):
+    with pytest.raises(WheelkitError, match=f"'{bad}' is not a Python selector: use forms like 39, 3.12"):
+        select([bad], FOUND)
+
+
+@pytest.mark.parametrize("variant", ["coreneuron", "mpi", "MPI"])
+def test_variants_not_built_yet_fail_clearly(variant):
+    with pytest.raises(WheelkitError, match=f"the '{variant.lower()}' variant is not built yet"):
+        select(["39", variant], FOUND)
+
+
+def test_no_interpreter_found():
+    with pytest.raises(WheelkitError, match="no CPython interpreter found"):
+        select([], ())
+
+
+def test_manylinux_layout_wins_and_skips_free_threaded(tmp_path):
+    for name in ("cp39-cp39", "cp313-cp313", "cp313-cp313t"):
+        binary = tmp_path / name / "bin" / "python"
+        binary.parent.mkdir(parents=True)
+        binary.symlink_to(sys.executable)
+    paths = candidate_paths(manylinux_root=tmp_path, pyenv_root=tmp_path / "none", path_env="")
+    assert [p.parent.parent.name for p in paths] == ["cp313-cp313", "cp39-cp39"]
+
+
+def test_host_discovery_finds_pyenv_versions(tmp_path):
+    version_dir = tmp_path / "versions" / "3.11.0" / "bin"
+    version_dir.mkdir(parents=True)
+    (version_dir / "python3").symlink_to(sys.executable)
+    paths = candidate_paths(manylinux_root=tmp_path / "absent", pyenv_root=tmp_path, path_env="")
+    assert paths == [version_dir / "python3"]
+
+
+def test_discover_probes_and_keeps_one_per_minor(tmp_path):
+    link = tmp_path / "python-link"
+    link.symlink_to(sys.executable)
+    not_python = tmp_path / "not-python"
+    not_python.write_text("#!/bin/sh\nexit 3\n")
+    not_python.chmod(0o755)
+    found = discover([Path(sys.executable), link, not_python])
+    assert [i.minor for i in found] == [sys.version_info[:2]]
+    assert found[0].path == Path(sys.executable)
+    assert probe(not_python) is None
+
+
+def test_resolve_an_interpreter_by_path_and_name():
+    me = resolve(sys.executable)
+    assert me.minor == sys.version_info[:2]
+    assert resolve(f"{sys.version_info[0]}.{sys.version_info[1]}", [me]) is me
+    with pytest.raises(WheelkitError, match="no Python interpreter 'python2.2'"):
+        resolve("python2.2")
+
+
+def test_plan_names_tags_and_commands(tmp_path):
+    plan = make_plan(FOUND[:2], (), root=tmp_path, version="1.2.0", jobs=2, environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    assert [c.output_name for c in plan.cells] == [
+        "cablesim-1.2.0-cp39-cp39-manylinux_2_28_x86_64.whl",
+        "cablesim-1.2.0-cp310-cp310-manylinux_2_28_x86_64.whl",
+    ]
+    commands = plan.commands()
+    assert commands[0].startswith("cmake -S") and "-DCABLESIM_BUILD_PYTHON=OFF" in commands[0]
+    wheel_commands = [c for c in commands if " wheel " in c]
+    assert len(wheel_commands) == 2
+    assert all("--no-build-isolation" in c and "CABLESIM_PREBUILT_CORE_DIR" in c for c in wheel_commands)
+    assert all(f"build-dir={tmp_path}/build/wheels/" in c for c in wheel_commands)
+    assert sum("auditwheel repair --plat manylinux_2_28_x86_64" in c for c in commands) == 2
+
+
+def test_knobs_reach_every_cell(tmp_path):
+    env = {"CABLESIM_CMAKE_ARGS": "-DFOO=1 '-DBAR=a b'", "CABLESIM_BUILD_TYPE": "RelWithDebInfo", "AUDITWHEEL_PLAT": "x"}
+    plan = make_plan(FOUND, (), root=tmp_path, version="1", environ=env)
+    for cell in plan.cells:
+        command = cell.wheel_command(plan.core_dir)
+        assert "--config-settings=cmake.args=-DFOO=1" in command
+        assert "--config-settings=cmake.args=-DBAR=a b" in command
+        assert "--config-settings=cmake.build-type=RelWithDebInfo" in command
+    assert "-DFOO=1" in plan.core_command and plan.core_dir.name == "RelWithDebInfo"
+
+
+def test_bad_build_type_and_jobs(tmp_path):
+    with pytest.raises(WheelkitError, match="CABLESIM_BUILD_TYPE='Fast' is not a CMake build type"):
+        make_plan(FOUND, (), root=tmp_path, version="1", environ={"CABLESIM_BUILD_TYPE": "Fast"})
+    with pytest.raises(WheelkitError, match="--jobs must be at least 1, got 0"):
+        make_plan(FOUND, (), root=tmp_path, version="1", jobs=0)
+
+
+def test_default_jobs_follow_the_cores(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert make_plan(FOUND, (), root=tmp_path, version="1", environ={}).jobs == 2
+    assert make_plan(FOUND[:1], (), root=tmp_path, version="1", environ={}).jobs == 1
+
+
+def test_expected_platform():
+    assert expected_platform("aarch64", {"AUDITWHEEL_PLAT": "manylinux_2_28_aarch64"}) == "manylinux_2_28_aarch64"
+    host = expected_platform("x86_64", {})
+    assert host.startswith("manylinux_2_") and host.endswith("_x86_64")
+    assert int(host.split("_")[2]) <= 34  # gcc/glibc >= 2.34 hosts give at best manylinux_2_34
+
+
+def test_normalize_name():
+    assert normalize_name("Cable-Sim.nightly") == "cable_sim_nightly"
+
+
+def test_build_args():
+    options = parse_build_args(["39", "3.12", "--plan", "-j", "3", "--keep-going"])
+    assert options.selectors == ("39", "3.12") and options.plan_only and options.jobs == 3 and options.keep_going
+    assert parse_build_args(["--dry-run"]).plan_only
+    with pytest.raises(WheelkitError, match="--jobs must be at least 1, got 0"):
+        parse_build_args(["--jobs", "0"])
+    with pytest.raises(WheelkitError, match="unrecognized arguments: --fast"):
+        parse_build_args(["--fast"])
