@@ -126,8 +126,10 @@ void model::connect(section_id child, location parent) {
 void model::disconnect(section_id child) { mutable_section(child).parent.reset(); }
 
 namespace {
-constexpr const char* known_mechanisms = "hh, pas";
+[[noreturn]] void unknown_mechanism(const section& s, const std::string& mechanism) {
+    throw model_error("section '" + s.name + "': unknown mechanism '" + mechanism + "' (known: hh, pas)");
 }
+} // namespace
 
 void model::insert(section_id id, const std::string& mechanism) {
     section& s = mutable_section(id);
@@ -138,8 +140,7 @@ void model::insert(section_id id, const std::string& mechanism) {
         if (!s.pas) s.pas = pas_parameters{};
     }
     else {
-        throw model_error("section " + quoted(s.name) + ": unknown mechanism '" + mechanism + "' (known: " +
-                          known_mechanisms + ")");
+        unknown_mechanism(s, mechanism);
     }
 }
 
@@ -148,8 +149,7 @@ void model::uninsert(section_id id, const std::string& mechanism) {
     if (mechanism == "hh") s.hh.reset();
     else if (mechanism == "pas") s.pas.reset();
     else {
-        throw model_error("section " + quoted(s.name) + ": unknown mechanism '" + mechanism + "' (known: " +
-                          known_mechanisms + ")");
+        unknown_mechanism(s, mechanism);
     }
 }
 
@@ -157,8 +157,7 @@ bool model::has_mechanism(section_id id, const std::string& mechanism) const {
     const section& s = section_at(id);
     if (mechanism == "hh") return s.hh.has_value();
     if (mechanism == "pas") return s.pas.has_value();
-    throw model_error("section " + quoted(s.name) + ": unknown mechanism '" + mechanism + "' (known: " +
-                      known_mechanisms + ")");
+    unknown_mechanism(s, mechanism);
 }
 
 namespace {
@@ -184,7 +183,7 @@ double* mechanism_field(section& s, const std::string& mechanism, const std::str
         if (parameter == "e") return &p.e;
         unknown_parameter(what + " mechanism 'pas'", parameter, "g, e");
     }
-    throw model_error(what + ": unknown mechanism '" + mechanism + "' (known: " + known_mechanisms + ")");
+    unknown_mechanism(s, mechanism);
 }
 
 bool is_conductance(const std::string& mechanism, const std::string& parameter) {
