@@ -6,6 +6,7 @@
     nox -s tests          the whole test suite: pytest on an installed build, then the C++ tests (ctest)
     nox -s tests_cpp      only the C++ tests
     nox -s build_linux    repaired manylinux wheels for every CPython found, into wheelhouse/ (-- --help)
+    nox -s sdist          the source distribution into wheelhouse/
     nox -s build_wheel    a plain wheel for this Python into dist/
 """
 
@@ -33,7 +34,7 @@ NEURON_ORACLE = "neuron==9.0.2"
 @nox.session(tags=["tests"])
 def tests(session: nox.Session) -> None:
     """Install cablesim (an incremental build in build/) and run pytest; then the C++ tests. Posargs go to pytest."""
-    session.install(f"-Cbuild-dir=build/tests-{session.python or 'host'}", ".[test]")
+    session.install(f"-Cbuild-dir=build/tests-{session.python or 'host'}", ".[test]", "build")
     try:
         session.install(NEURON_ORACLE, silent=True)
     except nox.command.CommandFailed:
@@ -104,3 +105,17 @@ def build_linux(session: nox.Session) -> None:
         details = "\n".join(f"{r.cell.key}: {r.status}: {r.message.splitlines()[-1] if r.message else ''} "
                             f"(log: {r.log_path})" for r in failed)
         session.error(f"{len(failed)} of {len(results)} wheel(s) not built:\n{details}")
+
+
+@nox.session(default=False, tags=["wheels"])
+def sdist(session: nox.Session) -> None:
+    """Build the sdist into wheelhouse/: its version is baked in (_version.py, PKG-INFO), so it builds without git."""
+    session.install("build")
+    staging = Path(session.create_tmp()) / "sdist"
+    shutil.rmtree(staging, ignore_errors=True)
+    session.run("python", "-m", "build", "--sdist", "--outdir", str(staging), str(DIR))
+    (archive,) = staging.glob("*.tar.gz")
+    wheelhouse = DIR / "wheelhouse"
+    wheelhouse.mkdir(exist_ok=True)
+    os.replace(archive, wheelhouse / archive.name)  # atomic: a failed build leaves nothing in wheelhouse/
+    session.log(f"sdist: {wheelhouse / archive.name}")
