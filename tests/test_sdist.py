@@ -13,6 +13,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def run(*command: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+
 pytestmark = pytest.mark.slow
 
 
@@ -20,8 +25,7 @@ pytestmark = pytest.mark.slow
 def test_sdist_builds_a_wheel_without_git(tmp_path):
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: this test makes the sdist from one")
-    subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path / "dist"), str(ROOT)],
-                   check=True, capture_output=True)
+    run(sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path / "dist"), str(ROOT))
     (archive,) = (tmp_path / "dist").glob("cablesim-*.tar.gz")
     version = archive.name[len("cablesim-"):-len(".tar.gz")]
     with tarfile.open(archive) as tar:
@@ -31,8 +35,8 @@ def test_sdist_builds_a_wheel_without_git(tmp_path):
         tar.extractall(tmp_path / "unpacked")  # noqa: S202 - our own archive
     source = tmp_path / "unpacked" / f"cablesim-{version}"
     assert not (source / ".git").exists()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "wheels"), str(source)],
-                   check=True, capture_output=True)
+    # `build`, not pip: the test venv may be made by uv, without pip.
+    run(sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "wheels"), str(source))
     (wheel,) = (tmp_path / "wheels").glob("*.whl")
     assert wheel.name.startswith(f"cablesim-{version}-")
     with zipfile.ZipFile(wheel) as contents:
