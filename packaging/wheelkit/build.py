@@ -9,8 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
-import zipfile
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
@@ -135,7 +134,7 @@ class Builder:
     def build_cell(self, cell: Cell) -> CellResult:
         result = CellResult(cell)
         started = time.perf_counter()
-        log_path = self.plan.core_dir.parent.parent / "logs" / f"{cell.key}.log"
+        log_path = cell.log_path
         result.log_path = log_path
         log_path.unlink(missing_ok=True)
         shutil.rmtree(cell.staging_dir, ignore_errors=True)
@@ -181,17 +180,13 @@ class Builder:
         if not self.plan.cells:
             raise WheelkitError("the plan has no cells: nothing to build")
         self.build_core()
-        results: dict[str, CellResult] = {}
         with ThreadPoolExecutor(max_workers=self.plan.jobs) as pool:
-            futures: dict[Future[CellResult], Cell] = {pool.submit(self.build_cell, c): c for c in self.plan.cells}
             try:
-                wait(futures, return_when=FIRST_EXCEPTION)
+                # build_cell turns every WheelkitError into a result; anything else is a bug and propagates.
+                return list(pool.map(self.build_cell, self.plan.cells))
             except KeyboardInterrupt:
-                self._stop.set()
+                self._stop.set()  # cells not started yet are skipped; running ones clean up their staging
                 raise
-            for future, cell in futures.items():
-                results[cell.key] = future.result()
-        return [results[c.key] for c in self.plan.cells]
 
 
 def _single_wheel(folder: Path) -> Path:
@@ -199,8 +194,3 @@ def _single_wheel(folder: Path) -> Path:
     if len(wheels) != 1:
         raise WheelkitError(f"expected exactly one wheel in {folder}, found {len(wheels)}: {[w.name for w in wheels]}")
     return wheels[0]
-
-
-def wheel_files(path: Path) -> list[str]:
-    with zipfile.ZipFile(path) as archive:
-        return archive.namelist()

@@ -89,6 +89,10 @@ class Cell:
         return self.build_root / "staging" / self.key
 
     @property
+    def log_path(self) -> Path:
+        return self.build_root / "logs" / f"{self.key}.log"
+
+    @property
     def env_python(self) -> Path:
         return self.env_dir / "bin" / "python"
 
