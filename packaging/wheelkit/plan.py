@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import platform
 import re
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 from .errors import WheelkitError
 from .interpreters import Interpreter
+from .targets import LINUX, Target, debug_mode
 
 # Requirements of the persistent per-Python build environments (mirrors pyproject's build-system.requires).
 BUILD_REQUIREMENTS = ("scikit-build-core>=1.0", "pybind11>=2.13", "setuptools-scm>=8")
@@ -22,10 +21,25 @@ KNOBS: Mapping[str, str] = {
     "CABLESIM_BUILD_TYPE": "CMake build type of the wheels (default Release)",
     "CABLESIM_CMAKE_ARGS": "extra CMake arguments for every build, e.g. '-DCMAKE_CXX_FLAGS=-O3'",
     "CMAKE_BUILD_PARALLEL_LEVEL": "compile jobs per build (default: cores / parallel builds)",
+    "CABLESIM_DEBUG_INFO": "split (default: symbols in <wheel>.debug.tar.gz next to the wheel), strip (none at all, "
+    "fastest) or keep (inside the wheel)",
     "SETUPTOOLS_SCM_PRETEND_VERSION": "pin the version instead of asking git",
+    "AUDITWHEEL_PLAT": "Linux: the manylinux policy to repair for (set in the build image)",
+    "MACOSX_DEPLOYMENT_TARGET": "macOS: the oldest macOS the wheels run on (default 10.15 x86_64, 11.0 arm64)",
 }
 
-MANYLINUX_BEST_ON_GLIBC_2_34 = 34  # linking against glibc >= 2.34 references __libc_start_main@GLIBC_2.34
+
+@dataclass(frozen=True)
+class Variant:
+    """A kind of wheel: the CMake switches of its core and bindings, and what its repair must leave out."""
+
+    name: str
+    cmake_defines: tuple[tuple[str, str], ...] = ()
+    # Libraries the repair must not copy in; each must match something the wheel needs (checked).
+    repair_excludes: tuple[str, ...] = ()
+
+
+VARIANTS: Mapping[str, Variant] = {"default": Variant("default")}
 
 
 def normalize_name(name: str) -> str:
@@ -33,19 +47,9 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def expected_platform(machine: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> str:
-    """The platform tag auditwheel should give on this machine: the image's policy, else the host glibc's best."""
-    env = os.environ if environ is None else environ
-    arch = machine or platform.machine()
-    if env.get("AUDITWHEEL_PLAT"):
-        return env["AUDITWHEEL_PLAT"]
-    libc, version = platform.libc_ver()
-    if libc != "glibc" or not version:
-        return f"linux_{arch}"
-    major, minor = (int(part) for part in version.split(".")[:2])
-    if minor >= MANYLINUX_BEST_ON_GLIBC_2_34:
-        minor = MANYLINUX_BEST_ON_GLIBC_2_34
-    return f"manylinux_{major}_{minor}_{arch}"
+def expected_platform(machine: str, environ: Optional[Mapping[str, str]] = None, target: Target = LINUX) -> str:
+    """The platform tag the repair should give for this machine (see targets.py)."""
+    return target.platform_tag(machine, os.environ if environ is None else environ)
 
 
 @dataclass(frozen=True)
@@ -53,18 +57,21 @@ class Cell:
     """One wheel to build."""
 
     python: Interpreter
-    variant: str  # "default" or a variant word
+    variant: Variant
     platform_tag: str
     distribution: str
     version: str
     root: Path  # the checkout
     build_root: Path  # build/ under the checkout
+    target: Target = LINUX
     cmake_args: tuple[str, ...] = ()
     build_type: str = "Release"
+    debug_info: str = "split"
+    environment: tuple[tuple[str, str], ...] = ()  # the target's variables for this build (deployment target...)
 
     @property
     def key(self) -> str:
-        return f"{self.python.tag}-{self.variant}"
+        return f"{self.python.tag}-{self.variant.name}"
 
     @property
     def wheel_tag(self) -> str:
@@ -75,6 +82,11 @@ class Cell:
         return f"{normalize_name(self.distribution)}-{self.version}-{self.wheel_tag}.whl"
 
     @property
+    def debug_archive_name(self) -> str:
+        """The archive of the wheel's debug information, next to it in the wheelhouse."""
+        return self.output_name[: -len(".whl")] + ".debug.tar.gz"
+
+    @property
     def env_dir(self) -> Path:
         """Persistent build environment for this Python: reused, so no fresh random env per wheel."""
         return self.build_root / "envs" / self.python.tag
@@ -83,6 +95,11 @@ class Cell:
     def build_dir(self) -> Path:
         """Persistent CMake build folder: an unchanged rebuild only re-links nothing and takes seconds."""
         return self.build_root / "wheels" / self.key
+
+    @property
+    def core_dir(self) -> Path:
+        """The core's build folder, shared by every Python of this variant and build type."""
+        return self.build_root / "core" / f"{self.variant.name}-{self.build_type}"
 
     @property
     def staging_dir(self) -> Path:
@@ -96,24 +113,40 @@ class Cell:
     def env_python(self) -> Path:
         return self.env_dir / "bin" / "python"
 
-    def wheel_command(self, core_dir: Path) -> list[str]:
-        """pip wheel without isolation, into the persistent build folder, linking the core built once."""
+    def _cmake_defines(self) -> list[tuple[str, str]]:
+        defines = list(self.variant.cmake_defines)
+        if self.debug_info != "strip":
+            defines.append(("CABLESIM_DEBUG_INFO", "ON"))
+        return defines
+
+    def core_command(self) -> list[str]:
+        """Configure the Python-independent core of this variant (compiled once for every Python)."""
         return [
-            str(self.env_python),
-            "-m",
-            "pip",
-            "wheel",
-            "--no-build-isolation",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "--wheel-dir",
-            str(self.staging_dir / "raw"),
-            f"--config-settings=build-dir={self.build_dir}",
-            f"--config-settings=cmake.build-type={self.build_type}",
-            f"--config-settings=cmake.define.CABLESIM_PREBUILT_CORE_DIR={core_dir}",
-            *(f"--config-settings=cmake.args={arg}" for arg in self.cmake_args),
+            "cmake", "-S", str(self.root), "-B", str(self.core_dir), f"-DCMAKE_BUILD_TYPE={self.build_type}",
+            "-DCABLESIM_BUILD_PYTHON=OFF", *(f"-D{name}={value}" for name, value in self._cmake_defines()),
+            *self.cmake_args,
+        ]
+
+    def wheel_command(self) -> list[str]:
+        """pip wheel without isolation, into the persistent build folder, linking the core built once."""
+        settings = [
+            f"build-dir={self.build_dir}",
+            f"cmake.build-type={self.build_type}",
+            f"cmake.define.CABLESIM_PREBUILT_CORE_DIR={self.core_dir}",
+            *(f"cmake.define.{name}={value}" for name, value in self._cmake_defines()),
+            *(f"cmake.args={arg}" for arg in self.cmake_args),
+        ]
+        if self.debug_info != "strip":
+            settings.append("install.strip=false")  # wheelkit splits the debug information off after the build
+        return [
+            str(self.env_python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
+            "--disable-pip-version-check", "--wheel-dir", str(self.staging_dir / "raw"),
+            *(f"--config-settings={setting}" for setting in settings),
             str(self.root),
         ]
+
+    def build_environment(self) -> dict[str, str]:
+        return dict(self.environment)
 
 
 @dataclass(frozen=True)
@@ -121,23 +154,49 @@ class Plan:
     cells: tuple[Cell, ...]
     jobs: int
     wheelhouse: Path
-    core_dir: Path
-    core_command: tuple[str, ...] = field(default_factory=tuple)
+    target: Target = LINUX
+
+    @property
+    def core_cells(self) -> list[Cell]:
+        """One cell per distinct core build (variant and build type): the cores to compile before the wheels."""
+        seen: dict[Path, Cell] = {}
+        for cell in self.cells:
+            seen.setdefault(cell.core_dir, cell)
+        return list(seen.values())
 
     def commands(self) -> list[str]:
         """Every command the build runs, in order, as a maintainer could paste them."""
-        lines = [shlex.join(self.core_command)] if self.core_command else []
+        lines: list[str] = []
+        for cell in self.core_cells:
+            lines.append(_shell(cell.core_command()))
+            lines.append(_shell(["cmake", "--build", str(cell.core_dir), "--target", "cablesim_core"]))
         for cell in self.cells:
-            lines.append(shlex.join([str(cell.python.path), "-m", "venv", str(cell.env_dir)]))
-            lines.append(shlex.join([str(cell.env_python), "-m", "pip", "install", *BUILD_REQUIREMENTS]))
-            lines.append(shlex.join(cell.wheel_command(self.core_dir)))
-            lines.append(
-                shlex.join(
-                    ["auditwheel", "repair", "--plat", cell.platform_tag, "-w", str(cell.staging_dir / "repaired"),
-                     str(cell.staging_dir / "raw" / "*.whl")]
-                )
-            )
+            env = " ".join(f"{k}={shlex.quote(v)}" for k, v in cell.environment)
+            prefix = f"{env} " if env else ""
+            lines.append(_shell([str(cell.python.path), "-m", "venv", str(cell.env_dir)]))
+            lines.append(_shell([str(cell.env_python), "-m", "pip", "install", *BUILD_REQUIREMENTS]))
+            lines.append(prefix + _shell(cell.wheel_command()))
+            raw = str(cell.staging_dir / "raw" / "*.whl")
+            to_repair = raw
+            if cell.debug_info == "split":
+                unpacked = cell.staging_dir / "unpacked"
+                library = "<each compiled library>"
+                lines.append(_shell(["wheel", "unpack", "--dest", str(unpacked), raw]))
+                for command in self.target.split_debug_commands(library, self.target.debug_file(library),
+                                                                cell.python.machine):
+                    lines.append(_shell(command))
+                lines.append(_shell(["wheel", "pack", "--dest-dir", str(cell.staging_dir / "split"),
+                                         str(unpacked / "*")]))
+                to_repair = str(cell.staging_dir / "split" / "*.whl")
+            lines.append(prefix + _shell(self.target.repair_command(
+                self.target.repair_tool, to_repair, cell.platform_tag, str(cell.staging_dir / "repaired"),
+                cell.python.machine, cell.variant.repair_excludes)))
         return lines
+
+
+def _shell(command: Sequence[str]) -> str:
+    """A command as a maintainer pastes it: quoted, except the globs that stand for the file a step produced."""
+    return " ".join(arg if re.fullmatch(r"[\w/.+=@:,-]*\*[\w/.+=@:,-]*", arg) else shlex.quote(arg) for arg in command)
 
 
 def default_jobs(cells: int, cores: Optional[int] = None) -> int:
@@ -155,6 +214,7 @@ def make_plan(
     wheelhouse: Optional[Path] = None,
     jobs: Optional[int] = None,
     environ: Optional[Mapping[str, str]] = None,
+    target: Target = LINUX,
 ) -> Plan:
     """The whole matrix for these Pythons and variants, with the environment knobs applied to every cell."""
     env = os.environ if environ is None else environ
@@ -166,36 +226,28 @@ def make_plan(
             f"CABLESIM_BUILD_TYPE={build_type!r} is not a CMake build type: use Release, RelWithDebInfo, "
             "Debug or MinSizeRel"
         )
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise WheelkitError(f"unknown variant(s) {unknown}: known are {', '.join(VARIANTS)}")
     cmake_args = tuple(shlex.split(env.get("CABLESIM_CMAKE_ARGS", "")))
     build_root = root / "build"
     cells = tuple(
         Cell(
             python=python,
-            variant=variant,
-            platform_tag=expected_platform(python.machine, env),
+            variant=VARIANTS[variant],
+            platform_tag=target.platform_tag(python.machine, env),
             distribution=distribution,
             version=version,
             root=root,
             build_root=build_root,
+            target=target,
             cmake_args=cmake_args,
             build_type=build_type,
+            debug_info=debug_mode(env),
+            environment=tuple(sorted(target.build_environment(python.machine, env).items())),
         )
         for variant in (variants or ("default",))
         for python in pythons
     )
-    core_dir = build_root / "core" / build_type
-    core_command = (
-        "cmake", "-S", str(root), "-B", str(core_dir), f"-DCMAKE_BUILD_TYPE={build_type}",
-        "-DCABLESIM_BUILD_PYTHON=OFF", *cmake_args,
-    )
-    return Plan(
-        cells=cells,
-        jobs=jobs if jobs is not None else default_jobs(len(cells)),
-        wheelhouse=wheelhouse or root / "wheelhouse",
-        core_dir=core_dir,
-        core_command=core_command,
-    )
-
-
-def host_is_linux() -> bool:
-    return sys.platform.startswith("linux")
+    return Plan(cells=cells, jobs=jobs if jobs is not None else default_jobs(len(cells)),
+                wheelhouse=wheelhouse or root / "wheelhouse", target=target)

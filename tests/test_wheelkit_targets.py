@@ -1,0 +1,100 @@
+"""wheelkit's targets: the macOS plan (build_osx cannot run here, so its tags and commands are checked as data) and
+the Linux/macOS details of repair, debug information and needed-library parsing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
+
+from wheelkit import WheelkitError  # noqa: E402
+from wheelkit.interpreters import Interpreter  # noqa: E402
+from wheelkit.plan import make_plan  # noqa: E402
+from wheelkit.targets import LINUX, MACOS, host_target  # noqa: E402
+
+MAC_PYTHONS = (
+    Interpreter((3, 9, 13), Path("/Library/Frameworks/Python.framework/Versions/3.9/bin/python3.9"), "x86_64"),
+    Interpreter((3, 12, 4), Path("/Library/Frameworks/Python.framework/Versions/3.12/bin/python3.12"), "arm64"),
+)
+
+
+def test_macos_plan_tags_environments_and_commands(tmp_path):
+    plan = make_plan(MAC_PYTHONS, (), root=tmp_path, version="2.0", environ={}, target=MACOS)
+    assert [c.output_name for c in plan.cells] == [
+        "cablesim-2.0-cp39-cp39-macosx_10_15_x86_64.whl",
+        "cablesim-2.0-cp312-cp312-macosx_11_0_arm64.whl",
+    ]
+    assert dict(plan.cells[0].environment) == {"MACOSX_DEPLOYMENT_TARGET": "10.15", "ARCHFLAGS": "-arch x86_64"}
+    assert dict(plan.cells[1].environment) == {"MACOSX_DEPLOYMENT_TARGET": "11.0", "ARCHFLAGS": "-arch arm64"}
+    commands = plan.commands()
+    wheel_lines = [c for c in commands if " wheel --no-build-isolation" in c]
+    assert wheel_lines[0].startswith("ARCHFLAGS='-arch x86_64' MACOSX_DEPLOYMENT_TARGET=10.15 ")
+    repairs = [c for c in commands if "delocate-wheel" in c]
+    assert len(repairs) == 2 and "--require-archs x86_64" in repairs[0] and "--require-archs arm64" in repairs[1]
+    assert repairs[1].startswith("ARCHFLAGS='-arch arm64' MACOSX_DEPLOYMENT_TARGET=11.0 delocate-wheel ")
+    assert sum(c.startswith("dsymutil ") for c in commands) == 2
+    assert sum(c.startswith("codesign ") for c in commands) == 1  # arm64 only
+    assert not any("auditwheel" in c or "objcopy" in c for c in commands)
+
+
+@pytest.mark.parametrize(("target", "machine", "tag"), [
+    ("12.3", "arm64", "macosx_12_0_arm64"),
+    ("10.13", "x86_64", "macosx_10_13_x86_64"),
+    ("11", "x86_64", "macosx_11_0_x86_64"),
+])
+def test_deployment_target_is_overridable(target, machine, tag):
+    assert MACOS.platform_tag(machine, {"MACOSX_DEPLOYMENT_TARGET": target}) == tag
+    assert MACOS.build_environment(machine, {"MACOSX_DEPLOYMENT_TARGET": target})["MACOSX_DEPLOYMENT_TARGET"] == target
+
+
+def test_bad_deployment_targets_are_refused():
+    with pytest.raises(WheelkitError, match="MACOSX_DEPLOYMENT_TARGET='ventura' is not a macOS version"):
+        MACOS.platform_tag("arm64", {"MACOSX_DEPLOYMENT_TARGET": "ventura"})
+    with pytest.raises(WheelkitError, match="no default macOS deployment target for architecture 'ppc'"):
+        MACOS.platform_tag("ppc", {})
+
+
+def test_linux_tags_follow_the_image_policy_or_the_host_glibc():
+    assert LINUX.platform_tag("aarch64", {"AUDITWHEEL_PLAT": "manylinux_2_28_aarch64"}) == "manylinux_2_28_aarch64"
+    host = LINUX.platform_tag("x86_64", {})
+    assert host.startswith("manylinux_2_") and int(host.split("_")[2]) <= 34
+
+
+def test_linux_plan_splits_before_the_repair_with_pasteable_globs(tmp_path):
+    pythons = (Interpreter((3, 11, 0), Path(sys.executable)),)
+    plan = make_plan(pythons, (), root=tmp_path, version="1", environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    commands = plan.commands()
+    order = [next(i for i, c in enumerate(commands) if c.startswith(word))
+             for word in ("wheel unpack", "objcopy --only-keep-debug", "objcopy --strip-all", "wheel pack",
+                          "auditwheel repair")]
+    assert order == sorted(order)
+    assert commands[order[-1]].endswith(f"{tmp_path}/build/staging/cp311-default/split/*.whl")  # a glob, unquoted
+    assert "--config-settings=install.strip=false" in commands[order[0] - 1]
+
+
+def test_needed_libraries_are_parsed_from_readelf_and_otool():
+    readelf = (" 0x0000000000000001 (NEEDED)             Shared library: [libmpich.so.12]\n"
+               " 0x0000000000000001 (NEEDED)             Shared library: [libstdc++.so.6]\n"
+               " 0x000000000000000e (SONAME)             Library soname: [x.so]\n")
+    assert LINUX.parse_needed(readelf) == ["libmpich.so.12", "libstdc++.so.6"]
+    otool = ("/tmp/cablesim/_core.cpython-312-darwin.so:\n"
+             "\t/opt/homebrew/opt/libomp/lib/libomp.dylib (compatibility version 5.0.0, current version 5.0.0)\n"
+             "\t/usr/lib/libc++.1.dylib (compatibility version 1.0.0, current version 1700.255.0)\n")
+    assert MACOS.parse_needed(otool) == ["libomp.dylib", "libc++.1.dylib"]
+
+
+def test_vendored_and_library_members():
+    assert LINUX.is_vendored("cablesim.libs/libgomp-a34b3233.so.1.0.0")
+    assert not LINUX.is_vendored("cablesim/_core.cpython-39-x86_64-linux-gnu.so")
+    assert MACOS.is_vendored("cablesim/.dylibs/libomp.dylib")
+    assert LINUX.is_library("_core.cpython-39-x86_64-linux-gnu.so") and LINUX.is_library("libgomp.so.1")
+    assert not LINUX.is_library("__init__.py") and MACOS.is_library("_core.cpython-312-darwin.so")
+
+
+def test_host_target():
+    assert host_target("linux") is LINUX and host_target("darwin") is MACOS
+    with pytest.raises(WheelkitError, match="builds Linux and macOS wheels; this host is win32"):
+        host_target("win32")
