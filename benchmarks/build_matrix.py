@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
@@ -33,12 +35,12 @@ from wheelkit.selection import select  # noqa: E402
 log = logging.getLogger("build_matrix")
 
 
-def timed(command: list[str], cwd: Path, log_file: Path) -> float:
+def timed(command: list[str], cwd: Path, log_file: Path, env: Optional[dict[str, str]] = None) -> float:
     started = time.perf_counter()
     with log_file.open("a") as handle:
         handle.write(f"$ {' '.join(command)}\n")
         handle.flush()
-        subprocess.run(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, check=True)
+        subprocess.run(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, check=True, env=env)
     return time.perf_counter() - started
 
 
@@ -71,9 +73,11 @@ def main() -> int:
             log.info("plain loop: %s done, %.1f s so far", python.dotted, plain)
         ours_root = fresh_clone(work / "ours")
         selectors = [python.dotted for python in pythons]
-        cold = timed(["nox", "-s", "build_linux", "--", *selectors], ours_root, log_file)
+        # Cold means cold: an empty compiler cache too (ccache is used when installed), not this machine's.
+        ours_env = dict(os.environ, CCACHE_DIR=str(work / "ccache"))
+        cold = timed(["nox", "-s", "build_linux", "--", *selectors], ours_root, log_file, ours_env)
         log.info("ours, cold: %.1f s", cold)
-        warm = timed(["nox", "-s", "build_linux", "--", *selectors], ours_root, log_file)
+        warm = timed(["nox", "-s", "build_linux", "--", *selectors], ours_root, log_file, ours_env)
         log.info("ours, unchanged rebuild: %.1f s", warm)
     results = {"pythons": selectors, "plain_loop_s": plain, "cold_s": cold, "warm_s": warm,
                "cold_ratio": cold / plain, "warm_ratio": warm / plain}
