@@ -8,6 +8,7 @@
     nox -s build_linux    repaired manylinux wheels for every CPython found, into wheelhouse/ (-- --help)
     nox -s build_osx      the same on macOS with delocate (x86_64 and arm64)
     nox -s sdist          the source distribution into wheelhouse/
+    nox -s test_wheels    install each wheel into a fresh venv and check it as a user gets it (-- --help)
     nox -s build_wheel    a plain wheel for this Python into dist/
 """
 
@@ -103,3 +104,28 @@ def sdist(session: nox.Session) -> None:
     wheelhouse.mkdir(exist_ok=True)
     os.replace(archive, wheelhouse / archive.name)  # atomic: a failed build leaves nothing in wheelhouse/
     session.log(f"sdist: {wheelhouse / archive.name}")
+
+
+@nox.session(default=False, tags=["wheels"])
+def test_wheels(session: nox.Session) -> None:
+    """Test wheels as users get them: -- PYTHON WHEEL|FOLDER|ZIP|"-i URL spec" [use_venv]; none: all of wheelhouse/."""
+    import logging
+
+    from wheelkit import WheelkitError
+    from wheelkit.wheeltest import Tools, build_parser, failure_summary, parse_test_args, run_wheel_tests, summary_table
+
+    if "-h" in session.posargs or "--help" in session.posargs:
+        session.log(build_parser("nox -s test_wheels --").format_help())
+        return
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("wheelkit").setLevel(logging.INFO)  # the commands themselves are logged at DEBUG
+    try:
+        options = parse_test_args(session.posargs)
+        session.install("check-wheel-contents", silent=True)
+        tools = Tools(check_wheel_contents=str(Path(session.bin) / "check-wheel-contents"))
+        reports = run_wheel_tests(options, root=DIR, tools=tools, progress=session.log)
+    except WheelkitError as error:
+        session.error(str(error))
+    session.log(summary_table(reports))
+    if any(report.failed for report in reports):
+        session.error(f"failed checks:\n{failure_summary(reports)}")

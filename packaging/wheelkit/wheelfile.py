@@ -1,0 +1,497 @@
+"""Reading, checking and writing wheel files (PEP 427 / PEP 491), with the standard library only.
+
+General on purpose: the wheel tests use it, and so can anything else that looks inside or rewrites a wheel
+(an offline wheelhouse, metadata rewriting). Nothing here is specific to cablesim.
+
+- names and tags: `parse_wheel_name`, `Tag`, `interpreter_tags`, `platform_tags`, `wheel_fits`
+- contents: `WheelContents` (METADATA fields, WHEEL tags, entry points, the RECORD), `verify_record`
+- native code: `elf_needed` (DT_NEEDED of an ELF file), `missing_vendored_libraries`, `extension_abi_mismatches`
+- archives: `safe_extract` (no path traversal, no links, a size cap), `write_wheel` (a wheel with a correct RECORD)
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import os
+import re
+import stat
+import struct
+import zipfile
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Mapping, Optional, Sequence
+
+from .errors import WheelkitError
+
+# PEP 427: {distribution}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}.whl
+_WHEEL_NAME = re.compile(
+    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?-(?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>[^-]+)"
+    r"\.whl$"
+)
+# Legacy manylinux names and the glibc versions they stand for (PEP 600).
+_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+_MANYLINUX = re.compile(r"^manylinux_(?P<major>\d+)_(?P<minor>\d+)_(?P<arch>.+)$")
+# auditwheel renames a vendored library to name-<8 hex digits of its hash>.so...; delocate keeps names.
+_VENDORED_NAME = re.compile(r"-[0-9a-f]{8}\.so(\.|$)")
+_ELF_MAGIC = b"\x7fELF"
+DEFAULT_EXTRACT_LIMIT = 4 * 1024**3  # bytes unpacked from one archive at most: stops a zip bomb
+
+
+@dataclass(frozen=True, order=True)
+class Tag:
+    """One (python, abi, platform) triple, e.g. cp39-cp39-manylinux_2_34_x86_64."""
+
+    python: str
+    abi: str
+    platform: str
+
+    def __str__(self) -> str:
+        return f"{self.python}-{self.abi}-{self.platform}"
+
+    @classmethod
+    def parse(cls, text: str) -> Tag:
+        parts = text.strip().split("-")
+        if len(parts) != 3 or not all(parts):
+            raise WheelkitError(
+                f"'{text}' is not a wheel tag: expected python-abi-platform, e.g. cp39-cp39-linux_x86_64"
+            )
+        return cls(*parts)
+
+
+@dataclass(frozen=True)
+class WheelName:
+    """The parts of a wheel's file name."""
+
+    filename: str
+    distribution: str
+    version: str
+    build: str
+    tags: frozenset[Tag]
+
+    @property
+    def tag_text(self) -> str:
+        """The compressed tag as written in the file name, e.g. cp39-cp39-manylinux_2_34_x86_64."""
+        return "-".join(self.filename[:-4].rsplit("-", 3)[-3:])
+
+
+def parse_wheel_name(filename: str) -> WheelName:
+    """Split a wheel's file name into distribution, version, build tag and the (expanded) set of tags."""
+    name = PurePosixPath(filename).name
+    match = _WHEEL_NAME.match(name)
+    if match is None:
+        raise WheelkitError(
+            f"'{name}' is not a wheel file name: expected NAME-VERSION[-BUILD]-PYTHON-ABI-PLATFORM.whl (PEP 427); "
+            "rename it as the build produced it"
+        )
+    tags = frozenset(
+        Tag(py, abi, plat)
+        for py in match["python"].split(".")
+        for abi in match["abi"].split(".")
+        for plat in match["platform"].split(".")
+    )
+    return WheelName(name, match["name"], match["version"], match["build"] or "", tags)
+
+
+def normalize_distribution(name: str) -> str:
+    """The comparable form of a distribution name (PEP 503), with underscores as in wheel file names."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+# --- which tags an interpreter accepts ---------------------------------------------------------------------------
+
+
+def glibc_version() -> Optional[tuple[int, int]]:
+    """This machine's glibc (major, minor), or None on another libc or OS."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, ValueError, OSError):
+        return None
+    match = re.fullmatch(r"glibc (\d+)\.(\d+).*", text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def platform_tags(machine: str, glibc: Optional[tuple[int, int]]) -> list[str]:
+    """Linux platform tags a CPython on this machine installs, most specific first (manylinux as in PEP 600)."""
+    tags: list[str] = []
+    if glibc is not None and glibc[0] == 2:
+        for minor in range(glibc[1], 4, -1):
+            tags.append(f"manylinux_2_{minor}_{machine}")
+            for legacy, (major, legacy_minor) in _LEGACY_MANYLINUX.items():
+                if (major, legacy_minor) == (2, minor):
+                    tags.append(f"{legacy}_{machine}")
+    tags.append(f"linux_{machine}")
+    return tags
+
+
+def interpreter_tags(version: tuple[int, int], machine: str, glibc: Optional[tuple[int, int]]) -> list[Tag]:
+    """The tags a CPython (major, minor) on a Linux machine installs, in the order installers prefer them."""
+    major, minor = version
+    cp = f"cp{major}{minor}"
+    platforms = platform_tags(machine, glibc)
+    tags = [Tag(cp, cp, plat) for plat in platforms]
+    tags += [Tag(f"cp{major}{older}", "abi3", plat) for older in range(minor, 1, -1) for plat in platforms]
+    tags += [Tag(cp, "none", plat) for plat in platforms]
+    generic = [f"py{major}{minor}", f"py{major}"] + [f"py{major}{older}" for older in range(minor - 1, -1, -1)]
+    tags += [Tag(py, "none", plat) for py in generic for plat in platforms]
+    tags += [Tag(py, "none", "any") for py in (cp, *generic)]
+    return tags
+
+
+def wheel_fits(name: WheelName, version: tuple[int, int], machine: str, glibc: Optional[tuple[int, int]]) -> bool:
+    """Whether a CPython (major, minor) on this kind of machine would install this wheel."""
+    return bool(name.tags & set(interpreter_tags(version, machine, glibc)))
+
+
+def manylinux_glibc(platform: str) -> Optional[tuple[int, int]]:
+    """The glibc a manylinux platform tag promises to need at most (None: not a manylinux tag)."""
+    for legacy, version in _LEGACY_MANYLINUX.items():
+        if platform.startswith(legacy + "_"):
+            return version
+    match = _MANYLINUX.match(platform)
+    return (int(match["major"]), int(match["minor"])) if match else None
+
+
+# --- what is inside ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    path: str
+    hash: str  # "sha256=<urlsafe b64, no padding>" or "" for RECORD itself
+    size: Optional[int]
+
+
+def record_hash(data: bytes, algorithm: str = "sha256") -> str:
+    """A RECORD hash field: algorithm=urlsafe-base64 digest without padding."""
+    digest = hashlib.new(algorithm, data).digest()
+    return f"{algorithm}=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class WheelContents:
+    """A wheel opened for reading: its file list, .dist-info files, tags, metadata and RECORD."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.name = parse_wheel_name(self.path.name)
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except (OSError, zipfile.BadZipFile) as error:
+            raise WheelkitError(
+                f"cannot open {self.path} as a wheel (zip): {error}; download or build it again"
+            ) from None
+        self.names = [info.filename for info in self._zip.infolist() if not info.is_dir()]
+        dist_infos = sorted({n.split("/", 1)[0] for n in self.names if n.split("/", 1)[0].endswith(".dist-info")})
+        expected = f"{self.name.distribution}-{self.name.version}.dist-info"
+        matching = [d for d in dist_infos if normalize_distribution(d) == normalize_distribution(expected)]
+        if len(matching) != 1:
+            raise WheelkitError(
+                f"{self.path.name} has no single {expected}/ folder (found {dist_infos or 'none'}): the file name and "
+                "the metadata disagree; rebuild the wheel instead of renaming it"
+            )
+        self.dist_info = matching[0]
+
+    def __enter__(self) -> WheelContents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self._zip.read(name)
+        except KeyError:
+            raise WheelkitError(f"{self.path.name} has no file {name}: the wheel is incomplete; rebuild it") from None
+
+    def read_text(self, name: str) -> str:
+        return self.read(name).decode("utf-8")
+
+    def mode(self, name: str) -> int:
+        return (self._zip.getinfo(name).external_attr >> 16) & 0xFFFF
+
+    # .dist-info ---------------------------------------------------------------------------------------------------
+    def metadata(self) -> Mapping[str, list[str]]:
+        """METADATA headers, each a list of values (Requires-Dist and Classifier repeat)."""
+        message = HeaderParser().parsestr(self.read_text(f"{self.dist_info}/METADATA"))
+        fields: dict[str, list[str]] = {}
+        for key, value in message.items():
+            fields.setdefault(key, []).append(str(value))
+        return fields
+
+    def metadata_version(self) -> str:
+        values = self.metadata().get("Version", [])
+        return values[0] if values else ""
+
+    def requires_dist(self) -> list[str]:
+        return list(self.metadata().get("Requires-Dist", []))
+
+    def wheel_tags(self) -> frozenset[Tag]:
+        """The Tag: lines of the WHEEL file."""
+        message = HeaderParser().parsestr(self.read_text(f"{self.dist_info}/WHEEL"))
+        return frozenset(Tag.parse(value) for value in message.get_all("Tag", []))
+
+    def entry_points(self, group: str = "console_scripts") -> dict[str, str]:
+        """name -> object reference of one entry point group ({} when the wheel has none)."""
+        name = f"{self.dist_info}/entry_points.txt"
+        if name not in self.names:
+            return {}
+        points: dict[str, str] = {}
+        current = ""
+        for raw in self.read_text(name).splitlines():
+            line = raw.strip()
+            if not line or line.startswith(("#", ";")):
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                current = line[1:-1].strip()
+            elif current == group and "=" in line:
+                key, value = line.split("=", 1)
+                points[key.strip()] = value.strip()
+        return points
+
+    def record(self) -> list[RecordEntry]:
+        name = f"{self.dist_info}/RECORD"
+        entries = []
+        for row in csv.reader(io.StringIO(self.read_text(name))):
+            if not row:
+                continue
+            if len(row) != 3:
+                raise WheelkitError(f"{self.path.name}: RECORD row {row} does not have 3 fields: rebuild the wheel")
+            path, digest, size = row
+            entries.append(RecordEntry(path, digest, int(size) if size else None))
+        return entries
+
+    # contents -----------------------------------------------------------------------------------------------------
+    def top_level(self) -> list[str]:
+        roots = {n.split("/", 1)[0] for n in self.names}
+        return sorted(root for root in roots if not root.endswith((".dist-info", ".data")))
+
+    def vendored_libraries(self) -> list[str]:
+        """Files in a <package>.libs/ folder (auditwheel's place for the libraries it copies in)."""
+        return sorted(n for n in self.names if n.split("/", 1)[0].endswith(".libs"))
+
+    def elf_files(self) -> list[str]:
+        return [n for n in self.names if self._zip.open(n).read(4) == _ELF_MAGIC]
+
+
+def verify_record(wheel: WheelContents) -> int:
+    """Every file in the wheel is in RECORD with a matching hash and size, and every RECORD line has its file.
+
+    Returns the number of files checked; raises WheelkitError listing every mismatch.
+    """
+    record_name = f"{wheel.dist_info}/RECORD"
+    entries = wheel.record()
+    problems: list[str] = []
+    listed: dict[str, RecordEntry] = {}
+    for entry in entries:
+        if entry.path in listed:
+            problems.append(f"{entry.path}: listed twice")
+        listed[entry.path] = entry
+    present = set(wheel.names)
+    unsigned = (record_name, f"{wheel.dist_info}/RECORD.jws", f"{wheel.dist_info}/RECORD.p7s")
+    for name in wheel.names:
+        if name in unsigned:
+            continue
+        listed_entry = listed.get(name)
+        if listed_entry is None:
+            problems.append(f"{name}: in the wheel but not in RECORD")
+            continue
+        if not listed_entry.hash:
+            problems.append(f"{name}: no hash in RECORD")
+            continue
+        algorithm = listed_entry.hash.split("=", 1)[0]
+        if algorithm not in ("sha256", "sha384", "sha512"):
+            problems.append(f"{name}: RECORD hash algorithm {algorithm!r} is not allowed (PEP 427: sha256 or stronger)")
+            continue
+        data = wheel.read(name)
+        if record_hash(data, algorithm) != listed_entry.hash:
+            problems.append(f"{name}: content does not match its RECORD hash")
+        elif listed_entry.size is not None and listed_entry.size != len(data):
+            problems.append(f"{name}: {len(data)} bytes, RECORD says {listed_entry.size}")
+    problems += [f"{path}: in RECORD but not in the wheel" for path in listed if path not in present]
+    if record_name not in listed:
+        problems.append(f"{record_name}: RECORD does not list itself")
+    if problems:
+        raise WheelkitError(
+            f"{wheel.path.name}: RECORD does not match the contents ({len(problems)} problem(s)):\n  "
+            + "\n  ".join(problems)
+            + "\nThe wheel was changed after it was built, or built wrongly: rebuild it (or rewrite it with "
+            "wheelkit.wheelfile.write_wheel, which writes a correct RECORD)"
+        )
+    return len(wheel.names)
+
+
+# --- native code -------------------------------------------------------------------------------------------------
+
+
+def elf_needed(data: bytes) -> list[str]:
+    """The DT_NEEDED entries (shared libraries a binary links) of a 32- or 64-bit ELF file, in order."""
+    if data[:4] != _ELF_MAGIC or len(data) < 64:
+        raise WheelkitError("not an ELF file")
+    is64 = data[4] == 2
+    endian = "<" if data[5] == 1 else ">"
+    if is64:
+        shoff, = struct.unpack_from(endian + "Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from(endian + "HH", data, 0x3A)
+        section = endian + "IIQQQQIIQQ"
+    else:
+        shoff, = struct.unpack_from(endian + "I", data, 0x20)
+        shentsize, shnum = struct.unpack_from(endian + "HH", data, 0x2E)
+        section = endian + "IIIIIIIIII"
+    sections = [struct.unpack_from(section, data, shoff + i * shentsize) for i in range(shnum)]
+    needed: list[str] = []
+    for _name, kind, _flags, _addr, offset, size, link, _info, _align, _entsize in sections:
+        if kind != 6:  # SHT_DYNAMIC
+            continue
+        strtab_offset = sections[link][4]
+        entry = struct.Struct(endian + ("qQ" if is64 else "iI"))
+        for position in range(offset, offset + size, entry.size):
+            tag, value = entry.unpack_from(data, position)
+            if tag == 0:  # DT_NULL
+                break
+            if tag == 1:  # DT_NEEDED
+                start = strtab_offset + value
+                needed.append(data[start : data.index(b"\0", start)].decode("utf-8", "replace"))
+    return needed
+
+
+def missing_vendored_libraries(wheel: WheelContents) -> dict[str, list[str]]:
+    """Binary -> libraries it needs that look vendored (auditwheel's name-<hash>.so) but are not in the wheel."""
+    shipped = {PurePosixPath(n).name for n in wheel.vendored_libraries()} | {PurePosixPath(n).name for n in wheel.names}
+    missing: dict[str, list[str]] = {}
+    for name in wheel.elf_files():
+        absent = [lib for lib in elf_needed(wheel.read(name)) if _VENDORED_NAME.search(lib) and lib not in shipped]
+        if absent:
+            missing[name] = absent
+    return missing
+
+
+def extension_abi_mismatches(wheel: WheelContents) -> list[str]:
+    """Extension modules whose file name names another CPython than the wheel's tags (a renamed wheel)."""
+    abis = {tag.abi for tag in wheel.name.tags}
+    wrong = []
+    for name in wheel.names:
+        match = re.search(r"\.cpython-(\d+)[a-z]*-[^/]*\.so$", name)
+        if match and f"cp{match[1]}" not in abis and "abi3" not in abis:
+            wrong.append(name)
+        if name.endswith(".abi3.so") and "abi3" not in abis:
+            wrong.append(name)
+    return wrong
+
+
+# --- archives ----------------------------------------------------------------------------------------------------
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK((info.external_attr >> 16) & 0xFFFF)
+
+
+def safe_extract(archive: Path, destination: Path, max_bytes: int = DEFAULT_EXTRACT_LIMIT) -> list[Path]:
+    """Unpack a zip (e.g. CI artifacts) into destination, refusing it whole if any member would land outside it
+    (absolute paths, '..', drive letters), is a symbolic link, or the total size passes max_bytes."""
+    destination = Path(destination)
+    try:
+        archive_zip = zipfile.ZipFile(archive)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise WheelkitError(f"cannot open {archive} as a zip: {error}; download the artifacts again") from None
+    with archive_zip:
+        members = archive_zip.infolist()
+        root = destination.resolve()
+        total = 0
+        for info in members:
+            name = info.filename.replace("\\", "/")
+            parts = PurePosixPath(name).parts
+            unsafe = (
+                name.startswith("/")
+                or ".." in parts
+                or re.match(r"^[A-Za-z]:", name) is not None
+                or not (root / name).resolve().is_relative_to(root)
+            )
+            if unsafe:
+                raise WheelkitError(
+                    f"{archive} holds '{info.filename}', which would be written outside {destination}: refusing to "
+                    "unpack it (path traversal); use artifacts produced by the project's CI"
+                )
+            if _is_link(info):
+                raise WheelkitError(f"{archive} holds a symbolic link '{info.filename}': refusing to unpack it")
+            total += info.file_size
+            if total > max_bytes:
+                raise WheelkitError(
+                    f"{archive} unpacks to more than {max_bytes} bytes: refusing it (a zip bomb?); unpack it by hand"
+                )
+        written = []
+        for info in members:
+            target = root / info.filename.replace("\\", "/")
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive_zip.open(info) as source, target.open("wb") as sink:
+                while chunk := source.read(1 << 20):
+                    sink.write(chunk)
+            written.append(target)
+        return written
+
+
+def write_wheel(path: Path, files: Mapping[str, bytes], *, executable: Iterable[str] = ()) -> Path:
+    """Write a wheel at path from {archive name: content}, adding a correct RECORD (the name comes from path).
+
+    The .dist-info's METADATA and WHEEL must be among files; RECORD is computed, any given one is replaced.
+    Entries are written in sorted order with .dist-info last, as wheel builders do. Returns path.
+    """
+    wheel_name = parse_wheel_name(Path(path).name)
+    dist_info = f"{wheel_name.distribution}-{wheel_name.version}.dist-info"
+    record_name = f"{dist_info}/RECORD"
+    body = {name: data for name, data in files.items() if name != record_name}
+    for required in ("METADATA", "WHEEL"):
+        if f"{dist_info}/{required}" not in body:
+            raise WheelkitError(f"write_wheel: {dist_info}/{required} is missing from the files given")
+    executables = set(executable)
+    ordered = sorted(body, key=lambda n: (n.startswith(dist_info + "/"), n))
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    for name in ordered:
+        writer.writerow([name, record_hash(body[name]), len(body[name])])
+    writer.writerow([record_name, "", ""])
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(path).with_name(Path(path).name + ".part")
+    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in [*ordered, record_name]:
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = ((0o755 if name in executables else 0o644) | stat.S_IFREG) << 16
+            archive.writestr(info, body[name] if name != record_name else rows.getvalue().encode("utf-8"))
+    os.replace(temporary, path)
+    return Path(path)
+
+
+def read_all(path: Path) -> dict[str, bytes]:
+    """Every file of a wheel (or any zip) by archive name: the starting point for rewriting one."""
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+
+
+def wheels_in(folder: Path) -> list[Path]:
+    """Wheel files under folder (recursively), sorted by name."""
+    return sorted(p for p in Path(folder).rglob("*.whl") if p.is_file())
+
+
+def requirement_lower_bound(requirements: Sequence[str], distribution: str) -> Optional[str]:
+    """The X of 'distribution>=X' among Requires-Dist lines without an extra marker ('' if unbounded, None if
+    the distribution is not required)."""
+    wanted = normalize_distribution(distribution)
+    for line in requirements:
+        requirement, _, marker = line.partition(";")
+        if "extra" in marker:
+            continue
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*\(?([^)]*)\)?", requirement)
+        if not match or normalize_distribution(match[1]) != wanted:
+            continue
+        bound = re.search(r">=\s*([^,\s]+)", match[3])
+        return bound[1] if bound else ""
+    return None
