@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
 from wheelkit import WheelkitError, build  # noqa: E402
 from wheelkit.interpreters import Interpreter  # noqa: E402
-from wheelkit.plan import VARIANTS, Variant, make_plan  # noqa: E402
+from wheelkit.plan import BACKEND_CALL, VARIANTS, Variant, make_plan  # noqa: E402
 from wheelkit.targets import MACOS  # noqa: E402
 from wheelkit.repair import check_excludes_matched, check_no_mpi_bundled, vendored_libraries  # noqa: E402
 from wheelkit.report import summary_table  # noqa: E402
@@ -48,11 +48,12 @@ class FakeTools:
         self.fail_wheel, self.fail_repair, self.libs, self.wrong_tag = fail_wheel, fail_repair, libs, wrong_tag
         self.commands: list[list[str]] = []
 
-    def __call__(self, command, log_path, env=None, what=""):
+    def __call__(self, command, log_path, env=None, what="", cwd=None):
         self.commands.append(list(command))
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        if "wheel" in command and "pip" in command:
-            out = Path(command[command.index("--wheel-dir") + 1])
+        if command[1:3] == ["-c", BACKEND_CALL]:
+            assert cwd is not None and (cwd / "build").exists()  # the backend builds the checkout in its folder
+            out = Path(command[3])
             tag = next(part for part in out.parts if part.startswith("cp")).split("-")[0]
             if tag in self.fail_wheel:
                 raise WheelkitError(f"pip wheel failed (exit 1); last lines of {log_path}:\nerror: boom")
@@ -109,7 +110,7 @@ def test_core_is_compiled_once_for_all_pythons(plan, monkeypatch):
     run_builder(plan, monkeypatch, tools)
     core_builds = [c for c in tools.commands if c[:2] == ["cmake", "--build"]]
     assert len(core_builds) == 1
-    assert sum("--no-build-isolation" in c for c in tools.commands) == 3
+    assert sum(BACKEND_CALL in c for c in tools.commands) == 3
 
 
 def test_failed_repair_leaves_no_wheel_and_stops_the_rest(tmp_path, monkeypatch):
@@ -185,8 +186,9 @@ def test_strip_mode_compiles_no_debug_information_and_writes_no_archive(tmp_path
     run_builder(plan, monkeypatch, tools)
     assert [p.name for p in plan.wheelhouse.iterdir()] == [plan.cells[0].output_name]
     assert not any(c[0] == "objcopy" for c in tools.commands)
-    wheel_command = next(c for c in tools.commands if "pip" in c)
+    wheel_command = next(c for c in tools.commands if BACKEND_CALL in c)
     assert not any("DEBUG_INFO" in a or "install.strip" in a for a in wheel_command)
+    assert "CABLESIM_PREBUILT_CORE_DIR" in wheel_command[-1]
     with pytest.raises(WheelkitError, match="CABLESIM_DEBUG_INFO='full': use one of split, strip, keep"):
         make_plan(PYTHONS, (), root=tmp_path, version="1", environ={"CABLESIM_DEBUG_INFO": "full"})
 
@@ -224,7 +226,7 @@ class FakeDelocate(FakeTools):
         super().__init__()
         self.dylibs = dylibs
 
-    def __call__(self, command, log_path, env=None, what=""):
+    def __call__(self, command, log_path, env=None, what="", cwd=None):
         if command[0].endswith("delocate-wheel"):
             self.commands.append(list(command))
             raw = Path(command[-1])
@@ -238,7 +240,7 @@ class FakeDelocate(FakeTools):
             if command[0] == "dsymutil":
                 Path(command[-1]).mkdir(parents=True)
             return
-        super().__call__(command, log_path, env, what)
+        super().__call__(command, log_path, env, what, cwd)
 
 
 def test_macos_build_delocates_and_checks_the_dylibs(tmp_path, monkeypatch):

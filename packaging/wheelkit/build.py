@@ -61,7 +61,8 @@ class LogProgress:
             self.emit(f"{result.cell.key}: {result.status} after {result.seconds:.1f} s")
 
 
-def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str, str]] = None, what: str = "") -> None:
+def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str, str]] = None, what: str = "",
+               cwd: Optional[Path] = None) -> None:
     """Run a command with its output appended to log_path; on failure raise with the log's tail and its path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as handle:
@@ -69,7 +70,7 @@ def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str
         handle.flush()
         try:
             result = subprocess.run(list(command), stdout=handle, stderr=subprocess.STDOUT, env=dict(env or os.environ),
-                                    check=False)
+                                    cwd=cwd, check=False)
         except FileNotFoundError as error:
             raise WheelkitError(f"{what or command[0]}: {error.filename} not found; is it installed?") from None
     if result.returncode != 0:
@@ -218,7 +219,9 @@ class Builder:
                 return result
             self.ensure_environment(cell, log_path)
             self.progress.step(cell.key, f"compiling the bindings (log: {log_path})")
-            run_logged(cell.wheel_command(), log_path, self.compile_environment(cell), "pip wheel")
+            (cell.staging_dir / "raw").mkdir(parents=True)
+            run_logged(cell.wheel_command(), log_path, self.compile_environment(cell),
+                       "the wheel build (scikit-build-core)", cwd=cell.root)
             to_repair = _single_wheel(cell.staging_dir / "raw")
             debug_archive: Optional[Path] = None
             if cell.debug_info == "split" or cell.variant.repair_excludes:
