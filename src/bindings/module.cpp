@@ -8,6 +8,7 @@ namespace py = pybind11;
 void register_model(py::module_& m);
 void register_simulation(py::module_& m);
 void register_solver(py::module_& m);
+void register_engines(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "cablesim's compiled core: the model, the discretisation and the fixed-step engine.";
@@ -17,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
     register_model(m);
     register_simulation(m);
     register_solver(m);
+    register_engines(m);
 }

@@ -12,6 +12,8 @@ True
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._version import __version__
 from .model import (
     ExpSyn,
@@ -25,8 +27,11 @@ from .model import (
     Section,
     Segment,
     Trace,
+    build_info,
 )
-from .selftest import test
+
+if TYPE_CHECKING:
+    from .selftest import test
 
 __all__ = [
     "ExpSyn",
@@ -41,5 +46,16 @@ __all__ = [
     "Segment",
     "Trace",
     "__version__",
+    "build_info",
     "test",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # cablesim.test is imported on first use: importing it here would import cablesim.selftest before
+    # `python -m cablesim.selftest` runs it, which runpy warns about.
+    if name == "test":
+        from .selftest import test
+
+        return test
+    raise AttributeError(f"module 'cablesim' has no attribute '{name}'")

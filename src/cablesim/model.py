@@ -28,11 +28,35 @@ __all__ = [
     "Section",
     "Segment",
     "Trace",
+    "build_info",
 ]
 
 MECHANISMS = ("hh", "pas")
 METHODS = {"backward-euler": 0, "crank-nicolson": 2}
-ENGINES = ("default",)
+# The engines compiled into this build ("default" always first; "coreneuron" with -DCABLESIM_CORENEURON=ON).
+ENGINES = tuple(_core.build_info()["engines"])
+NO_CORENEURON = (
+    "this build of cablesim has no coreneuron engine; install a coreneuron wheel / build with -DCABLESIM_CORENEURON=ON"
+)
+
+
+def build_info() -> dict[str, object]:
+    """What this build of cablesim contains, as reported by its compiled module.
+
+    ``version`` (str), ``engines`` (list, ``"default"`` first, then e.g. ``"coreneuron"``), ``mpi`` (bool),
+    ``openmp`` (bool: the coreneuron engine can use threads) and ``march`` (the ``-march`` level the optimised
+    engine was compiled for, ``""`` when generic).
+    """
+    from ._version import __version__
+
+    compiled = _core.build_info()
+    return {
+        "version": __version__,
+        "engines": list(compiled["engines"]),
+        "mpi": bool(compiled["mpi"]),
+        "openmp": bool(compiled["openmp"]),
+        "march": str(compiled["march"]),
+    }
 
 
 def _require_x(section: "Section", x: float) -> float:
@@ -321,6 +345,7 @@ class Run:
     dt: float
     method: str
     engine: str
+    threads: int = 1
 
 
 class Model:
@@ -330,7 +355,7 @@ class Model:
         self._core = _core.Model()
         self.sections: list[Section] = []
         self.netcons: list[NetCon] = []
-        self._simulation: Optional[_core.Simulation] = None
+        self._simulation: Optional[Union[_core.Simulation, "_core.CoreNeuronSimulation"]] = None
 
     # --- construction -------------------------------------------------------------------------
     def Section(  # noqa: N802 - NEURON's name
@@ -430,13 +455,28 @@ class Model:
         celsius: float = 6.3,
         method: str = "backward-euler",
         engine: str = "default",
+        threads: Optional[int] = None,
         use_rate_table: bool = True,
     ) -> Run:
-        """Initialise (NEURON's finitialize) and integrate to ``tstop`` [ms] with fixed steps of ``dt`` [ms]."""
+        """Initialise (NEURON's finitialize) and integrate to ``tstop`` [ms] with fixed steps of ``dt`` [ms].
+
+        ``engine``: ``"default"`` (serial) or ``"coreneuron"`` (cells interleaved for a vectorised solver, on
+        OpenMP threads; only in builds that have it, see :func:`build_info`). Both give the same results.
+        ``threads``: for the coreneuron engine, the threads to run on; None means OpenMP's default
+        (``OMP_NUM_THREADS`` if set, else one per core). The default engine runs on one thread.
+        """
         if method not in METHODS:
             raise ModelError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
+        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+            raise ModelError(f"threads must be a whole number >= 1, got {threads!r}")
         if engine not in ENGINES:
+            if engine == "coreneuron":
+                raise ModelError(NO_CORENEURON)
             raise ModelError(f"unknown engine '{engine}' (available in this build: {', '.join(ENGINES)})")
+        if engine == "default" and threads is not None and threads != 1:
+            raise ModelError(
+                f"the default engine runs on one thread, got threads={threads}; use engine='coreneuron' for threads"
+            )
         if not self.sections:
             raise ModelError("the model has no sections; add one with Model.Section(name) before run()")
         for key, value in (("tstop", tstop), ("dt", dt), ("v_init", v_init), ("celsius", celsius)):
@@ -444,21 +484,28 @@ class Model:
                 raise ModelError(f"{key} must be a finite number, got {value!r}")
         if tstop < 0:
             raise ModelError(f"tstop must be >= 0 ms, got {tstop!r}")
-        simulation = _core.Simulation(
-            self._core, dt=float(dt), celsius=float(celsius), secondorder=METHODS[method], use_rate_table=use_rate_table
-        )
+        settings = {"dt": float(dt), "celsius": float(celsius), "secondorder": METHODS[method]}
+        simulation: Union[_core.Simulation, "_core.CoreNeuronSimulation"]
+        if engine == "coreneuron":
+            simulation = _core.CoreNeuronSimulation(
+                self._core, **settings, use_rate_table=use_rate_table, threads=threads
+            )
+            used_threads = simulation.threads
+        else:
+            simulation = _core.Simulation(self._core, **settings, use_rate_table=use_rate_table)
+            used_threads = 1
         simulation.finitialize(float(v_init))
         simulation.run(float(tstop))
         self._simulation = simulation
         times, sources = simulation.spikes()
-        return Run(simulation.time_trace(), times, sources, float(dt), method, engine)
+        return Run(simulation.time_trace(), times, sources, float(dt), method, engine, used_threads)
 
     @property
     def t(self) -> np.ndarray:
         """The time points [ms] of the last run (t = 0 and after every step)."""
         return self._simulation_or_error().time_trace()
 
-    def _simulation_or_error(self) -> "_core.Simulation":
+    def _simulation_or_error(self) -> Union["_core.Simulation", "_core.CoreNeuronSimulation"]:
         if self._simulation is None:
             raise ModelError("no results yet: call Model.run(tstop) first")
         return self._simulation

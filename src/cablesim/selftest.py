@@ -1,18 +1,28 @@
 """``cablesim.test()``: real simulations checked against values measured with NEURON 9.0.2.
 
-Runs in about a second, so that an installed wheel can prove its compiled core works.
+Runs in about a second, so that an installed wheel can prove its compiled core works. When the build has the
+coreneuron engine, it also checks that engine against the default one on a small ring network.
+
+``python -m cablesim.selftest`` runs the same checks; ``python -m cablesim.selftest --ring`` runs the ring
+network instead and prints ONE JSON object on stdout, for comparing engines, thread counts and builds:
+``{"engine": ..., "threads": N, "ranks": 1, "spikes": [[gid, t_ms], ...]}`` with the spikes sorted by (t, gid).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import sys
 import time
+from typing import Optional, Sequence
 
 import numpy as np
 
-from .model import Model
+from .model import ENGINES, Model, ModelError
+from .networks import ring
 
-__all__ = ["SelfTestError", "test"]
+__all__ = ["SelfTestError", "main", "test"]
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +64,32 @@ def _passive_cable() -> None:
         _check(f"passive cable v(x={x}, 200 ms)", float(trace.values[-1]), expected, 1e-3, "mV")
 
 
+def _coreneuron_ring() -> None:
+    # The default engine is checked against NEURON above; the coreneuron engine must give its results exactly.
+    network = ring(10, dend_nseg=21)
+    network.model.run(60, engine="default")
+    expected = network.spike_array()
+    for threads in (1, 2):
+        network.model.run(60, engine="coreneuron", threads=threads)
+        got = network.spike_array()
+        if got.shape != expected.shape or not np.all(got[:, 0] == expected[:, 0]):
+            raise SelfTestError(
+                f"coreneuron ring ({threads} threads): spikes {got.tolist()}, the default engine gives "
+                f"{expected.tolist()}; this build's coreneuron engine is broken: reinstall it or report the platform"
+            )
+        difference = float(np.max(np.abs(got[:, 1] - expected[:, 1]), initial=0.0))  # [ms]
+        if not difference <= 1e-9:
+            raise SelfTestError(
+                f"coreneuron ring ({threads} threads): spike times differ from the default engine's by up to "
+                f"{difference:g} ms (tolerance 1e-9 ms); this build's coreneuron engine is broken: reinstall it or "
+                "report the platform"
+            )
+
+
 def test(verbose: bool = False) -> bool:
     """Run the self-test simulations; raise SelfTestError on a wrong result, return True otherwise."""
-    for check in (_hh_soma, _passive_cable):
+    checks = [_hh_soma, _passive_cable] + ([_coreneuron_ring] if "coreneuron" in ENGINES else [])
+    for check in checks:
         started = time.perf_counter()
         check()
         message = "cablesim self-test %s passed in %.3f s"
@@ -64,3 +97,53 @@ def test(verbose: bool = False) -> bool:
         if verbose:
             print(message % (check.__name__.lstrip("_"), time.perf_counter() - started))  # noqa: T201 - asked for
     return True
+
+
+def ring_spikes(cells: int, tstop: float, engine: str, threads: Optional[int]) -> dict[str, object]:
+    """The ring network's spikes as the --ring JSON object."""
+    network = ring(cells)
+    result = network.model.run(tstop, engine=engine, threads=threads)
+    return {
+        "engine": engine,
+        "threads": result.threads,
+        "ranks": 1,
+        "spikes": [[gid, t] for gid, t in network.spikes()],
+    }
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cablesim.selftest",
+        description="Check this build of cablesim against NEURON's results (exit 1 if wrong); with --ring, print "
+        "the ring network's spikes as one JSON object instead.",
+    )
+    parser.add_argument("--ring", action="store_true", help="run the ring network and print its spikes as JSON")
+    parser.add_argument("--engine", default="default", help="engine for --ring: default or coreneuron (default)")
+    parser.add_argument("--threads", type=int, help="threads for --ring (coreneuron: OpenMP's default if not given)")
+    parser.add_argument("--cells", type=int, default=100, help="cells in the ring (100)")
+    parser.add_argument("--tstop", type=float, default=100.0, metavar="MS", help="simulated time [ms] (100)")
+    parser.add_argument("--mpi", action="store_true", help="spread the ring over MPI ranks (needs an MPI build)")
+    args = parser.parse_args(argv)
+    if args.mpi:
+        print("this build has no MPI support", file=sys.stderr)  # noqa: T201 - command-line output
+        return 2
+    if not args.ring:
+        try:
+            test(verbose=True)
+        except SelfTestError as error:
+            print(f"cablesim self-test FAILED: {error}", file=sys.stderr)  # noqa: T201
+            return 1
+        return 0
+    if args.cells < 1:
+        parser.error(f"--cells must be >= 1, got {args.cells}")
+    try:
+        document = ring_spikes(args.cells, args.tstop, args.engine, args.threads)
+    except ModelError as error:
+        print(f"cablesim.selftest --ring: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(json.dumps(document))  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,6 +8,33 @@
 
 namespace cablesim {
 
+spike_wiring wire_spikes(const model& m, const compartments& layout) {
+    spike_wiring w;
+    std::map<std::pair<std::size_t, double>, std::size_t> detector_index;
+    std::map<std::size_t, std::size_t> generator_index;
+    for (const connection& c: m.connections()) {
+        std::size_t source = 0;
+        if (c.kind == source_kind::generator) {
+            const auto [it, added] = generator_index.emplace(c.generator, w.sources.size());
+            if (added) w.sources.push_back(spike_source{true, 0, 0.0, c.generator});
+            source = it->second;
+        }
+        else {
+            const std::size_t node = layout.node_at(c.where);
+            const auto [it, added] = detector_index.emplace(std::make_pair(node, c.threshold), w.sources.size());
+            if (added) w.sources.push_back(spike_source{false, node, c.threshold, 0});
+            source = it->second;
+        }
+        w.connection_source.push_back(source);
+        if (w.outgoing.size() < w.sources.size()) w.outgoing.resize(w.sources.size());
+        if (c.target) w.outgoing[source].push_back(spike_wiring::delivery{*c.target, c.delay, c.weight});
+    }
+    w.outgoing.resize(w.sources.size());
+    w.generator_source.assign(m.spike_generators().size(), spike_wiring::no_source);
+    for (const auto& [generator, source]: generator_index) w.generator_source[generator] = source;
+    return w;
+}
+
 simulation::simulation(const model& m, simulation_options options): options_(options), layout_(discretize(m)) {
     if (!(options_.dt > 0.0) || !std::isfinite(options_.dt)) {
         throw model_error("dt must be > 0 ms, got " + format_number(options_.dt));
@@ -71,31 +98,8 @@ simulation::simulation(const model& m, simulation_options options): options_(opt
     generators_ = m.spike_generators();
     generator_fired_.assign(generators_.size(), 0);
 
-    // One spike source per watched (node, threshold) and per NetStim, shared by all NetCons from it
-    // (as NEURON shares one PreSyn per source).
-    std::map<std::pair<std::size_t, double>, std::size_t> detector_index;
-    std::map<std::size_t, std::size_t> generator_index;
-    for (const connection& c: m.connections()) {
-        std::size_t source = 0;
-        if (c.kind == source_kind::generator) {
-            const auto [it, added] = generator_index.emplace(c.generator, sources_.size());
-            if (added) sources_.push_back(spike_source{true, 0, 0.0, c.generator});
-            source = it->second;
-        }
-        else {
-            const std::size_t node = layout_.node_at(c.where);
-            const auto [it, added] = detector_index.emplace(std::make_pair(node, c.threshold), sources_.size());
-            if (added) sources_.push_back(spike_source{false, node, c.threshold, 0});
-            source = it->second;
-        }
-        connection_source_.push_back(source);
-        if (outgoing_.size() < sources_.size()) outgoing_.resize(sources_.size());
-        if (c.target) outgoing_[source].push_back(outgoing{*c.target, c.delay, c.weight});
-    }
-    outgoing_.resize(sources_.size());
-    generator_source_.assign(generators_.size(), no_source); // a NetStim without NetCons fires unseen
-    for (const auto& [generator, source]: generator_index) generator_source_[generator] = source;
-    above_threshold_.assign(sources_.size(), false);
+    wiring_ = wire_spikes(m, layout_);
+    above_threshold_.assign(wiring_.sources.size(), false);
 
     for (const location& where: m.voltage_probes()) probe_nodes_.push_back(layout_.node_at(where));
     voltage_traces_.resize(probe_nodes_.size());
@@ -112,10 +116,10 @@ const std::vector<double>& simulation::voltage_trace(std::size_t probe) const {
 }
 
 std::size_t simulation::source_of_connection(std::size_t connection) const {
-    if (connection >= connection_source_.size()) {
+    if (connection >= wiring_.connection_source.size()) {
         throw model_error("no NetCon with index " + std::to_string(connection));
     }
-    return connection_source_[connection];
+    return wiring_.connection_source[connection];
 }
 
 void simulation::finitialize(double v_init) {
@@ -132,7 +136,7 @@ void simulation::finitialize(double v_init) {
     expsyn_.g.assign(expsyn_.g.size(), 0.0);
     events_.clear();
     spikes_.clear();
-    above_threshold_.assign(sources_.size(), false);
+    above_threshold_.assign(wiring_.sources.size(), false);
     generator_fired_.assign(generators_.size(), 0);
     for (std::size_t k = 0; k < generators_.size(); ++k) {
         const spike_generator& g = generators_[k];
@@ -147,12 +151,14 @@ void simulation::finitialize(double v_init) {
 
 void simulation::emit_spike(std::size_t source, double time) {
     spikes_.push_back(spike{time, source});
-    for (const outgoing& out: outgoing_[source]) events_.push(time + out.delay, event_kind::synapse, out.synapse, out.weight);
+    for (const spike_wiring::delivery& out: wiring_.outgoing[source]) {
+        events_.push(time + out.delay, event_kind::synapse, out.synapse, out.weight);
+    }
 }
 
 void simulation::check_thresholds() {
-    for (std::size_t k = 0; k < sources_.size(); ++k) {
-        const spike_source& s = sources_[k];
+    for (std::size_t k = 0; k < wiring_.sources.size(); ++k) {
+        const spike_source& s = wiring_.sources[k];
         if (s.is_generator) continue;
         if (v_[s.node] - s.threshold > 0.0) {
             if (!above_threshold_[k]) {
@@ -175,7 +181,8 @@ void simulation::deliver_events(double until) {
         }
         // A NetStim fires at the event time and schedules its next event one interval later.
         const std::size_t k = e.target;
-        if (generator_source_[k] != no_source) emit_spike(generator_source_[k], e.time);
+        const std::size_t source = wiring_.generator_source[k];
+        if (source != spike_wiring::no_source) emit_spike(source, e.time);
         ++generator_fired_[k];
         if (static_cast<double>(generator_fired_[k]) < generators_[k].number) {
             events_.push(e.time + generators_[k].interval, event_kind::generator, k);

@@ -39,6 +39,24 @@ struct spike_source {
     std::size_t generator = 0;     // NetStim index
 };
 
+// Who sends spikes to whom: one source per watched (node, threshold) and per NetStim, shared by all NetCons
+// from it (as NEURON shares one PreSyn per source). Every engine builds it with wire_spikes, so that source
+// indices, and the order events are sent in, are the same in all of them.
+struct spike_wiring {
+    static constexpr std::size_t no_source = static_cast<std::size_t>(-1);
+    struct delivery {
+        std::size_t synapse;
+        double delay;  // [ms]
+        double weight; // [uS]
+    };
+    std::vector<spike_source> sources;
+    std::vector<std::size_t> connection_source;  // per NetCon: its source
+    std::vector<std::vector<delivery>> outgoing; // per source: the events each of its spikes sends
+    std::vector<std::size_t> generator_source;   // per NetStim: its source, or no_source (it fires unseen)
+};
+
+spike_wiring wire_spikes(const model& m, const compartments& layout);
+
 class simulation {
 public:
     simulation(const model& m, simulation_options options);
@@ -61,7 +79,7 @@ public:
     const std::vector<double>& voltage_trace(std::size_t probe) const;
 
     const std::vector<spike>& spikes() const { return spikes_; }
-    const std::vector<spike_source>& spike_sources() const { return sources_; }
+    const std::vector<spike_source>& spike_sources() const { return wiring_.sources; }
     std::size_t source_of_connection(std::size_t connection) const;
 
 private:
@@ -113,18 +131,9 @@ private:
 
     std::vector<spike_generator> generators_;
     std::vector<std::size_t> generator_fired_; // events fired since finitialize
-    static constexpr std::size_t no_source = static_cast<std::size_t>(-1);
-    std::vector<std::size_t> generator_source_; // per NetStim: its spike source, or no_source
 
-    std::vector<spike_source> sources_;
-    std::vector<bool> above_threshold_;            // per source: NEURON's PreSyn flag_
-    std::vector<std::size_t> connection_source_;    // per connection
-    struct outgoing {
-        std::size_t synapse;
-        double delay;  // [ms]
-        double weight; // [uS]
-    };
-    std::vector<std::vector<outgoing>> outgoing_;   // per source
+    spike_wiring wiring_;
+    std::vector<bool> above_threshold_; // per source: NEURON's PreSyn flag_
 
     event_queue events_;
     std::vector<spike> spikes_;

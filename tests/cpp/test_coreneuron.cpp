@@ -1,0 +1,191 @@
+// The coreneuron engine against the default engine: the same spikes and traces, to the last bit, for 1, 2 and 3
+// threads, backward Euler and Crank-Nicolson, on the ring network and on branched cells of different shapes.
+#include "check.hpp"
+
+#include <cablesim/coreneuron.hpp>
+#include <cablesim/errors.hpp>
+#include <cablesim/simulation.hpp>
+
+#include <cstdio>
+#include <string>
+
+using namespace cablesim;
+
+namespace {
+
+// NEURON's ring tutorial: ball-and-stick cells, soma(0.5) -> next cell's ExpSyn, a NetStim kicks cell 0.
+model ring(int cells, int dend_nseg) {
+    model m;
+    std::vector<section_id> somas;
+    std::vector<std::size_t> synapses;
+    for (int i = 0; i < cells; ++i) {
+        const section_id soma = m.add_section("cell" + std::to_string(i) + ".soma");
+        const section_id dend = m.add_section("cell" + std::to_string(i) + ".dend");
+        m.set_length(soma, 12.6157);
+        m.set_diameter(soma, 12.6157);
+        m.set_length(dend, 200);
+        m.set_diameter(dend, 1);
+        m.set_nseg(dend, dend_nseg);
+        for (section_id s: {soma, dend}) m.set_axial_resistivity(s, 100);
+        m.insert(soma, "hh");
+        m.insert(dend, "pas");
+        m.set_mechanism_parameter(dend, "pas", "g", 0.001);
+        m.set_mechanism_parameter(dend, "pas", "e", -65);
+        m.connect(dend, location{soma, 1.0});
+        const std::size_t syn = m.add_exp_synapse(location{dend, 0.5});
+        m.set_exp_synapse_parameter(syn, "tau", 2);
+        somas.push_back(soma);
+        synapses.push_back(syn);
+    }
+    for (int i = 0; i < cells; ++i) {
+        const std::size_t nc = m.add_connection_from_voltage(location{somas[i], 0.5}, synapses[(i + 1) % cells]);
+        m.set_connection_parameter(nc, "delay", 5);
+        m.set_connection_parameter(nc, "weight", 0.01);
+    }
+    const std::size_t stim = m.add_spike_generator();
+    m.set_spike_generator_parameter(stim, "start", 9);
+    m.set_spike_generator_parameter(stim, "number", 1);
+    const std::size_t kick = m.add_connection_from_generator(stim, synapses[0]);
+    m.set_connection_parameter(kick, "weight", 0.04);
+    m.add_voltage_probe(location{somas[0], 0.5});
+    m.add_voltage_probe(location{somas[cells - 1], 0.5});
+    return m;
+}
+
+// Cells of different shapes: branches at one node (children in one level, sharing a parent), several
+// synapses and clamps on one node, a NetStim that fires repeatedly, and a cell without any mechanism.
+model branched() {
+    model m;
+    for (int c = 0; c < 5; ++c) {
+        const std::string name = "c" + std::to_string(c);
+        const section_id soma = m.add_section(name + ".soma");
+        m.set_length(soma, 20);
+        m.set_diameter(soma, 20);
+        if (c != 4) m.insert(soma, "hh");
+        for (int k = 0; k < c; ++k) {
+            const section_id dend = m.add_section(name + ".dend" + std::to_string(k));
+            m.set_length(dend, 100 + 50 * k);
+            m.set_diameter(dend, 1 + 0.5 * k);
+            m.set_nseg(dend, 3 + 2 * k + c);
+            m.insert(dend, "pas");
+            if (k == 1) m.insert(dend, "hh");
+            m.connect(dend, location{soma, k == 2 ? 0.0 : 1.0});
+            const std::size_t s1 = m.add_exp_synapse(location{dend, 0.3});
+            const std::size_t s2 = m.add_exp_synapse(location{dend, 0.3});
+            m.set_exp_synapse_parameter(s2, "tau", 3);
+            const std::size_t stim = m.add_spike_generator();
+            m.set_spike_generator_parameter(stim, "start", 2 + k + c);
+            m.set_spike_generator_parameter(stim, "interval", 7);
+            for (std::size_t s: {s1, s2}) {
+                const std::size_t nc = m.add_connection_from_generator(stim, s);
+                m.set_connection_parameter(nc, "weight", 0.02);
+            }
+            m.add_voltage_probe(location{dend, 1.0});
+        }
+        for (double amp: {0.3, -0.1}) {
+            const std::size_t clamp = m.add_current_clamp(location{soma, 0.5});
+            m.set_current_clamp_parameter(clamp, "delay", 1 + c);
+            m.set_current_clamp_parameter(clamp, "dur", 2);
+            m.set_current_clamp_parameter(clamp, "amp", amp);
+        }
+        m.add_connection_from_voltage(location{soma, 0.5}, std::nullopt);
+        m.add_voltage_probe(location{soma, 0.5});
+    }
+    return m;
+}
+
+// The ring with short delays (the threads exchange spikes every step) and events that arrive at one synapse at
+// the same time from two NetCons of one soma and from a NetStim: their order must be the default engine's.
+model tight_ring() {
+    model m = ring(6, 7);
+    const std::size_t echo = m.add_connection_from_voltage(location{2, 0.5}, 2); // cell 1's soma -> cell 1's ExpSyn
+    m.set_connection_parameter(echo, "delay", 0);
+    m.set_connection_parameter(echo, "weight", 0.003);
+    for (std::size_t c = 0; c < 2; ++c) {
+        const std::size_t twin = m.add_connection_from_voltage(location{0, 0.5}, 1);
+        m.set_connection_parameter(twin, "delay", 5);
+        m.set_connection_parameter(twin, "weight", 0.001 * (c + 1));
+    }
+    const std::size_t stim = m.add_spike_generator();
+    m.set_spike_generator_parameter(stim, "start", 0);
+    m.set_spike_generator_parameter(stim, "interval", 0.05);
+    m.set_spike_generator_parameter(stim, "number", 400);
+    const std::size_t drip = m.add_connection_from_generator(stim, 3);
+    m.set_connection_parameter(drip, "delay", 0.0125);
+    m.set_connection_parameter(drip, "weight", 1e-4);
+    return m;
+}
+
+void compare(const model& m, int secondorder, int threads, double tstop, const char* what) {
+    const simulation_options options{0.025, 6.3, secondorder, true};
+    simulation reference(m, options);
+    coreneuron::simulation engine(m, options, threads);
+    reference.finitialize(-65);
+    engine.finitialize(-65);
+    reference.run(tstop);
+    engine.run(tstop);
+    std::printf("%s, secondorder %d, %d thread(s), %zu group(s): %zu spikes\n", what, secondorder, threads,
+                engine.group_count(), reference.spikes().size());
+    CHECK(reference.spikes().size() > 0);
+    CHECK(engine.spikes().size() == reference.spikes().size());
+    for (std::size_t k = 0; k < std::min(engine.spikes().size(), reference.spikes().size()); ++k) {
+        CHECK(engine.spikes()[k].source == reference.spikes()[k].source);
+        CHECK(engine.spikes()[k].time == reference.spikes()[k].time); // bit-identical, not only within 1e-9 ms
+    }
+    CHECK(engine.time_trace() == reference.time_trace());
+    for (std::size_t p = 0; p < m.voltage_probes().size(); ++p) {
+        CHECK(engine.voltage_trace(p) == reference.voltage_trace(p));
+    }
+    CHECK(engine.time() == reference.time());
+}
+
+} // namespace
+
+int main() {
+    const model r = ring(12, 21);
+    const model b = branched();
+    for (int secondorder: {0, 2}) {
+        for (int threads: {1, 2, 3}) {
+            compare(r, secondorder, threads, 100, "ring of 12");
+            compare(b, secondorder, threads, 40, "branched cells");
+        }
+    }
+    for (int threads: {1, 2, 3}) compare(tight_ring(), 0, threads, 80, "ring with short delays");
+    // More threads than cells: some threads have nothing to do, the result is the same.
+    compare(ring(2, 5), 0, 4, 60, "ring of 2");
+
+    // fadvance step by step equals run.
+    {
+        coreneuron::simulation engine(r, simulation_options{}, 2);
+        simulation reference(r, simulation_options{});
+        engine.finitialize(-65);
+        reference.finitialize(-65);
+        for (int k = 0; k < 400; ++k) engine.fadvance();
+        reference.run(10);
+        CHECK(engine.voltage_trace(0) == reference.voltage_trace(0));
+        CHECK(engine.voltage_at(location{0, 0.5}) == reference.voltage_at(location{0, 0.5}));
+    }
+    // A run continued in pieces equals one run.
+    {
+        coreneuron::simulation pieces(r, simulation_options{}, 2);
+        simulation whole(r, simulation_options{});
+        pieces.finitialize(-65);
+        whole.finitialize(-65);
+        pieces.run(23.3);
+        pieces.fadvance();
+        pieces.run(61);
+        whole.run(61);
+        CHECK(pieces.time_trace() == whole.time_trace());
+        CHECK(pieces.voltage_trace(1) == whole.voltage_trace(1));
+        CHECK(pieces.spikes().size() == whole.spikes().size());
+    }
+    CHECK_THROWS(coreneuron::simulation(r, simulation_options{}, 0), model_error);
+    CHECK_THROWS(coreneuron::simulation(r, simulation_options{0.0}, 1), model_error);
+    {
+        coreneuron::simulation engine(r, simulation_options{}, 1);
+        CHECK_THROWS(engine.run(10), model_error); // before finitialize
+        CHECK_THROWS(engine.source_of_connection(1000), model_error);
+    }
+    CHECK(coreneuron::default_threads() >= 1);
+    return cablesim_test::finish("test_coreneuron");
+}

@@ -1,0 +1,194 @@
+"""Engines: the coreneuron engine gives the default engine's results (ring spikes, traces; 1, 2 and 3 threads;
+backward Euler and Crank-Nicolson), run-time selection errors, build_info and ``python -m cablesim.selftest --ring``.
+
+The coreneuron tests skip in builds without the engine, unless CABLESIM_REQUIRE_CORENEURON=1 (as `nox -s tests`
+sets, building with -DCABLESIM_CORENEURON=ON): then a missing engine fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cablesim
+from cablesim import model as model_module
+from cablesim.networks import ring
+
+HAVE_CORENEURON = "coreneuron" in cablesim.build_info()["engines"]
+REQUIRED = os.environ.get("CABLESIM_REQUIRE_CORENEURON") == "1"
+SPIKE_TOLERANCE = 1e-9  # [ms]
+TRACE_TOLERANCE = 1e-9  # [mV]
+
+
+@pytest.fixture
+def coreneuron() -> None:
+    if HAVE_CORENEURON:
+        return
+    if REQUIRED:
+        pytest.fail(
+            "CABLESIM_REQUIRE_CORENEURON=1 but this build has no coreneuron engine: build with "
+            "-Ccmake.define.CABLESIM_CORENEURON=ON"
+        )
+    pytest.skip("this build has no coreneuron engine (build with -Ccmake.define.CABLESIM_CORENEURON=ON)")
+
+
+def assert_same_spikes(got: np.ndarray, expected: np.ndarray) -> None:
+    assert got.shape == expected.shape, f"{len(got)} spikes, the default engine has {len(expected)}"
+    np.testing.assert_array_equal(got[:, 0], expected[:, 0])  # the same cells, in the same order
+    np.testing.assert_allclose(got[:, 1], expected[:, 1], rtol=0, atol=SPIKE_TOLERANCE)
+
+
+@pytest.fixture(scope="module")
+def ring100_default() -> np.ndarray:
+    network = ring(100)
+    network.model.run(100, engine="default")
+    return network.spike_array()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_ring_of_100_spikes_match_the_default_engine(coreneuron, ring100_default, threads):
+    network = ring(100)
+    run = network.model.run(100, engine="coreneuron", threads=threads)
+    assert run.engine == "coreneuron" and run.threads == threads
+    assert len(ring100_default) == 14  # the spike goes round the ring: 6.6 ms per hop
+    assert_same_spikes(network.spike_array(), ring100_default)
+
+
+@pytest.mark.parametrize("method", ["backward-euler", "crank-nicolson"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_traces_and_spikes_match_for_both_methods(coreneuron, method, threads):
+    network = ring(7, dend_nseg=31)
+    probes = [(network.somas[0], 0.5), (network.dends[3], 0.5), (network.dends[6], 1.0)]
+    traces = [network.model.record(section(x)) for section, x in probes]
+    clamp = network.model.IClamp(network.dends[4](0.2), delay=30, dur=2, amp=0.5)  # an extra spike in cell 4
+    assert clamp.amp == 0.5
+    reference = network.model.run(80, method=method, engine="default")
+    expected_spikes = network.spike_array()
+    expected = [trace.values.copy() for trace in traces]
+    run = network.model.run(80, method=method, engine="coreneuron", threads=threads)
+    np.testing.assert_array_equal(run.t, reference.t)
+    for got, want in zip(traces, expected):
+        np.testing.assert_allclose(got.values, want, rtol=0, atol=TRACE_TOLERANCE)
+    assert_same_spikes(network.spike_array(), expected_spikes)
+    assert 4 in network.spike_array()[:, 0]
+    # Segment.v reads the coreneuron engine's state after its run.
+    assert network.somas[0](0.5).v == pytest.approx(expected[0][-1], abs=TRACE_TOLERANCE)
+
+
+def test_threads_default_to_openmp(coreneuron):
+    network = ring(3, dend_nseg=5)
+    run = network.model.run(5, engine="coreneuron")
+    assert run.threads >= 1
+
+
+def test_unknown_engine_is_refused():
+    model = cablesim.Model()
+    model.Section("soma").insert("hh")
+    with pytest.raises(cablesim.ModelError, match=r"unknown engine 'gpu' \(available in this build: default"):
+        model.run(10, engine="gpu")
+
+
+def test_absent_coreneuron_engine_says_how_to_get_it(monkeypatch):
+    monkeypatch.setattr(model_module, "ENGINES", ("default",))
+    model = cablesim.Model()
+    model.Section("soma").insert("hh")
+    message = (
+        "this build of cablesim has no coreneuron engine; install a coreneuron wheel / build with "
+        "-DCABLESIM_CORENEURON=ON"
+    )
+    with pytest.raises(cablesim.ModelError, match=message):
+        model.run(10, engine="coreneuron")
+
+
+@pytest.mark.parametrize(
+    "engine,threads,message",
+    [
+        ("default", 2, r"the default engine runs on one thread, got threads=2; use engine='coreneuron'"),
+        ("default", 0, r"threads must be a whole number >= 1, got 0"),
+        ("coreneuron", 1.5, r"threads must be a whole number >= 1, got 1.5"),
+        ("coreneuron", True, r"threads must be a whole number >= 1, got True"),
+    ],
+)
+def test_bad_thread_counts_are_refused(engine, threads, message):
+    model = cablesim.Model()
+    model.Section("soma").insert("hh")
+    with pytest.raises(cablesim.ModelError, match=message):
+        model.run(1, engine=engine, threads=threads)
+
+
+def test_default_engine_accepts_one_thread():
+    model = cablesim.Model()
+    model.Section("soma").insert("hh")
+    assert model.run(1, threads=1).threads == 1
+
+
+def test_build_info():
+    info = cablesim.build_info()
+    assert set(info) == {"version", "engines", "mpi", "openmp", "march"}
+    assert info["version"] == cablesim.__version__
+    assert info["engines"][0] == "default"
+    assert set(info["engines"]) <= {"default", "coreneuron"}
+    assert info["mpi"] is False
+    assert isinstance(info["openmp"], bool) and isinstance(info["march"], str)
+    if "coreneuron" in info["engines"]:
+        assert info["openmp"] is True
+    else:
+        assert info["march"] == ""
+    if REQUIRED:
+        assert "coreneuron" in info["engines"], "CABLESIM_REQUIRE_CORENEURON=1 but the engine is not in this build"
+
+
+def selftest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cablesim.selftest", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_selftest_ring_prints_one_json_object():
+    done = selftest("--ring", "--cells", "5", "--tstop", "40")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    document = json.loads(done.stdout)
+    assert document["engine"] == "default" and document["threads"] == 1 and document["ranks"] == 1
+    spikes = document["spikes"]
+    assert [gid for gid, _ in spikes] == [0, 1, 2, 3, 4]
+    assert spikes == sorted(spikes, key=lambda s: (s[1], s[0]))
+    network = ring(5)
+    network.model.run(40)
+    assert spikes == [list(s) for s in network.spikes()]
+
+
+def test_selftest_ring_with_coreneuron_matches(coreneuron):
+    outputs = [
+        selftest("--ring", "--cells", "6", "--tstop", "50", *extra)
+        for extra in ([], ["--engine", "coreneuron", "--threads", "2"])
+    ]
+    for done in outputs:
+        assert done.returncode == 0, done.stderr
+    default, engine = (json.loads(done.stdout) for done in outputs)
+    assert engine["engine"] == "coreneuron" and engine["threads"] == 2
+    assert_same_spikes(np.array(engine["spikes"]), np.array(default["spikes"]))
+
+
+def test_selftest_mpi_is_not_in_this_build():
+    done = selftest("--ring", "--mpi")
+    assert done.returncode == 2
+    assert "this build has no MPI support" in done.stderr
+    assert done.stdout == ""
+
+
+def test_selftest_ring_refuses_an_unknown_engine():
+    done = selftest("--ring", "--engine", "gpu", "--cells", "2")
+    assert done.returncode == 2
+    assert "unknown engine 'gpu'" in done.stderr
+
+
+def test_selftest_without_ring_runs_the_checks():
+    done = selftest()
+    assert done.returncode == 0, done.stderr
+    assert "self-test hh_soma passed" in done.stdout
