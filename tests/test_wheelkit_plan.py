@@ -51,10 +51,36 @@ def test_malformed_selector(bad):
         select([bad], FOUND)
 
 
-@pytest.mark.parametrize("variant", ["coreneuron", "mpi", "MPI"])
+@pytest.mark.parametrize("variant", ["mpi", "MPI"])
 def test_variants_not_built_yet_fail_clearly(variant):
     with pytest.raises(WheelkitError, match=f"the '{variant.lower()}' variant is not built yet"):
         select(["39", variant], FOUND)
+
+
+def test_coreneuron_variant_has_its_own_core_folders_and_wheelhouse_folder(tmp_path):
+    selection = select(["39", "coreneuron", "3.10"], FOUND)
+    assert selection.variants == ("coreneuron",)
+    plan = make_plan(selection.pythons, selection.variants, root=tmp_path, version="1",
+                     environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    cell = plan.cells[0]
+    assert cell.key == "cp39-coreneuron" and cell.core_dir.name == "coreneuron-Release"
+    assert "-DCABLESIM_CORENEURON=ON" in cell.core_command()
+    assert json.loads(cell.wheel_command()[-1])["cmake.define.CABLESIM_CORENEURON"] == "ON"
+    assert plan.output_dir(cell) == tmp_path / "wheelhouse" / "coreneuron"
+    assert len(plan.core_cells) == 1
+
+
+def test_march_knob_makes_an_arch_optimised_coreneuron_variant(tmp_path):
+    env = {"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64", "CABLESIM_MARCH": "x86-64-v3"}
+    plan = make_plan(FOUND[:1], ("coreneuron",), root=tmp_path, version="1", environ=env)
+    (cell,) = plan.cells
+    assert cell.key == "cp39-coreneuron-x86-64-v3" and cell.core_dir.name == "coreneuron-x86-64-v3-Release"
+    assert "-DCABLESIM_MARCH=x86-64-v3" in cell.core_command()
+    assert plan.output_dir(cell).name == "coreneuron-x86-64-v3"
+    default = make_plan(FOUND[:1], (), root=tmp_path, version="1", environ=env).cells[0]
+    assert "CABLESIM_MARCH" not in " ".join(default.core_command())  # only the coreneuron sources take -march
+    with pytest.raises(WheelkitError, match="CABLESIM_MARCH='native;rm' is not an -march level"):
+        make_plan(FOUND[:1], ("coreneuron",), root=tmp_path, version="1", environ={"CABLESIM_MARCH": "native;rm"})
 
 
 def test_no_interpreter_found():

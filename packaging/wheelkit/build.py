@@ -143,12 +143,12 @@ class Builder:
             env = self.compile_environment(cell)
             env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(os.cpu_count() or 1)
             started = time.perf_counter()
-            self.progress.step(f"core-{cell.variant.name}", f"compiling the C++ core once ({cell.core_dir})")
+            self.progress.step(f"core-{cell.variant.label}", f"compiling the C++ core once ({cell.core_dir})")
             # Configuring again is cheap and picks up changed knobs (CABLESIM_CMAKE_ARGS, debug information).
             run_logged(cell.core_command(), log_path, env, "configuring the core")
             run_logged(["cmake", "--build", str(cell.core_dir), "--target", "cablesim_core"], log_path, env,
                        "compiling the core")
-            self.progress.step(f"core-{cell.variant.name}", f"ready in {time.perf_counter() - started:.1f} s", done=True)
+            self.progress.step(f"core-{cell.variant.label}", f"ready in {time.perf_counter() - started:.1f} s", done=True)
 
     def _env_lock(self, cell: Cell) -> threading.Lock:
         with self._locks_guard:
@@ -250,12 +250,13 @@ class Builder:
             check_no_mpi_bundled(repaired, self.target)
             result.vendored = vendored_libraries(repaired, self.target)
             result.size = repaired.stat().st_size
-            self.plan.wheelhouse.mkdir(parents=True, exist_ok=True)
-            final = self.plan.wheelhouse / repaired.name
+            output_dir = self.plan.output_dir(cell)
+            output_dir.mkdir(parents=True, exist_ok=True)
+            final = output_dir / repaired.name
             # Atomic moves on one file system (both under the checkout); the archive first, so that a wheel in the
             # wheelhouse always has its debug information next to it.
             if debug_archive is not None:
-                os.replace(debug_archive, self.plan.wheelhouse / debug_archive.name)
+                os.replace(debug_archive, output_dir / debug_archive.name)
             os.replace(repaired, final)
             result.wheel, result.status = final, "built"
         except WheelkitError as error:

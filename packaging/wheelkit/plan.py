@@ -26,6 +26,7 @@ KNOBS: Mapping[str, str] = {
     "CABLESIM_BUILD_TYPE": "CMake build type of the wheels (default Release)",
     "CABLESIM_CMAKE_ARGS": "extra CMake arguments for every build, e.g. '-DCMAKE_CXX_FLAGS=-O3'",
     "CMAKE_BUILD_PARALLEL_LEVEL": "compile jobs per build (default: cores / parallel builds)",
+    "CABLESIM_MARCH": "coreneuron variant: an -march level such as x86-64-v3 (arch-optimised, own wheelhouse folder)",
     "CABLESIM_DEBUG_INFO": "split (default: symbols in <wheel>.debug.tar.gz next to the wheel), strip (none at all, "
     "fastest) or keep (inside the wheel)",
     "SETUPTOOLS_SCM_PRETEND_VERSION": "pin the version instead of asking git",
@@ -42,9 +43,38 @@ class Variant:
     cmake_defines: tuple[tuple[str, str], ...] = ()
     # Libraries the repair must not copy in; each must match something the wheel needs (checked).
     repair_excludes: tuple[str, ...] = ()
+    march: str = ""  # an -march level (x86-64-v3) for arch-optimised builds; "" is the generic target
+
+    @property
+    def label(self) -> str:
+        """Names its build folders and its wheelhouse folder: coreneuron, coreneuron-x86-64-v3."""
+        return f"{self.name}-{self.march}" if self.march else self.name
+
+    @property
+    def wheelhouse_subdir(self) -> str:
+        """Variant wheels share the default wheels' name and tags, so they live in their own folder."""
+        return "" if self.name == "default" else self.label
 
 
-VARIANTS: Mapping[str, Variant] = {"default": Variant("default")}
+VARIANTS: Mapping[str, Variant] = {
+    "default": Variant("default"),
+    # The optimised engine with OpenMP threads (auditwheel vendors libgomp); CABLESIM_MARCH makes it arch-optimised.
+    "coreneuron": Variant("coreneuron", (("CABLESIM_CORENEURON", "ON"),)),
+}
+
+
+def variant_for(name: str, environ: Mapping[str, str]) -> Variant:
+    """The variant of this name with the environment's knobs applied (CABLESIM_MARCH for coreneuron)."""
+    if name not in VARIANTS:
+        raise WheelkitError(f"unknown variant '{name}': known are {', '.join(VARIANTS)}")
+    variant = VARIANTS[name]
+    march = environ.get("CABLESIM_MARCH", "")
+    if march and name == "coreneuron":
+        if not re.fullmatch(r"[\w.-]+", march):
+            raise WheelkitError(f"CABLESIM_MARCH={march!r} is not an -march level such as x86-64-v3")
+        return Variant(variant.name, (*variant.cmake_defines, ("CABLESIM_MARCH", march)), variant.repair_excludes,
+                       march)
+    return variant
 
 
 def normalize_name(name: str) -> str:
@@ -76,7 +106,7 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return f"{self.python.tag}-{self.variant.name}"
+        return f"{self.python.tag}-{self.variant.label}"
 
     @property
     def wheel_tag(self) -> str:
@@ -104,7 +134,7 @@ class Cell:
     @property
     def core_dir(self) -> Path:
         """The core's build folder, shared by every Python of this variant and build type."""
-        return self.build_root / "core" / f"{self.variant.name}-{self.build_type}"
+        return self.build_root / "core" / f"{self.variant.label}-{self.build_type}"
 
     @property
     def staging_dir(self) -> Path:
@@ -163,6 +193,10 @@ class Plan:
     jobs: int
     wheelhouse: Path
     target: Target = LINUX
+
+    def output_dir(self, cell: Cell) -> Path:
+        """Where a cell's wheel lands: the wheelhouse, or its variant's folder in it."""
+        return self.wheelhouse / cell.variant.wheelhouse_subdir if cell.variant.wheelhouse_subdir else self.wheelhouse
 
     @property
     def core_cells(self) -> list[Cell]:
@@ -234,15 +268,12 @@ def make_plan(
             f"CABLESIM_BUILD_TYPE={build_type!r} is not a CMake build type: use Release, RelWithDebInfo, "
             "Debug or MinSizeRel"
         )
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise WheelkitError(f"unknown variant(s) {unknown}: known are {', '.join(VARIANTS)}")
     cmake_args = tuple(shlex.split(env.get("CABLESIM_CMAKE_ARGS", "")))
     build_root = root / "build"
     cells = tuple(
         Cell(
             python=python,
-            variant=VARIANTS[variant],
+            variant=variant_for(variant, env),
             platform_tag=target.platform_tag(python.machine, env),
             distribution=distribution,
             version=version,

@@ -32,7 +32,8 @@ def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) ->
 
 def plan_table(plan: Plan) -> str:
     rows = [
-        (c.python.dotted, c.variant.name, c.platform_tag, c.wheel_tag, c.output_name, str(c.python.path))
+        (c.python.dotted, c.variant.label, c.platform_tag, c.wheel_tag,
+         str(plan.output_dir(c).relative_to(plan.wheelhouse) / c.output_name), str(c.python.path))
         for c in plan.cells
     ]
     title = f"Build plan: {len(plan.cells)} wheel(s), {plan.jobs} in parallel, into {plan.wheelhouse}"
@@ -45,7 +46,7 @@ def summary_table(results: Sequence[CellResult]) -> str:
         tag = r.cell.wheel_tag if r.status == "built" else "-"
         size = f"{r.size / 1e6:.2f} MB" if r.size else "-"
         vendored = ", ".join(r.vendored) or "none"
-        rows.append((r.cell.python.dotted, r.cell.variant.name, tag, size, vendored, f"{r.seconds:.1f} s", r.status))
+        rows.append((r.cell.python.dotted, r.cell.variant.label, tag, size, vendored, f"{r.seconds:.1f} s", r.status))
     built = sum(r.status == "built" for r in results)
     title = f"Summary: {built} of {len(results)} wheel(s) built"
     return _table(title, ("python", "variant", "tag", "size", "vendored libraries", "time", "status"), rows)

@@ -10,10 +10,9 @@ from typing import Sequence
 from .errors import WheelkitError
 from .interpreters import Interpreter
 
-# Variants a wheel can be built as. Only "default" exists so far; the others come with the variants issue and fail
-# clearly until then instead of silently building the default wheel.
+# Variant words a build accepts. mpi is not built yet and fails clearly instead of silently building the default.
 KNOWN_VARIANTS = ("coreneuron", "mpi")
-AVAILABLE_VARIANTS: tuple[str, ...] = ()
+AVAILABLE_VARIANTS: tuple[str, ...] = ("coreneuron",)
 
 
 
