@@ -420,3 +420,12 @@ def test_spike_comparison_and_the_summary_table():
     table = summary_table([good])
     assert "1 of 1 wheel(s) passed" in table and "a.whl" in table
     assert failure_summary([good]) == ""
+
+
+def test_the_wheelhouse_includes_its_variant_folders(tmp_path):
+    wheelhouse = tmp_path / "wheelhouse"
+    default = tiny_wheel(wheelhouse, f"{PY}-{PY}-{PLATFORM}")
+    variant = tiny_wheel(wheelhouse / "coreneuron", f"{PY}-{PY}-{PLATFORM}")
+    jobs = resolve_jobs(None, None, wheelhouse=wheelhouse, unpack_dir=tmp_path / "u", interpreters=lambda: [HERE])
+    assert sorted((j.wheel, j.label) for j in jobs) == sorted(
+        [(default, default.name), (variant, f"coreneuron/{variant.name}")])

@@ -207,7 +207,11 @@ class Job:
 
     @property
     def label(self) -> str:
-        return self.wheel.name if self.wheel is not None else shlex.join(self.spec)
+        if self.wheel is None:
+            return shlex.join(self.spec)
+        # A variant's wheel has the default wheel's name: its folder tells them apart.
+        variant = self.wheel.parent.name if self.wheel.parent.parent.name == "wheelhouse" else ""
+        return f"{variant}/{self.wheel.name}" if variant else self.wheel.name
 
 
 def _fits(wheel: Path, python: Interpreter) -> bool:
@@ -279,11 +283,12 @@ def resolve_jobs(
 ) -> list[Job]:
     """What `test_wheels -- [PYTHON [WHEEL_OR_SPEC]]` means: jobs, each with its interpreter.
 
-    No arguments: every wheel of the wheelhouse with the interpreter that fits it. PYTHON only: the wheelhouse's
-    wheels for it. A zip is unpacked (safely) into unpack_dir first.
+    No arguments: every wheel of the wheelhouse (and of its variant folders, such as coreneuron/) with the
+    interpreter that fits it. PYTHON only: the wheelhouse's wheels for it. A zip is unpacked (safely) into
+    unpack_dir first.
     """
     if python is None:
-        wheels = sorted(Path(wheelhouse).glob("*.whl"))
+        wheels = sorted([*Path(wheelhouse).glob("*.whl"), *Path(wheelhouse).glob("*/*.whl")])
         if not wheels:
             raise WheelkitError(f"no wheels in {wheelhouse}: run `nox -s build_linux` first, or pass PYTHON WHEEL")
         found = interpreters()
