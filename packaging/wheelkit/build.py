@@ -163,14 +163,16 @@ class Builder:
                 return
             self.progress.step(cell.key, f"creating the build environment {cell.env_dir}")
             shutil.rmtree(cell.env_dir, ignore_errors=True)
-            run_logged([str(cell.python.path), "-m", "venv", str(cell.env_dir)], log_path, what="creating the venv")
+            env = dict(os.environ, UV_PYTHON_DOWNLOADS="never")
             uv = shutil.which("uv")
-            if uv:
+            if uv:  # 0.1 s per environment, where `python -m venv` spends 4 s of CPU in ensurepip
+                create = [uv, "venv", "--quiet", "--python", str(cell.python.path), str(cell.env_dir)]
                 install = [uv, "pip", "install", "--python", str(cell.env_python), *BUILD_REQUIREMENTS]
             else:
+                create = [str(cell.python.path), "-m", "venv", str(cell.env_dir)]
                 install = [str(cell.env_python), "-m", "pip", "install", "--disable-pip-version-check",
                            *BUILD_REQUIREMENTS]
-            env = dict(os.environ, UV_PYTHON_DOWNLOADS="never")
+            run_logged(create, log_path, env, "creating the build environment")
             run_logged(install, log_path, env, "installing the build requirements")
             stamp.write_text(wanted)
 
