@@ -255,3 +255,26 @@ def test_macos_build_delocates_and_checks_the_dylibs(tmp_path, monkeypatch):
     plan = make_plan(pythons, (), root=tmp_path / "again", version="1.0", environ={}, target=MACOS)
     (result,) = run_builder(plan, monkeypatch, FakeDelocate(("libmpi.40.dylib",)))
     assert result.status == "failed" and "bundles MPI libraries ['libmpi.40.dylib']" in result.message
+
+
+@pytest.mark.parametrize("uv", ["/usr/bin/uv", None])
+def test_build_environment_is_made_once_by_uv_or_venv(tmp_path, monkeypatch, uv):
+    plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", environ={"AUDITWHEEL_PLAT": PLAT})
+    (cell,) = plan.cells
+    commands: list[list[str]] = []
+
+    def fake_run(command, log_path, env=None, what="", cwd=None):
+        commands.append(list(command))
+        cell.env_python.parent.mkdir(parents=True, exist_ok=True)
+        cell.env_python.touch()
+
+    monkeypatch.setattr(build, "run_logged", fake_run)
+    monkeypatch.setattr(build.shutil, "which", lambda name: uv if name == "uv" else None)
+    builder = build.Builder(plan)
+    builder.ensure_environment(cell, tmp_path / "log")
+    builder.ensure_environment(cell, tmp_path / "log")  # reused: its requirements are unchanged
+    if uv:
+        assert commands == [[uv, "venv", "--quiet", "--python", sys.executable, str(cell.env_dir)],
+                            [uv, "pip", "install", "--python", str(cell.env_python), *build.BUILD_REQUIREMENTS]]
+    else:
+        assert [c[1:3] for c in commands] == [["-m", "venv"], ["-m", "pip"]]
