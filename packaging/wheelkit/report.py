@@ -7,27 +7,7 @@ from typing import Any, Optional, Sequence
 
 from .build import CellResult
 from .plan import Plan
-
-
-def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-        lines = [title, "  ".join(h.ljust(w) for h, w in zip(headers, widths))]
-        lines.append("  ".join("-" * w for w in widths))
-        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-        return "\n".join(lines)
-    table = Table(title=title)
-    for header in headers:
-        table.add_column(header, overflow="fold")  # names and paths must stay whole
-    for row in rows:
-        table.add_row(*row)
-    console = Console(width=160, record=True, force_terminal=False)
-    with console.capture() as capture:
-        console.print(table)
-    return capture.get()
+from .tables import render_table
 
 
 def plan_table(plan: Plan) -> str:
@@ -37,7 +17,7 @@ def plan_table(plan: Plan) -> str:
         for c in plan.cells
     ]
     title = f"Build plan: {len(plan.cells)} wheel(s), {plan.jobs} in parallel, into {plan.wheelhouse}"
-    return _table(title, ("python", "variant", "platform", "expected tag", "output", "interpreter"), rows)
+    return render_table(title, ("python", "variant", "platform", "expected tag", "output", "interpreter"), rows)
 
 
 def summary_table(results: Sequence[CellResult]) -> str:
@@ -49,7 +29,7 @@ def summary_table(results: Sequence[CellResult]) -> str:
         rows.append((r.cell.python.dotted, r.cell.variant.label, tag, size, vendored, f"{r.seconds:.1f} s", r.status))
     built = sum(r.status == "built" for r in results)
     title = f"Summary: {built} of {len(results)} wheel(s) built"
-    return _table(title, ("python", "variant", "tag", "size", "vendored libraries", "time", "status"), rows)
+    return render_table(title, ("python", "variant", "tag", "size", "vendored libraries", "time", "status"), rows)
 
 
 class RichProgress:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, Union
 from .errors import WheelkitError
 from .interpreters import Interpreter, discover, resolve
 from .repair import check_no_mpi_bundled
+from .tables import render_table
 from .wheelfile import (
     WheelContents,
     elf_needed,
@@ -822,26 +823,6 @@ class WheelTester:
 # --- many jobs, the summary ----------------------------------------------------------------------------------------
 
 
-def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-        lines = [title, "  ".join(h.ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-        return "\n".join(lines)
-    table = Table(title=title)
-    for header in headers:
-        table.add_column(header)
-    for row in rows:
-        table.add_row(*row)
-    console = Console(width=200, record=True, force_terminal=False)
-    with console.capture() as capture:
-        console.print(table)
-    return capture.get()
-
-
 def summary_table(reports: Sequence[WheelReport]) -> str:
     rows = [
         (r.python, r.label, str(r.count(PASSED)), str(r.count(FAILED)), str(r.count(SKIPPED)), f"{r.seconds:.1f} s",
@@ -849,7 +830,7 @@ def summary_table(reports: Sequence[WheelReport]) -> str:
         for r in reports
     ]
     good = sum(not r.failed for r in reports)
-    return _table(f"Wheel tests: {good} of {len(reports)} wheel(s) passed", (
+    return render_table(f"Wheel tests: {good} of {len(reports)} wheel(s) passed", (
         "python", "wheel", "passed", "failed", "skipped", "time", "without self-test", "result"), rows)
 
 
