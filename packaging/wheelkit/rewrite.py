@@ -1,0 +1,429 @@
+"""Rewriting a wheel's metadata safely: a local version label, dropped or relaxed requirements, new tags.
+
+A site that keeps its own wheelhouse marks the wheels it vouches for with a local version label (1.2.0+hpc), drops
+a dependency it provides itself (an `nvidia-*` package the cluster has as a module) and re-tags a wheel whose
+`py3-none-any` tag hides compiled code. Each rewrite reads the wheel with wheelkit.wheelfile (refusing a corrupt
+zip, a tampered RECORD or a file name that disagrees with the metadata), changes only .dist-info files (METADATA
+Version and Requires-Dist, WHEEL Tag and Root-Is-Purelib), renames the .dist-info and .data folders and the file
+after the new version and tags (PEP 427), writes a fresh RECORD and checks the result the way it checked the input.
+
+The package's own code is not touched: `cablesim.__version__` keeps the version it was built with, while
+`importlib.metadata.version("cablesim")` and pip report the rewritten one.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .errors import WheelkitError
+from .interpreters import discover
+from .wheelfile import (
+    Tag,
+    WheelContents,
+    extension_abi_mismatches,
+    glibc_version,
+    normalize_distribution,
+    parse_wheel_name,
+    read_all,
+    verify_record,
+    wheel_fits,
+    write_wheel,
+)
+
+log = logging.getLogger(__name__)
+
+# PEP 440: a local version label is alphanumeric segments separated by dots; one segment names a site.
+_LABEL = re.compile(r"^[A-Za-z0-9]+$")
+# PEP 508, as much as a Requires-Dist line needs: name, [extras], specifier or URL, ; marker.
+_REQUIREMENT = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?P<extras>\[[^\]]*\])?\s*(?P<spec>[^;]*?)\s*"
+    r"(?P<marker>;.*)?$"
+)
+# A --drop/--relax argument: a name pattern (fnmatch: nvidia-*), for --relax optionally a new specifier.
+_PATTERN = re.compile(r"^\s*(?P<name>[A-Za-z0-9._*?-]+?)\s*(?P<spec>(?:[<>=!~(@].*)?)\s*$")
+_COMPILED = re.compile(r"\.(so|pyd|dylib|dll)(\.\d+)*$")
+_EXTENSION = re.compile(r"\.cpython-(?P<version>3\d+)[a-z]*-(?P<machine>[a-z0-9_]+)-linux-gnu\.so$")
+_ELF_MACHINES = {3: "i686", 62: "x86_64", 183: "aarch64", 21: "ppc64le", 22: "s390x"}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """What to change; the empty default changes nothing (and is refused)."""
+
+    local_version: str = ""  # a site label added to the local version: 1.2.0 -> 1.2.0+hpc, 1.2.0+g1ab -> 1.2.0+g1ab.hpc
+    drop: tuple[str, ...] = ()  # Requires-Dist names (fnmatch patterns) to remove: ("nvidia-*",)
+    relax: tuple[str, ...] = ()  # "numpy" (no version limit) or "numpy>=1.19" (this limit instead)
+    tag: str = ""  # new compressed tag, e.g. cp311-cp311-manylinux_2_34_x86_64
+
+    def __bool__(self) -> bool:
+        return bool(self.local_version or self.drop or self.relax or self.tag)
+
+
+# --- versions, tags and requirements ------------------------------------------------------------------------------
+
+
+def check_label(label: str) -> str:
+    """A site label as PEP 440 normalises it (lower case); refuses anything that is not one local segment."""
+    if not _LABEL.match(label):
+        raise WheelkitError(
+            f"local version label {label!r} is not one PEP 440 local segment: use letters and digits only, e.g. 'hpc'"
+        )
+    return label.lower()
+
+
+def local_segments(version: str) -> list[str]:
+    """The local version's segments, normalised (PEP 440: lower case, '-' and '_' read as '.')."""
+    _, _, local = version.partition("+")
+    return [segment for segment in re.split(r"[._-]", local.lower()) if segment]
+
+
+def with_local_label(version: str, label: str) -> str:
+    """The version with the site label as its last local segment (unchanged if it already has that segment)."""
+    label = check_label(label)
+    if label in local_segments(version):
+        return version
+    public, _, local = version.partition("+")
+    return f"{public}+{local}.{label}" if local else f"{public}+{label}"
+
+
+def parse_tag_text(text: str) -> frozenset[Tag]:
+    """The tags of a compressed tag as in a file name: cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64."""
+    parts = text.strip().split("-")
+    if len(parts) != 3 or not all(all(parts) and all(p.split(".")) for p in parts):
+        raise WheelkitError(
+            f"'{text}' is not a wheel tag: expected PYTHON-ABI-PLATFORM, e.g. cp311-cp311-manylinux_2_34_x86_64"
+        )
+    python, abi, platform = (part.split(".") for part in parts)
+    for value in (*python, *abi, *platform):
+        if not re.fullmatch(r"[A-Za-z0-9_]+", value):
+            raise WheelkitError(f"'{text}': tag part {value!r} may hold only letters, digits and '_'")
+    return frozenset(Tag(py, ab, plat) for py in python for ab in abi for plat in platform)
+
+
+def is_pure(tags: frozenset[Tag]) -> bool:
+    """Whether every tag is platform 'any' (a wheel that claims to run anywhere)."""
+    return all(tag.platform == "any" for tag in tags)
+
+
+def compiled_files(wheel: WheelContents) -> list[str]:
+    """Members that are compiled code: ELF files and anything named like a shared library."""
+    return sorted(set(wheel.elf_files()) | {n for n in wheel.names if _COMPILED.search(n)})
+
+
+def suggest_tag(wheel: WheelContents) -> str:
+    """A tag for a binary wheel that is tagged as pure: from its extension modules' names and ELF machine.
+
+    The platform is the plain `linux_<machine>` (no manylinux promise can be made without auditwheel); a placeholder
+    is given where nothing says which Python the code is for.
+    """
+    versions = set()
+    machine = ""
+    for name in wheel.names:
+        match = _EXTENSION.search(name)
+        if match:
+            versions.add(match["version"])
+            machine = machine or match["machine"]
+    if not machine:
+        for name in wheel.elf_files():
+            header = wheel.read(name)[:20]
+            if len(header) == 20:
+                machine = _ELF_MACHINES.get(int.from_bytes(header[18:20], "little" if header[5] == 1 else "big"), "")
+                if machine:
+                    break
+    platform = f"linux_{machine}" if machine else "linux_<machine>"
+    if len(versions) == 1:
+        python = f"cp{versions.pop()}"
+        return f"{python}-{python}-{platform}"
+    return f"cp3XY-cp3XY-{platform}"
+
+
+def requirement_name(line: str) -> str:
+    match = _REQUIREMENT.match(line)
+    if match is None:
+        raise WheelkitError(f"cannot read the requirement {line!r} (PEP 508); fix the wheel's METADATA at its source")
+    return match["name"]
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pattern(argument: str, option: str) -> tuple[str, str]:
+    match = _PATTERN.match(argument)
+    if match is None or (option == "--drop" and match["spec"]):
+        example = "'nvidia-*' or 'numpy'" if option == "--drop" else "'numpy' or 'numpy>=1.19'"
+        raise WheelkitError(f"{option} {argument!r}: expected a distribution name or pattern, e.g. {example}")
+    spec = match["spec"].strip()
+    if spec.startswith("(") and spec.endswith(")"):
+        spec = spec[1:-1].strip()
+    return _name_key(match["name"]), spec
+
+
+def rewrite_requirements(lines: Sequence[str], drop: Sequence[str], relax: Sequence[str]) -> list[str]:
+    """Requires-Dist values with the dropped ones removed and the relaxed ones' version limits replaced.
+
+    Every pattern must match a requirement (a typo would otherwise change nothing); extras and markers are kept.
+    """
+    drops = [_pattern(p, "--drop")[0] for p in drop]
+    relaxes = [_pattern(p, "--relax") for p in relax]
+    used: set[str] = set()
+    result: list[str] = []
+    for line in lines:
+        match = _REQUIREMENT.match(line)
+        if match is None:
+            raise WheelkitError(f"cannot read the requirement {line!r} (PEP 508); fix the METADATA at its source")
+        key = _name_key(match["name"])
+        dropped = [p for p in drops if fnmatch.fnmatchcase(key, p)]
+        relaxed = [(p, spec) for p, spec in relaxes if fnmatch.fnmatchcase(key, p)]
+        if dropped and relaxed:
+            raise WheelkitError(f"requirement {line!r} is both dropped ({dropped[0]}) and relaxed ({relaxed[0][0]})")
+        used.update(dropped, (p for p, _ in relaxed))
+        if dropped:
+            continue
+        if relaxed:
+            marker = match["marker"] or ""
+            spec = relaxed[0][1]
+            line = f"{match['name']}{match['extras'] or ''}{spec}{marker}"
+        result.append(line)
+    unused = [p for p in (*drops, *(p for p, _ in relaxes)) if p not in used]
+    if unused:
+        present = ", ".join(lines) or "nothing"
+        raise WheelkitError(
+            f"no requirement matches {', '.join(repr(p) for p in unused)}; the wheel requires: {present}"
+        )
+    return result
+
+
+# --- the .dist-info files ------------------------------------------------------------------------------------------
+
+
+def _header_fields(text: str) -> tuple[list[list[str]], str]:
+    """A METADATA/WHEEL text as header fields (each its lines, continuations included) and the body after them."""
+    head, separator, body = text.partition("\n\n")
+    fields: list[list[str]] = []
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1].append(line)
+        elif line:
+            fields.append([line])
+    return fields, separator + body if separator else "\n"
+
+
+def _field_name(field: list[str]) -> str:
+    return field[0].split(":", 1)[0].strip().lower()
+
+
+def _join(fields: list[list[str]], body: str) -> str:
+    return "\n".join(line for field in fields for line in field) + ("\n" + body if body != "\n" else "\n")
+
+
+def rewrite_metadata(text: str, version: str, requirements: Optional[Sequence[str]]) -> str:
+    """METADATA with a new Version and, if given, new Requires-Dist lines in place of the old ones."""
+    fields, body = _header_fields(text)
+    out: list[list[str]] = []
+    placed = False
+    for field in fields:
+        name = _field_name(field)
+        if name == "version":
+            out.append([f"Version: {version}"])
+        elif name == "requires-dist" and requirements is not None:
+            if not placed:
+                out += [[f"Requires-Dist: {r}"] for r in requirements]
+                placed = True
+        else:
+            out.append(field)
+    return _join(out, body)
+
+
+def rewrite_wheel_file(text: str, tags: frozenset[Tag]) -> str:
+    """WHEEL with one Tag line per tag where the old ones were; Root-Is-Purelib false for a platform tag."""
+    fields, body = _header_fields(text)
+    out: list[list[str]] = []
+    placed = False
+    for field in fields:
+        name = _field_name(field)
+        if name == "tag":
+            if not placed:
+                out += [[f"Tag: {tag}"] for tag in sorted(tags)]
+                placed = True
+        elif name == "root-is-purelib" and not is_pure(tags):
+            out.append(["Root-Is-Purelib: false"])
+        else:
+            out.append(field)
+    if not placed:
+        out += [[f"Tag: {tag}"] for tag in sorted(tags)]
+    return _join(out, body)
+
+
+# --- checking a wheel ------------------------------------------------------------------------------------------
+
+
+def check_wheel(path: Path) -> WheelContents:
+    """Open a wheel and check it is whole and self-consistent: zip, RECORD, METADATA Name and Version and WHEEL tags
+    agree with the file name. Returns it open (close it, or use it in a with block)."""
+    wheel = WheelContents(path)
+    try:
+        verify_record(wheel)
+        metadata = wheel.metadata()
+        names = metadata.get("Name", [])
+        if not names or normalize_distribution(names[0]) != normalize_distribution(wheel.name.distribution):
+            raise WheelkitError(
+                f"{wheel.path.name}: the file name says '{wheel.name.distribution}' but METADATA says Name: "
+                f"{names[0] if names else '(none)'}; rebuild the wheel instead of renaming it"
+            )
+        if wheel.metadata_version().lower() != wheel.name.version.lower():
+            raise WheelkitError(
+                f"{wheel.path.name}: the file name says version {wheel.name.version} but METADATA says "
+                f"{wheel.metadata_version() or '(none)'}; rebuild the wheel, or change its version with "
+                "`invoke wheelhouse.rewrite`, never by renaming the file"
+            )
+        if wheel.wheel_tags() != wheel.name.tags:
+            found = ", ".join(sorted(map(str, wheel.wheel_tags()))) or "none"
+            raise WheelkitError(
+                f"{wheel.path.name}: the file name's tags are not the WHEEL file's Tag lines ({found}); re-tag it "
+                "with `invoke wheelhouse.rewrite WHEEL --tag TAG`, never by renaming the file"
+            )
+    except BaseException:
+        wheel.close()
+        raise
+    return wheel
+
+
+# --- the rewrite ------------------------------------------------------------------------------------------------
+
+
+def rewrite_wheel(source: Path, out_dir: Optional[Path], change: Rewrite) -> Path:
+    """Write a rewritten copy of source into out_dir (default: source's folder) and return its path.
+
+    Refuses an empty change, an input that fails check_wheel, a compiled wheel re-tagged as pure or for another
+    CPython, and a result that would replace the source file itself. The output is written atomically.
+    """
+    if not change:
+        raise WheelkitError("nothing to rewrite: give --local-version, --drop, --relax and/or --tag")
+    source = Path(source)
+    with check_wheel(source) as wheel:
+        name = wheel.name
+        version = with_local_label(name.version, change.local_version) if change.local_version else name.version
+        tags = parse_tag_text(change.tag) if change.tag else name.tags
+        if change.tag and is_pure(tags) and (compiled := compiled_files(wheel)):
+            raise WheelkitError(
+                f"{source.name} contains compiled code ({compiled[0]}): it cannot be tagged {change.tag}; "
+                f"use a platform tag such as {suggest_tag(wheel)}"
+            )
+        requirements = None
+        if change.drop or change.relax:
+            requirements = rewrite_requirements(wheel.requires_dist(), change.drop, change.relax)
+        old_dist_info = wheel.dist_info
+        old_data = f"{old_dist_info[: -len('.dist-info')]}.data"
+        executable = {n for n in wheel.names if wheel.mode(n) & 0o111}
+        metadata = wheel.read_text(f"{old_dist_info}/METADATA")
+        wheel_text = wheel.read_text(f"{old_dist_info}/WHEEL")
+    files = read_all(source)
+    build = f"-{name.build}" if name.build else ""
+    filename = f"{name.distribution}-{version}{build}-{change.tag.strip() if change.tag else name.tag_text}.whl"
+    new_stem = f"{name.distribution}-{version}"
+    renamed: dict[str, bytes] = {}
+    renamed_executable: set[str] = set()
+    for member, data in files.items():
+        top, _, rest = member.partition("/")
+        if top == old_dist_info:
+            target = f"{new_stem}.dist-info/{rest}"
+        elif top == old_data:
+            target = f"{new_stem}.data/{rest}"
+        else:
+            target = member
+        if member == f"{old_dist_info}/METADATA":
+            data = rewrite_metadata(metadata, version, requirements).encode("utf-8")
+        elif member == f"{old_dist_info}/WHEEL" and change.tag:
+            data = rewrite_wheel_file(wheel_text, tags).encode("utf-8")
+        renamed[target] = data
+        if member in executable:
+            renamed_executable.add(target)
+    destination = Path(out_dir) if out_dir is not None else source.parent
+    target_path = destination / filename
+    if target_path.resolve() == source.resolve():
+        raise WheelkitError(
+            f"the rewritten wheel has the same name as {source}: it would replace the original; give --out-dir"
+        )
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".rewrite-", dir=destination) as work:
+        staged = write_wheel(Path(work) / filename, renamed, executable=renamed_executable)
+        with check_wheel(staged) as result:
+            if change.tag and (wrong := extension_abi_mismatches(result)):
+                raise WheelkitError(
+                    f"{source.name}: tag {change.tag} does not fit its extension modules ({', '.join(wrong)}); "
+                    f"use a tag for the CPython they were built for, e.g. {suggest_tag(result)}"
+                )
+        os.replace(staged, target_path)
+    log.info("rewrote %s -> %s", source.name, target_path)
+    return target_path
+
+
+# --- proving a wheel installs -------------------------------------------------------------------------------------
+
+
+def check_install(wheel: Path, python: Path, *, find_links: Sequence[Path] = (), workdir: Optional[Path] = None) -> str:
+    """Install a wheel into a fresh venv of `python` without any index and return the version the environment
+    reports for it (importlib.metadata). Without find_links its dependencies are not installed (--no-deps)."""
+    wheel = Path(wheel).resolve()
+    distribution = parse_wheel_name(wheel.name).distribution
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PIP_CONFIG_FILE": os.devnull, "PYTHONNOUSERSITE": "1",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    own = workdir is None
+    work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="wheelkit-install-"))
+    work.mkdir(parents=True, exist_ok=True)
+    venv = work / "venv"
+    uv = shutil.which("uv")
+    links = [arg for folder in find_links for arg in ("--find-links", str(folder))]
+    deps = [] if find_links else ["--no-deps"]
+    try:
+        if uv:
+            commands = [[uv, "venv", "--quiet", "--python", str(python), str(venv)],
+                        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "--no-index",
+                         *links, *deps, str(wheel)]]
+        else:
+            commands = [[str(python), "-m", "venv", str(venv)],
+                        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index", *links,
+                         *deps, str(wheel)]]
+        code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+        commands.append([str(venv / "bin" / "python"), "-I", "-c", code])
+        completed = None
+        for command in commands:
+            completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=work, check=False)
+            if completed.returncode != 0:
+                raise WheelkitError(
+                    f"installing {wheel.name} failed: {' '.join(command)} (exit {completed.returncode}):\n"
+                    f"{(completed.stderr or completed.stdout).strip()[-2000:]}"
+                )
+        assert completed is not None
+        installed = completed.stdout.strip()
+        if installed.lower() != parse_wheel_name(wheel.name).version.lower():
+            raise WheelkitError(f"{wheel.name} installed as version {installed}, not the file name's version")
+        return installed
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def python_for(wheel: Path) -> Path:
+    """An interpreter on this machine that installs the wheel (this one for a pure-Python wheel)."""
+    name = parse_wheel_name(Path(wheel).name)
+    if is_pure(name.tags):
+        return Path(sys.executable)
+    for interpreter in discover():
+        if wheel_fits(name, interpreter.minor, interpreter.machine, glibc_version()):
+            return interpreter.path
+    raise WheelkitError(
+        f"no Python on this machine installs {name.filename} ({name.tag_text}): pass --python PATH, or --no-check to "
+        "skip the install check"
+    )

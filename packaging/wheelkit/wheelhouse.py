@@ -1,0 +1,536 @@
+"""A wheelhouse for offline clusters: wheels placed by OS layer and CPU architecture level, with PEP 503 pages.
+
+HPC centres keep a tree of wheels on a shared file system so that jobs on compute nodes without internet can
+`pip install --no-index`. The layout (ROOT is that folder):
+
+    ROOT/generic/                      pure-Python wheels (every tag's platform is `any`): any OS, any CPU
+    ROOT/<os-layer>/generic/           binary wheels for the architecture's baseline (no -march marker)
+    ROOT/<os-layer>/x86-64-v3/         binary wheels built with -march=x86-64-v3 (AVX2, FMA)
+    ROOT/<os-layer>/x86-64-v4/         binary wheels built with -march=x86-64-v4 (AVX-512)
+    ROOT/simple/<os-layer>/<level>/    the PEP 503 index of what a node of that kind installs (see build_index)
+    ROOT/simple/generic/               the same for the pure-Python wheels alone
+
+<os-layer> is the site's name for the operating system its nodes run (`--os-layer rhel8`, or
+CABLESIM_WHEELHOUSE_OS_LAYER); by default it is derived from the wheel's platform tag as `<os>-<machine>`:
+`manylinux_2_34_x86_64` and `linux_x86_64` -> `linux-x86_64`, `musllinux_1_2_aarch64` -> `linux-musl-aarch64`,
+`macosx_11_0_arm64` -> `macos-arm64`. The glibc version stays in the file name, where pip compares it with the node's.
+
+The architecture level comes from `--arch-level`, else from the marker file the build writes into the wheel
+(MARKER_FILE in the .dist-info folder: `{"march": "x86-64-v3"}`, read without importing anything), else `generic`.
+
+Every wheel must carry the site's local version label (`1.2.0+hpc`, `--site hpc` or CABLESIM_WHEELHOUSE_SITE), so
+that an installed package shows where it came from; wheelkit.rewrite adds it. A batch of wheels is checked as a
+whole before anything is written, each file appears under its final name in one step, and a refused batch leaves the
+wheelhouse byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import html
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Mapping, Optional, Sequence
+from urllib.parse import quote
+
+from .errors import WheelkitError
+from .rewrite import check_label, check_wheel, compiled_files, is_pure, local_segments, suggest_tag
+from .wheelfile import WheelContents, parse_wheel_name
+
+log = logging.getLogger(__name__)
+
+ROOT_ENV = "CABLESIM_WHEELHOUSE"
+SITE_ENV = "CABLESIM_WHEELHOUSE_SITE"
+OS_LAYER_ENV = "CABLESIM_WHEELHOUSE_OS_LAYER"
+MARKER_FILE = "cablesim-build.json"  # <name>-<version>.dist-info/cablesim-build.json: {"march": "x86-64-v3"}
+GENERIC = "generic"
+SIMPLE = "simple"
+FIND_LINKS_PAGE = "find-links.html"
+# x86-64 micro-architecture levels (psABI), lowest first: a node of one level runs the wheels of the levels before it.
+X86_64_LEVELS = ("x86-64-v2", "x86-64-v3", "x86-64-v4")
+_BASELINES = {"", "generic", "x86-64", "x86-64-v1", "armv8-a"}
+_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_PLATFORM = re.compile(
+    r"^(?P<family>manylinux_\d+_\d+|manylinux1|manylinux2010|manylinux2014|musllinux_\d+_\d+|linux|macosx_\d+_\d+|win)"
+    r"_(?P<machine>.+)$"
+)
+_FAMILIES = {"manylinux": "linux", "linux": "linux", "musllinux": "linux-musl", "macosx": "macos", "win": "windows"}
+
+
+# --- where a wheel goes ------------------------------------------------------------------------------------------
+
+
+def platform_os_machine(platform: str) -> tuple[str, str]:
+    """(OS family, machine) of a platform tag: manylinux_2_34_x86_64 -> (linux, x86_64); win32 -> (windows, x86)."""
+    if platform == "win32":
+        return "windows", "x86"
+    match = _PLATFORM.match(platform)
+    if match is None:
+        return platform, ""
+    family = re.sub(r"[_\d]+$", "", match["family"])
+    return _FAMILIES.get(family, family), match["machine"]
+
+
+def check_folder_name(name: str, what: str) -> str:
+    if not _FOLDER.match(name) or (what == "OS layer" and name in (GENERIC, SIMPLE)):
+        raise WheelkitError(
+            f"{what} {name!r} cannot be a wheelhouse folder name: use letters, digits, '.', '_' and '-' "
+            f"({GENERIC!r} and {SIMPLE!r} are taken), e.g. rhel8"
+        )
+    return name
+
+
+def arch_level(march: str, machine: str, source: str) -> str:
+    """The level folder for a binary wheel of `machine` built with -march=`march` (source: where the value came
+    from, for the message). Baselines are `generic`; x86-64 wheels take the psABI levels; others any folder name."""
+    value = march.strip()
+    if value.lower() in _BASELINES:
+        return GENERIC
+    if value == "native":
+        raise WheelkitError(
+            f"{source} says -march=native: such a build runs only on CPUs like the build machine's, not on a "
+            "cluster's nodes; rebuild with CABLESIM_MARCH=x86-64-v3 (or x86-64-v4), or place it with --arch-level"
+        )
+    if machine in ("x86_64", "amd64"):
+        if value not in X86_64_LEVELS:
+            raise WheelkitError(
+                f"{source} says -march={value}, which is not an x86-64 level folder ({', '.join(X86_64_LEVELS)}): "
+                "rebuild with one of those, or place the wheel explicitly with --arch-level x86-64-v3"
+            )
+        return value
+    if value in X86_64_LEVELS:
+        raise WheelkitError(f"{source} says -march={value}, but the wheel is for {machine or 'an unknown machine'}")
+    return check_folder_name(value, "architecture level")
+
+
+def read_march(wheel: WheelContents) -> str:
+    """The -march value the build recorded in the wheel's marker file ('' when there is none: a generic build)."""
+    name = f"{wheel.dist_info}/{MARKER_FILE}"
+    if name not in wheel.names:
+        return ""
+    try:
+        info = json.loads(wheel.read_text(name))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WheelkitError(f"{wheel.path.name}: {name} is not valid JSON ({error}); rebuild the wheel") from None
+    if not isinstance(info, dict) or not isinstance(info.get("march", ""), str):
+        raise WheelkitError(
+            f'{wheel.path.name}: {name} must be a JSON object with a string "march", e.g. {{"march": "x86-64-v3"}}; '
+            "rebuild the wheel"
+        )
+    march: str = info.get("march", "")
+    return march
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one wheel goes in the wheelhouse, and why."""
+
+    source: Path
+    folder: PurePosixPath  # relative to the wheelhouse root, e.g. linux-x86_64/x86-64-v3
+    reason: str
+    sha256: str
+
+    @property
+    def relative(self) -> PurePosixPath:
+        return self.folder / self.source.name
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def place(path: Path, *, site: str, os_layer: str = "", level: str = "") -> Placement:
+    """Check one wheel and decide its folder; raises WheelkitError saying what is wrong and what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise WheelkitError(f"{path}: no such wheel file")
+    with check_wheel(path) as wheel:
+        name = wheel.name
+        if site not in local_segments(name.version):
+            raise WheelkitError(
+                f"{path.name}: version {name.version} lacks the local version label '+{site}' the wheelhouse requires "
+                f"for every wheel it serves; run `invoke wheelhouse.rewrite {path} --local-version {site}` and add the "
+                "wheel it writes"
+            )
+        compiled = compiled_files(wheel)
+        if is_pure(name.tags):
+            if compiled:
+                raise WheelkitError(
+                    f"{path.name} is tagged {name.tag_text} but contains compiled code ({compiled[0]}): pip would "
+                    f"install it on any platform and Python; re-tag it with `invoke wheelhouse.rewrite {path} --tag "
+                    f"{suggest_tag(wheel)}` and add the wheel it writes"
+                )
+            return Placement(path, PurePosixPath(GENERIC), "pure Python", file_sha256(path))
+        systems = {platform_os_machine(tag.platform) for tag in name.tags if tag.platform != "any"}
+        layers = {f"{family}-{machine}" if machine else family for family, machine in systems}
+        if len(layers) != 1:
+            raise WheelkitError(
+                f"{path.name} is tagged for several systems ({', '.join(sorted(layers))}); the wheelhouse keeps one "
+                "OS layer per wheel: build one wheel per system"
+            )
+        machine = next(iter(systems))[1]
+        layer = check_folder_name(os_layer, "OS layer") if os_layer else layers.pop()
+        if level:
+            folder_level = arch_level(level, machine, f"--arch-level {level}")
+            reason = f"--arch-level {level}"
+        else:
+            march = read_march(wheel)
+            folder_level = arch_level(march, machine, f"{path.name}'s {MARKER_FILE}")
+            reason = f"built with -march={march}" if march else f"no {MARKER_FILE}: a generic build"
+    return Placement(path, PurePosixPath(layer, folder_level), reason, file_sha256(path))
+
+
+# --- adding wheels -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AddResult:
+    """What an add did: the wheels it placed and those already there with the same bytes."""
+
+    added: list[Placement] = field(default_factory=list)
+    present: list[Placement] = field(default_factory=list)
+
+    def describe(self) -> str:
+        lines = [f"added    {p.relative}  ({p.reason})" for p in self.added]
+        lines += [f"present  {p.relative}  (the same bytes are already there)" for p in self.present]
+        return "\n".join(lines)
+
+
+def expand_wheels(arguments: Iterable[str]) -> list[Path]:
+    """Wheel paths from files, folders (their *.whl, not recursive) and glob patterns, in order, without repeats."""
+    found: list[Path] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            matches = sorted(path.glob("*.whl"))
+            if not matches:
+                raise WheelkitError(f"{argument}: the folder holds no *.whl files")
+        elif any(ch in argument for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(argument))
+            if not matches:
+                raise WheelkitError(f"{argument}: no file matches the pattern")
+        else:
+            matches = [path]
+        found += [m for m in matches if m not in found]
+    return found
+
+
+def resolve_root(root: str, environ: Optional[Mapping[str, str]] = None) -> Path:
+    env = os.environ if environ is None else environ
+    value = root or env.get(ROOT_ENV, "")
+    if not value:
+        raise WheelkitError(f"which wheelhouse? give --root DIR (or set {ROOT_ENV})")
+    return Path(value)
+
+
+def resolve_os_layer(os_layer: str, environ: Optional[Mapping[str, str]] = None) -> str:
+    """The site's OS-layer name ('' means: derive it from each wheel's platform tag)."""
+    env = os.environ if environ is None else environ
+    value = os_layer or env.get(OS_LAYER_ENV, "")
+    return check_folder_name(value, "OS layer") if value else ""
+
+
+def resolve_site(site: str, environ: Optional[Mapping[str, str]] = None) -> str:
+    env = os.environ if environ is None else environ
+    value = site or env.get(SITE_ENV, "")
+    if not value:
+        raise WheelkitError(
+            f"which site's wheelhouse is this? give --site NAME (or set {SITE_ENV}): every wheel must carry the local "
+            "version label +NAME"
+        )
+    return check_label(value)
+
+
+def add_wheels(root: Path, wheels: Sequence[Path], *, site: str, os_layer: str = "", level: str = "") -> AddResult:
+    """Place wheels in the wheelhouse at root, all or none.
+
+    Refuses (changing nothing) when any wheel fails: a corrupt zip, a RECORD that does not match, a file name that
+    disagrees with METADATA or WHEEL, a missing '+<site>' label, compiled code tagged as pure Python, an unknown
+    -march marker, or a file of that name already in its folder (or in the batch) with different bytes. A wheel
+    already there with the same bytes is left alone and reported as present.
+    """
+    root = Path(root)
+    site = check_label(site)
+    if not wheels:
+        raise WheelkitError("no wheels given: name wheel files, folders of wheels or a glob pattern")
+    problems: list[str] = []
+    placements: list[Placement] = []
+    for wheel in wheels:
+        try:
+            placements.append(place(wheel, site=site, os_layer=os_layer, level=level))
+        except WheelkitError as error:
+            problems.append(str(error))
+    result = AddResult()
+    chosen: dict[PurePosixPath, Placement] = {}
+    for placement in placements:
+        earlier = chosen.get(placement.relative)
+        if earlier is not None:
+            if earlier.sha256 != placement.sha256:
+                problems.append(
+                    f"{placement.source} and {earlier.source} are both {placement.relative} but differ: one file name, "
+                    "one content; give the rebuilt wheel a new version"
+                )
+            continue
+        chosen[placement.relative] = placement
+        existing = root / placement.relative
+        if existing.exists():
+            if file_sha256(existing) == placement.sha256:
+                result.present.append(placement)
+            else:
+                problems.append(
+                    f"{existing} already exists with different bytes than {placement.source}: a wheel's name must "
+                    "always mean the same file (pip caches by name; lock files pin hashes); give the new build a new "
+                    "version (e.g. `invoke wheelhouse.rewrite WHEEL --local-version ...`), or remove the old file by "
+                    "hand if it is broken"
+                )
+            continue
+        result.added.append(placement)
+    if problems:
+        count = f"{len(problems)} problem(s)" if len(problems) > 1 else "1 problem"
+        raise WheelkitError(f"nothing was added to {root} ({count}):\n  - " + "\n  - ".join(problems))
+    _publish_all(root, result.added)
+    for placement in result.added:
+        log.info("added %s (%s)", placement.relative, placement.reason)
+    for placement in result.present:
+        log.info("already present: %s", placement.relative)
+    return result
+
+
+def _publish_all(root: Path, placements: Sequence[Placement]) -> None:
+    """Copy each wheel to a hidden temporary file in its folder, then give each its name; undo all on failure."""
+    created: list[Path] = []
+    staged: list[tuple[Path, Path]] = []
+    published: list[Path] = []
+    try:
+        for placement in placements:
+            folder = root / placement.folder
+            missing = [p for p in [folder, *folder.parents] if not p.exists()]
+            for directory in reversed(missing):
+                directory.mkdir()
+                created.append(directory)
+            final = root / placement.relative
+            temporary = folder / f".{final.name}.{os.getpid()}.part"
+            staged.append((temporary, final))
+            shutil.copyfile(placement.source, temporary)
+            if file_sha256(temporary) != placement.sha256:
+                raise WheelkitError(f"{placement.source} changed while it was being added; add it again")
+        for temporary, final in staged:
+            _publish(temporary, final)
+            published.append(final)
+    except BaseException:
+        for final in published:
+            final.unlink(missing_ok=True)
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        for directory in reversed(created):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass
+        raise
+
+
+def _publish(temporary: Path, final: Path) -> None:
+    """Give the temporary file its final name without ever replacing a file another add placed meanwhile."""
+    raced = f"{final} appeared while this add ran (another add?): nothing was added; add again"
+    try:
+        os.link(temporary, final)
+    except FileExistsError:
+        raise WheelkitError(raced) from None
+    except OSError:  # a file system without hard links
+        if final.exists():
+            raise WheelkitError(raced) from None
+        os.replace(temporary, final)
+        return
+    temporary.unlink()
+
+
+# --- the PEP 503 index -------------------------------------------------------------------------------------------
+
+
+def project_name(distribution: str) -> str:
+    """PEP 503's normalized project name: runs of '-', '_', '.' become '-', lower case."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+@dataclass(frozen=True)
+class View:
+    """What one kind of node installs: its OS layer and level, and the folders that serve it, best first."""
+
+    name: PurePosixPath  # folder under simple/: generic or <os-layer>/<level>
+    folders: tuple[PurePosixPath, ...]
+
+
+def views(root: Path) -> list[View]:
+    """The index views of a wheelhouse: simple/generic (pure Python) and one per <os-layer>/<level> folder.
+
+    A level's view also serves the lower x86-64 levels present, then the OS layer's generic folder, then the pure-Python
+    wheels: a wheel of a higher folder hides the lower folders' wheels of the same project, version and Python.
+    """
+    root = Path(root)
+    found: list[View] = []
+    if (root / GENERIC).is_dir():
+        found.append(View(PurePosixPath(GENERIC), (PurePosixPath(GENERIC),)))
+    for layer in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in (GENERIC, SIMPLE)):
+        if layer.name.startswith("."):
+            continue
+        for stray in sorted(layer.glob("*.whl")):
+            log.warning("%s is outside any level folder: not indexed (move it, or add it with wheelhouse.add)", stray)
+        levels = sorted(p.name for p in layer.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for level in levels:
+            chain = [level]
+            if level in X86_64_LEVELS:
+                chain += [lv for lv in reversed(X86_64_LEVELS[: X86_64_LEVELS.index(level)]) if lv in levels]
+            if level != GENERIC:
+                chain.append(GENERIC)
+            folders = tuple(PurePosixPath(layer.name, lv) for lv in chain) + (PurePosixPath(GENERIC),)
+            found.append(View(PurePosixPath(layer.name, level), folders))
+    for stray in sorted(root.glob("*.whl")):
+        log.warning("%s is outside the layout: not indexed (add it with wheelhouse.add)", stray)
+    return found
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    relative: PurePosixPath
+    project: str
+    version: str
+    build: str
+    interpreters: frozenset[tuple[str, str]]
+    sha256: str
+    requires_python: str
+
+
+def _indexed(root: Path, relative: PurePosixPath) -> _Indexed:
+    path = root / relative
+    name = parse_wheel_name(path.name)
+    with WheelContents(path) as wheel:
+        requires_python = (wheel.metadata().get("Requires-Python") or [""])[0]
+    return _Indexed(relative, project_name(name.distribution), name.version.lower(), name.build,
+                    frozenset((t.python, t.abi) for t in name.tags), file_sha256(path), requires_python)
+
+
+def view_wheels(root: Path, view: View, cache: Optional[dict[PurePosixPath, _Indexed]] = None) -> list[_Indexed]:
+    """The wheels a view serves, in folder order, with the shadowed ones left out."""
+    cache = {} if cache is None else cache
+    chosen: list[_Indexed] = []
+    for folder in view.folders:
+        for path in sorted((root / folder).glob("*.whl")) if (root / folder).is_dir() else []:
+            relative = folder / path.name
+            if relative not in cache:
+                cache[relative] = _indexed(root, relative)
+            entry = cache[relative]
+            hidden = any(
+                (c.project, c.version, c.build) == (entry.project, entry.version, entry.build)
+                and c.interpreters & entry.interpreters
+                for c in chosen
+            )
+            if not hidden:
+                chosen.append(entry)
+    return chosen
+
+
+def _page(title: str, links: Iterable[str], repository_meta: bool = True) -> str:
+    meta = '    <meta name="pypi:repository-version" content="1.0">\n' if repository_meta else ""
+    body = "".join(f"    {link}<br>\n" for link in links)
+    return (
+        f"<!DOCTYPE html>\n<html>\n  <head>\n{meta}    <title>{html.escape(title)}</title>\n  </head>\n  <body>\n"
+        f"    <h1>{html.escape(title)}</h1>\n{body}  </body>\n</html>\n"
+    )
+
+
+def _wheel_link(entry: _Indexed, page_dir: PurePosixPath) -> str:
+    target = PurePosixPath(os.path.relpath(str(entry.relative), str(page_dir)))
+    href = "/".join(quote(part) for part in target.parts) + f"#sha256={entry.sha256}"
+    data = f' data-requires-python="{html.escape(entry.requires_python)}"' if entry.requires_python else ""
+    return f'<a href="{html.escape(href)}"{data}>{html.escape(entry.relative.name)}</a>'
+
+
+def index_pages(root: Path) -> dict[PurePosixPath, str]:
+    """Every page of the index, by path relative to root: per view a PEP 503 root (index.html), a page per project
+    (<project>/index.html) and one flat page of all its wheels for `pip --no-index --find-links` (find-links.html)."""
+    pages: dict[PurePosixPath, str] = {}
+    cache: dict[PurePosixPath, _Indexed] = {}
+    for view in views(root):
+        base = PurePosixPath(SIMPLE) / view.name
+        entries = view_wheels(root, view, cache)
+        projects = sorted({e.project for e in entries})
+        pages[base / "index.html"] = _page(
+            f"Simple index: {view.name}", (f'<a href="{quote(p)}/">{html.escape(p)}</a>' for p in projects)
+        )
+        for project in projects:
+            page_dir = base / project
+            links = (_wheel_link(e, page_dir) for e in entries if e.project == project)
+            pages[page_dir / "index.html"] = _page(f"Links for {project}", links)
+        pages[base / FIND_LINKS_PAGE] = _page(
+            f"Wheels for {view.name} (pip --no-index --find-links)", (_wheel_link(e, base) for e in entries), False
+        )
+    return pages
+
+
+@dataclass
+class IndexResult:
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+
+    def describe(self, root: Path) -> str:
+        """A summary and, per view, the command a job on such a node runs."""
+        counts = f"{len(self.written)} page(s) written, {len(self.unchanged)} unchanged, {len(self.removed)} removed"
+        lines = [f"index: {counts}"]
+        lines += [f"  {view}: pip install --no-index --find-links {Path(root) / SIMPLE / view / FIND_LINKS_PAGE} NAME"
+                  for view in self.views]
+        return "\n".join(lines)
+
+
+def _write_atomic(path: Path, text: str) -> bool:
+    """Write text to path through a temporary file and os.replace; False (nothing written) if it is already so."""
+    data = text.encode("utf-8")
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def build_index(root: Path) -> IndexResult:
+    """Write the PEP 503 pages of every view under root/simple/ (see index_pages); pages that no longer belong to a
+    view are removed, unchanged pages are not rewritten. Readers always see a whole page, old or new."""
+    root = Path(root)
+    if not root.is_dir():
+        raise WheelkitError(f"no wheelhouse at {root}: add wheels with `invoke wheelhouse.add WHEEL --root {root}`")
+    pages = index_pages(root)
+    result = IndexResult(views=sorted({str(PurePosixPath(*p.parts[1:-1])) for p in pages if p.name == FIND_LINKS_PAGE}))
+    for relative, text in sorted(pages.items()):
+        path = root / relative
+        (result.written if _write_atomic(path, text) else result.unchanged).append(path)
+    simple = root / SIMPLE
+    if simple.is_dir():
+        wanted = {root / relative for relative in pages}
+        for path in sorted(simple.rglob("*.html")):
+            if path not in wanted:
+                path.unlink()
+                result.removed.append(path)
+        for directory in sorted((p for p in simple.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            if not any(directory.iterdir()):
+                directory.rmdir()
+    log.info("index: %d page(s) written, %d unchanged, %d removed", len(result.written), len(result.unchanged),
+             len(result.removed))
+    return result
