@@ -41,6 +41,7 @@ from wheelkit.wheeltest import (  # noqa: E402
     failure_summary,
     parse_test_args,
     resolve_jobs,
+    site_label,
     summary_table,
 )
 
@@ -429,3 +430,15 @@ def test_the_wheelhouse_includes_its_variant_folders(tmp_path):
     jobs = resolve_jobs(None, None, wheelhouse=wheelhouse, unpack_dir=tmp_path / "u", interpreters=lambda: [HERE])
     assert sorted((j.wheel, j.label) for j in jobs) == sorted(
         [(default, default.name), (variant, f"coreneuron/{variant.name}")])
+
+
+@pytest.mark.parametrize(("built", "published", "label"), [
+    ("1.0", "1.0+hpc", "hpc"),
+    ("0.1.dev3+g12ab", "0.1.dev3+g12ab.hpc", "hpc"),
+    ("1.0", "1.0", None),
+    ("1.0", "1.0.1", None),
+    ("1.0+g1", "1.0+g1+x", None),
+    ("1.0", "1.0+", None),
+])
+def test_a_site_label_added_by_a_rewrite_is_recognised(built, published, label):
+    assert site_label(built=built, published=published) == label

@@ -215,6 +215,16 @@ class Job:
         return f"{variant}/{self.wheel.name}" if variant else self.wheel.name
 
 
+def site_label(*, built: str, published: str) -> Optional[str]:
+    """The local-version label a site rewrite appended to the built version (1.0 -> 1.0+hpc, 1.0+g12 -> 1.0+g12.hpc),
+    or None when the two versions differ otherwise."""
+    for joint in (".", "+"):
+        prefix = built + joint
+        if published.startswith(prefix) and ("+" in built) == (joint == ".") and published[len(prefix):]:
+            return published[len(prefix):]
+    return None
+
+
 def _fits(wheel: Path, python: Interpreter) -> bool:
     try:
         return wheel_fits(parse_wheel_name(wheel.name), python.minor, python.machine, glibc_version())
@@ -662,16 +672,19 @@ class WheelTester:
         expected = self.contents.name.version
         if not version:
             raise WheelkitError(f"{self.package}.__version__ is empty: the build did not write _version.py")
-        if version != expected:
-            raise WheelkitError(
-                f"{self.package}.__version__ is {version!r} but the wheel's file name says {expected!r}: "
-                "the version file is stale; rebuild from a clean checkout"
-            )
         if self.installed["metadata_version"] != expected:
             raise WheelkitError(
                 f"the installed metadata says version {self.installed['metadata_version']!r}, the file name "
                 f"{expected!r}: the wheel was renamed; rebuild it"
             )
+        if version != expected:
+            label = site_label(built=version, published=expected)
+            if label is None:
+                raise WheelkitError(
+                    f"{self.package}.__version__ is {version!r} but the wheel's file name says {expected!r}: "
+                    "the version file is stale; rebuild from a clean checkout"
+                )
+            return f"{expected} (built as {version}; the label '{label}' was added by `invoke wheelhouse.rewrite`)"
         return version
 
     def check_selftest(self) -> CheckOutcome:
@@ -691,7 +704,7 @@ class WheelTester:
             versioned = self.run([program, "--version"], f"{name} --version", check=False)
             if versioned.returncode != 0:
                 return "--help works (no --version)"
-            expected = self.contents.name.version
+            expected = str(self.installed["version"])  # the program reports the version it was built as
             if expected not in versioned.stdout + versioned.stderr:
                 raise WheelkitError(
                     f"{name} --version says {(versioned.stdout + versioned.stderr).strip()!r}, not {expected}"
