@@ -129,11 +129,11 @@ def test_default_engine_accepts_one_thread():
 
 def test_build_info():
     info = cablesim.build_info()
-    assert set(info) == {"version", "engines", "mpi", "openmp", "march"}
+    assert set(info) == {"version", "engines", "mpi", "mpi_shims", "openmp", "march"}
     assert info["version"] == cablesim.__version__
     assert info["engines"][0] == "default"
     assert set(info["engines"]) <= {"default", "coreneuron"}
-    assert info["mpi"] is False
+    assert info["mpi"] is bool(info["mpi_shims"])  # tests/test_mpi.py checks the shims themselves
     assert isinstance(info["openmp"], bool) and isinstance(info["march"], str)
     if "coreneuron" in info["engines"]:
         assert info["openmp"] is True
@@ -175,10 +175,12 @@ def test_selftest_ring_with_coreneuron_matches(coreneuron):
     assert_same_spikes(np.array(engine["spikes"]), np.array(default["spikes"]))
 
 
-def test_selftest_mpi_is_not_in_this_build():
-    done = selftest("--ring", "--mpi")
+def test_selftest_mpi_without_shims_says_so():
+    if cablesim.build_info()["mpi"]:
+        pytest.skip("this build has MPI shims: tests/test_mpi.py runs the ring under mpirun")
+    done = selftest("--ring", "--mpi", "--cells", "2")
     assert done.returncode == 2
-    assert "this build has no MPI support" in done.stderr
+    assert "this build of cablesim has no MPI shims" in done.stderr
     assert done.stdout == ""
 
 

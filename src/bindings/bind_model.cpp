@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -56,6 +57,12 @@ void register_model(py::module_& m) {
                 return self.add_connection_from_voltage(location{sec, x}, target);
             }, "section"_a, "x"_a, "target"_a)
         .def("add_connection_from_generator", &model::add_connection_from_generator, "generator"_a, "target"_a)
+        .def("add_connection_from_gid", &model::add_connection_from_gid, "gid"_a, "target"_a,
+             "A NetCon from cell gid's output, on this process or another (ParallelContext.gid_connect).")
+        .def("set_output_gid", &model::set_output_gid, "gid"_a, "connection"_a,
+             "Make the connection's source cell gid's output (ParallelContext.cell).")
+        .def_property_readonly("distributed", &model::distributed,
+                               "Whether the model has gids: then it runs with spike exchanges.")
         .def("add_voltage_probe", [](model& self, std::size_t sec, double x) {
                 return self.add_voltage_probe(location{sec, x});
             }, "section"_a, "x"_a)

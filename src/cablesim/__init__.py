@@ -29,18 +29,47 @@ from .model import (
     Trace,
     build_info,
 )
+from .parallel import MPIError, ParallelContext
 
 if TYPE_CHECKING:
     from .selftest import test
 
+
+def _warn_if_both_distributions() -> None:
+    # cablesim and cablesim-nightly install the same files (import name cablesim) and pip lets one overwrite the
+    # other silently; uninstalling either then breaks both. Say so (README: "Versions and publishing").
+    from importlib import metadata
+
+    found = []
+    for name in ("cablesim", "cablesim_nightly"):
+        try:
+            found.append(f"{name.replace('_', '-')} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    if len(found) > 1:
+        import warnings
+
+        warnings.warn(
+            f"both {' and '.join(found)} are installed over the same files: the cablesim imported is whichever was "
+            f"installed last (version {__version__}). Keep one: pip uninstall -y cablesim cablesim-nightly, then "
+            "pip install cablesim (or cablesim-nightly)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_warn_if_both_distributions()
+
 __all__ = [
     "ExpSyn",
     "IClamp",
+    "MPIError",
     "Mechanism",
     "Model",
     "ModelError",
     "NetCon",
     "NetStim",
+    "ParallelContext",
     "Run",
     "Section",
     "Segment",

@@ -8,13 +8,16 @@ Everything is validated as it is set (by the compiled core) and raises :class:`M
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Iterator, Optional, Union
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 import numpy as np
 
 from . import _core
 from ._core import ModelError
+
+if TYPE_CHECKING:
+    from .parallel import ParallelContext
 
 __all__ = [
     "ExpSyn",
@@ -43,17 +46,20 @@ NO_CORENEURON = (
 def build_info() -> dict[str, object]:
     """What this build of cablesim contains, as reported by its compiled module.
 
-    ``version`` (str), ``engines`` (list, ``"default"`` first, then e.g. ``"coreneuron"``), ``mpi`` (bool),
-    ``openmp`` (bool: the coreneuron engine can use threads) and ``march`` (the ``-march`` level the optimised
-    engine was compiled for, ``""`` when generic).
+    ``version`` (str), ``engines`` (list, ``"default"`` first, then e.g. ``"coreneuron"``), ``mpi`` (bool: runs
+    over MPI ranks, loading the user's MPI at run time), ``mpi_shims`` (the MPI implementations it has a shim for,
+    e.g. ``["mpich", "openmpi"]``), ``openmp`` (bool: the coreneuron engine can use threads) and ``march`` (the
+    ``-march`` level the optimised engine was compiled for, ``""`` when generic).
     """
     from ._version import __version__
 
     compiled = _core.build_info()
+    shims = list(_core.mpi_shims()) if compiled["mpi"] else []
     return {
         "version": __version__,
         "engines": list(compiled["engines"]),
-        "mpi": bool(compiled["mpi"]),
+        "mpi": bool(shims),
+        "mpi_shims": shims,
         "openmp": bool(compiled["openmp"]),
         "march": str(compiled["march"]),
     }
@@ -346,6 +352,10 @@ class Run:
     method: str
     engine: str
     threads: int = 1
+    ranks: int = 1
+    # The cells' spikes (ParallelContext.cell outputs) of every rank, as (gid, t [ms]) rows sorted by (t, gid);
+    # empty when the model has no gids.
+    cell_spikes: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
 
 
 class Model:
@@ -457,6 +467,7 @@ class Model:
         engine: str = "default",
         threads: Optional[int] = None,
         use_rate_table: bool = True,
+        pc: Optional["ParallelContext"] = None,
     ) -> Run:
         """Initialise (NEURON's finitialize) and integrate to ``tstop`` [ms] with fixed steps of ``dt`` [ms].
 
@@ -464,6 +475,8 @@ class Model:
         OpenMP threads; only in builds that have it, see :func:`build_info`). Both give the same results.
         ``threads``: for the coreneuron engine, the threads to run on; None means OpenMP's default
         (``OMP_NUM_THREADS`` if set, else one per core). The default engine runs on one thread.
+        ``pc``: a :class:`~cablesim.ParallelContext` whose ranks each run their part of a network with gids
+        (collective: every rank calls it with the same settings); a model with gids but no ``pc`` runs as one rank.
         """
         if method not in METHODS:
             raise ModelError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
@@ -485,6 +498,21 @@ class Model:
         if tstop < 0:
             raise ModelError(f"tstop must be >= 0 ms, got {tstop!r}")
         settings = {"dt": float(dt), "celsius": float(celsius), "secondorder": METHODS[method]}
+        if pc is not None or self._core.distributed:
+            if engine != "default":
+                raise ModelError(
+                    f"engine '{engine}' cannot run a model with gids (ParallelContext.cell / gid_connect) yet; "
+                    "use engine='default'"
+                )
+            simulation = _core.Simulation(self._core, **settings, use_rate_table=use_rate_table)
+            done = _core.run_distributed(simulation, float(v_init), float(tstop), mpi=pc is not None and pc.mpi)
+            self._simulation = simulation
+            cells = np.column_stack([done["gids"].astype(float), done["times"]]).reshape(-1, 2)
+            if pc is not None:
+                pc._spikes = cells
+            times, sources = simulation.spikes()
+            ranks = 1 if pc is None else pc.size
+            return Run(simulation.time_trace(), times, sources, float(dt), method, engine, 1, ranks, cells)
         simulation: Union[_core.Simulation, "_core.CoreNeuronSimulation"]
         if engine == "coreneuron":
             simulation = _core.CoreNeuronSimulation(

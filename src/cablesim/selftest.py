@@ -6,6 +6,8 @@ coreneuron engine, it also checks that engine against the default one on a small
 ``python -m cablesim.selftest`` runs the same checks; ``python -m cablesim.selftest --ring`` runs the ring
 network instead and prints ONE JSON object on stdout, for comparing engines, thread counts and builds:
 ``{"engine": ..., "threads": N, "ranks": 1, "spikes": [[gid, t_ms], ...]}`` with the spikes sorted by (t, gid).
+``--ring --mpi`` (under ``mpirun -n N``) spreads the ring over the MPI ranks and prints the object on rank 0 only,
+with ``"ranks": N`` and every rank's spikes, which must equal the serial run's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from .model import ENGINES, Model, ModelError
 from .networks import ring
+from .parallel import MPIError, ParallelContext
 
 __all__ = ["SelfTestError", "main", "test"]
 
@@ -99,14 +102,16 @@ def test(verbose: bool = False) -> bool:
     return True
 
 
-def ring_spikes(cells: int, tstop: float, engine: str, threads: Optional[int]) -> dict[str, object]:
-    """The ring network's spikes as the --ring JSON object."""
-    network = ring(cells)
-    result = network.model.run(tstop, engine=engine, threads=threads)
+def ring_spikes(
+    cells: int, tstop: float, engine: str, threads: Optional[int], pc: Optional[ParallelContext] = None
+) -> dict[str, object]:
+    """The ring network's spikes as the --ring JSON object (with ``pc``: spread over its ranks)."""
+    network = ring(cells, pc=pc)
+    result = network.model.run(tstop, engine=engine, threads=threads, pc=pc)
     return {
         "engine": engine,
         "threads": result.threads,
-        "ranks": 1,
+        "ranks": result.ranks,
         "spikes": [[gid, t] for gid, t in network.spikes()],
     }
 
@@ -122,11 +127,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--threads", type=int, help="threads for --ring (coreneuron: OpenMP's default if not given)")
     parser.add_argument("--cells", type=int, default=100, help="cells in the ring (100)")
     parser.add_argument("--tstop", type=float, default=100.0, metavar="MS", help="simulated time [ms] (100)")
-    parser.add_argument("--mpi", action="store_true", help="spread the ring over MPI ranks (needs an MPI build)")
+    parser.add_argument("--mpi", action="store_true", help="spread the ring over the MPI ranks (under mpirun)")
     args = parser.parse_args(argv)
-    if args.mpi:
-        print("this build has no MPI support", file=sys.stderr)  # noqa: T201 - command-line output
-        return 2
+    if args.mpi and not args.ring:
+        parser.error("--mpi goes with --ring")
     if not args.ring:
         try:
             test(verbose=True)
@@ -136,12 +140,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if args.cells < 1:
         parser.error(f"--cells must be >= 1, got {args.cells}")
+    pc = None
     try:
-        document = ring_spikes(args.cells, args.tstop, args.engine, args.threads)
-    except ModelError as error:
-        print(f"cablesim.selftest --ring: {error}", file=sys.stderr)  # noqa: T201
+        if args.mpi:
+            pc = ParallelContext(mpi=True)
+        document = ring_spikes(args.cells, args.tstop, args.engine, args.threads, pc)
+    except (ModelError, MPIError) as error:
+        rank = f" (rank {pc.rank} of {pc.size})" if pc is not None and pc.size > 1 else ""
+        print(f"cablesim.selftest --ring{' --mpi' if args.mpi else ''}{rank}: {error}", file=sys.stderr)  # noqa: T201
         return 2
-    print(json.dumps(document))  # noqa: T201
+    if pc is None or pc.rank == 0:
+        print(json.dumps(document))  # noqa: T201
     return 0
 
 

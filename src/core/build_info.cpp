@@ -16,6 +16,9 @@ build_info compiled_build_info() {
     info.openmp = true;
 #endif
     info.march = CABLESIM_MARCH_NAME;
+#if !defined(_WIN32)
+    info.mpi = true; // parallel/mpi.cpp loads MPI with dlopen
+#endif
     return info;
 }
 

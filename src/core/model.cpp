@@ -256,6 +256,55 @@ std::size_t model::add_connection_from_generator(std::size_t generator, std::opt
     return connections_.size() - 1;
 }
 
+namespace {
+void check_gid(std::int64_t gid, const char* what) {
+    if (gid < 0 || gid > max_gid) {
+        throw model_error(std::string(what) + ": gid must be in [0, " + std::to_string(max_gid) + "], got " +
+                          std::to_string(gid));
+    }
+}
+} // namespace
+
+std::size_t model::add_connection_from_gid(std::int64_t gid, std::optional<std::size_t> target_synapse) {
+    check_gid(gid, "gid_connect");
+    if (target_synapse) check_index(*target_synapse, exp_synapses_.size(), "ExpSyn");
+    connection c;
+    c.kind = source_kind::gid;
+    c.gid = gid;
+    c.target = target_synapse;
+    connections_.push_back(c);
+    return connections_.size() - 1;
+}
+
+void model::set_output_gid(std::int64_t gid, std::size_t connection) {
+    check_gid(gid, "cell");
+    check_index(connection, connections_.size(), "NetCon");
+    if (connections_[connection].kind == source_kind::gid) {
+        throw model_error("cell(" + std::to_string(gid) + ", NetCon " + std::to_string(connection) +
+                          "): that NetCon comes from gid " + std::to_string(connections_[connection].gid) +
+                          "; a cell's output must be a NetCon from a location on this process or from a NetStim");
+    }
+    for (const gid_output& out: gid_outputs_) {
+        if (out.gid == gid) {
+            throw model_error("gid " + std::to_string(gid) + " already has an output (NetCon " +
+                              std::to_string(out.connection) + "); each gid has one");
+        }
+        if (out.connection == connection) {
+            throw model_error("NetCon " + std::to_string(connection) + " is already the output of gid " +
+                              std::to_string(out.gid) + "; a NetCon is the output of one gid");
+        }
+    }
+    gid_outputs_.push_back(gid_output{gid, connection});
+}
+
+bool model::distributed() const {
+    if (!gid_outputs_.empty()) return true;
+    for (const connection& c: connections_) {
+        if (c.kind == source_kind::gid) return true;
+    }
+    return false;
+}
+
 std::size_t model::add_voltage_probe(location where) {
     check_location(where);
     voltage_probes_.push_back(where);

@@ -14,7 +14,12 @@ spike_wiring wire_spikes(const model& m, const compartments& layout) {
     std::map<std::size_t, std::size_t> generator_index;
     for (const connection& c: m.connections()) {
         std::size_t source = 0;
-        if (c.kind == source_kind::generator) {
+        if (c.kind == source_kind::gid) {
+            const auto [it, added] = w.gid_source.emplace(c.gid, w.sources.size());
+            if (added) w.sources.push_back(spike_source{false, 0, 0.0, 0, true, c.gid});
+            source = it->second;
+        }
+        else if (c.kind == source_kind::generator) {
             const auto [it, added] = generator_index.emplace(c.generator, w.sources.size());
             if (added) w.sources.push_back(spike_source{true, 0, 0.0, c.generator});
             source = it->second;
@@ -32,6 +37,16 @@ spike_wiring wire_spikes(const model& m, const compartments& layout) {
     w.outgoing.resize(w.sources.size());
     w.generator_source.assign(m.spike_generators().size(), spike_wiring::no_source);
     for (const auto& [generator, source]: generator_index) w.generator_source[generator] = source;
+    w.output_gid.assign(w.sources.size(), -1);
+    for (const gid_output& out: m.gid_outputs()) {
+        const std::size_t source = w.connection_source[out.connection];
+        if (w.output_gid[source] >= 0) {
+            throw model_error("gids " + std::to_string(w.output_gid[source]) + " and " + std::to_string(out.gid) +
+                              " are outputs of one spike source (the same location and threshold, or the same "
+                              "NetStim); give each cell its own");
+        }
+        w.output_gid[source] = out.gid;
+    }
     return w;
 }
 
@@ -136,6 +151,7 @@ void simulation::finitialize(double v_init) {
     expsyn_.g.assign(expsyn_.g.size(), 0.0);
     events_.clear();
     spikes_.clear();
+    gid_spikes_.clear();
     above_threshold_.assign(wiring_.sources.size(), false);
     generator_fired_.assign(generators_.size(), 0);
     for (std::size_t k = 0; k < generators_.size(); ++k) {
@@ -151,6 +167,7 @@ void simulation::finitialize(double v_init) {
 
 void simulation::emit_spike(std::size_t source, double time) {
     spikes_.push_back(spike{time, source});
+    if (wiring_.output_gid[source] >= 0) gid_spikes_.push_back(gid_spike{time, wiring_.output_gid[source]});
     for (const spike_wiring::delivery& out: wiring_.outgoing[source]) {
         events_.push(time + out.delay, event_kind::synapse, out.synapse, out.weight);
     }
@@ -159,7 +176,7 @@ void simulation::emit_spike(std::size_t source, double time) {
 void simulation::check_thresholds() {
     for (std::size_t k = 0; k < wiring_.sources.size(); ++k) {
         const spike_source& s = wiring_.sources[k];
-        if (s.is_generator) continue;
+        if (s.is_generator || s.is_gid) continue;
         if (v_[s.node] - s.threshold > 0.0) {
             if (!above_threshold_[k]) {
                 above_threshold_[k] = true;
@@ -187,6 +204,20 @@ void simulation::deliver_events(double until) {
         if (static_cast<double>(generator_fired_[k]) < generators_[k].number) {
             events_.push(e.time + generators_[k].interval, event_kind::generator, k);
         }
+    }
+}
+
+std::vector<gid_spike> simulation::take_gid_spikes() {
+    std::vector<gid_spike> taken;
+    taken.swap(gid_spikes_);
+    return taken;
+}
+
+void simulation::receive_gid_spike(std::int64_t gid, double time) {
+    const auto found = wiring_.gid_source.find(gid);
+    if (found == wiring_.gid_source.end()) return;
+    for (const spike_wiring::delivery& out: wiring_.outgoing[found->second]) {
+        events_.push(time + out.delay, event_kind::synapse, out.synapse, out.weight);
     }
 }
 

@@ -208,6 +208,11 @@ simulation::state::state(const model& m, simulation_options opts, int nthreads)
         throw model_error("threads must be >= 1, got " + std::to_string(threads) +
                           " (the coreneuron engine runs the cells on that many OpenMP threads)");
     }
+    if (m.distributed()) {
+        // Its spikes are planned per interval on one thread; exchanging them between processes is not there yet.
+        throw model_error("the coreneuron engine cannot run a model with gids (ParallelContext.cell / gid_connect) "
+                          "yet; run it with engine='default'");
+    }
     il = interleave(layout, static_cast<std::size_t>(threads));
     const std::size_t size = il.node.size();
     v.assign(size, 0.0);

@@ -3,6 +3,7 @@
 // Every setter validates its value at once and throws model_error naming the object and the value,
 // so that a bad model never reaches the solver.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,14 +68,26 @@ struct spike_generator {
     double interval = 10.0; // [ms]
 };
 
-// Where a NetCon takes its spikes from.
-enum class source_kind { voltage_threshold, generator };
+// Where a NetCon takes its spikes from. `gid`: the output of cell `gid`, which may live in another process of a
+// distributed run (NEURON's ParallelContext.gid_connect); its spikes arrive at the exchanges of the run.
+enum class source_kind { voltage_threshold, generator, gid };
+
+// Cell identifiers of distributed runs are NEURON's: non-negative ints.
+constexpr std::int64_t max_gid = 2147483647;
+
+// A cell's output (NEURON's ParallelContext.cell(gid, netcon)): the spikes of that NetCon's source are cell
+// gid's spikes, sent to every process at the exchanges of a distributed run.
+struct gid_output {
+    std::int64_t gid;
+    std::size_t connection;
+};
 
 // NEURON's NetCon: a spike of the source reaches the target synapse after `delay` with `weight`.
 struct connection {
     source_kind kind = source_kind::voltage_threshold;
     location where;                    // for voltage_threshold
     std::size_t generator = 0;         // for generator
+    std::int64_t gid = -1;             // for gid
     std::optional<std::size_t> target; // an exp_synapse index; none = a spike recorder only
     double threshold = 10.0;           // [mV]
     double delay = 1.0;                // [ms]
@@ -109,6 +122,10 @@ public:
     std::size_t add_spike_generator();
     std::size_t add_connection_from_voltage(location where, std::optional<std::size_t> target_synapse);
     std::size_t add_connection_from_generator(std::size_t generator, std::optional<std::size_t> target_synapse);
+    // A NetCon from cell `gid`'s output, on this process or another (NEURON's pc.gid_connect).
+    std::size_t add_connection_from_gid(std::int64_t gid, std::optional<std::size_t> target_synapse);
+    // Makes connection's source the output of cell `gid` (NEURON's pc.cell(gid, netcon)); a gid once per model.
+    void set_output_gid(std::int64_t gid, std::size_t connection);
     std::size_t add_voltage_probe(location where);
 
     // Parameters of point processes and connections by name, as NEURON's attribute names
@@ -128,6 +145,9 @@ public:
     const std::vector<spike_generator>& spike_generators() const { return spike_generators_; }
     const std::vector<connection>& connections() const { return connections_; }
     const std::vector<location>& voltage_probes() const { return voltage_probes_; }
+    const std::vector<gid_output>& gid_outputs() const { return gid_outputs_; }
+    // Whether the model has gids (outputs or gid connections): then its spikes travel through exchanges.
+    bool distributed() const;
 
     // "soma(0.5)" for messages.
     std::string describe(location where) const;
@@ -143,6 +163,7 @@ private:
     std::vector<spike_generator> spike_generators_;
     std::vector<connection> connections_;
     std::vector<location> voltage_probes_;
+    std::vector<gid_output> gid_outputs_;
 };
 
 } // namespace cablesim

@@ -14,6 +14,8 @@
 #include <cablesim/morphology.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -37,6 +39,14 @@ struct spike_source {
     std::size_t node = 0;          // voltage threshold detector: the node watched
     double threshold = 0.0;        // [mV]
     std::size_t generator = 0;     // NetStim index
+    bool is_gid = false;           // cell `gid`'s output, wherever it lives: its spikes come from exchanges
+    std::int64_t gid = -1;
+};
+
+// A spike of a cell's output in a distributed run: what the processes exchange.
+struct gid_spike {
+    double time;       // [ms]
+    std::int64_t gid;
 };
 
 // Who sends spikes to whom: one source per watched (node, threshold) and per NetStim, shared by all NetCons
@@ -53,6 +63,8 @@ struct spike_wiring {
     std::vector<std::size_t> connection_source;  // per NetCon: its source
     std::vector<std::vector<delivery>> outgoing; // per source: the events each of its spikes sends
     std::vector<std::size_t> generator_source;   // per NetStim: its source, or no_source (it fires unseen)
+    std::vector<std::int64_t> output_gid;        // per source: the gid it is the output of, or -1
+    std::map<std::int64_t, std::size_t> gid_source; // per gid connected to: its (is_gid) source
 };
 
 spike_wiring wire_spikes(const model& m, const compartments& layout);
@@ -81,6 +93,13 @@ public:
     const std::vector<spike>& spikes() const { return spikes_; }
     const std::vector<spike_source>& spike_sources() const { return wiring_.sources; }
     std::size_t source_of_connection(std::size_t connection) const;
+    const spike_wiring& wiring() const { return wiring_; }
+
+    // For distributed runs (cablesim/parallel.hpp): the spikes of gid outputs since the last call, as sent.
+    std::vector<gid_spike> take_gid_spikes();
+    // A spike of cell `gid` at `time` [ms], from any process: sends the events of the NetCons from that gid
+    // (none when nothing here is connected to it). Not added to spikes(), which lists this model's sources.
+    void receive_gid_spike(std::int64_t gid, double time);
 
 private:
     void check_thresholds();
@@ -137,6 +156,7 @@ private:
 
     event_queue events_;
     std::vector<spike> spikes_;
+    std::vector<gid_spike> gid_spikes_; // not yet taken by take_gid_spikes
 
     std::vector<std::size_t> probe_nodes_;
     std::vector<double> time_trace_;

@@ -1,0 +1,89 @@
+// Binds distributed runs (cablesim/parallel.hpp) and the dynamic MPI loader (cablesim/mpi.hpp); the Python
+// ParallelContext (cablesim/parallel.py) is built on these.
+#include <cablesim/errors.hpp>
+#include <cablesim/mpi.hpp>
+#include <cablesim/parallel.hpp>
+#include <cablesim/simulation.hpp>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace {
+
+py::dict session_info(const cablesim::mpi::session& s) {
+    const cablesim::mpi::library_info& i = s.info();
+    return py::dict("implementation"_a = i.implementation, "library"_a = i.library, "found_by"_a = i.found_by,
+                    "version"_a = i.version, "shim"_a = i.shim, "initialized_here"_a = i.initialized_here);
+}
+
+} // namespace
+
+void register_parallel(py::module_& m) {
+    namespace mpi = cablesim::mpi;
+    m.def("mpi_shim_dir", [] { return mpi::default_shim_dir(); }, "The folder the MPI shims are looked up in.");
+    m.def("mpi_shims", [] { return mpi::shims_in(mpi::default_shim_dir()); },
+          "The MPI shims installed with this module (libcablesim_mpi_<name>.so), by name.");
+    m.def("mpi_launcher", []() -> std::optional<py::dict> {
+            const auto found = mpi::detect_launcher();
+            if (!found) return std::nullopt;
+            return py::dict("name"_a = found->name, "implementation"_a = found->implementation,
+                            "variable"_a = found->variable, "size"_a = found->size);
+        }, "The MPI launcher the environment says started this process, or None.");
+
+    py::class_<mpi::session, std::unique_ptr<mpi::session, py::nodelete>>(
+        m, "MPISession", "This process's MPI, loaded at run time (one per process).")
+        .def_static("open", [](const std::string& shim_dir) { return &mpi::session::open(shim_dir); },
+                    "shim_dir"_a = "", py::return_value_policy::reference,
+                    "Load and initialise MPI (once; later calls return the same session). Raises MPIError.")
+        .def_static("current", &mpi::session::current, py::return_value_policy::reference,
+                    "The open session, or None.")
+        .def_property_readonly("rank", &mpi::session::rank)
+        .def_property_readonly("size", &mpi::session::size)
+        .def_property_readonly("finalized", &mpi::session::finalized)
+        .def("info", &session_info, "How MPI was found: implementation, library, found_by, version, shim.")
+        .def("barrier", &mpi::session::barrier)
+        .def("allgather", &mpi::session::allgather, "values"_a,
+             "Every rank's list of floats, concatenated in rank order (collective).")
+        .def("abort", &mpi::session::abort, "code"_a, "MPI_Abort on every rank.")
+        .def("finalize", &mpi::session::finalize, "MPI_Finalize, if cablesim initialised MPI (once).")
+        .def("__repr__", [](const mpi::session& s) {
+            return "<cablesim.MPISession " + s.info().implementation + " rank " + std::to_string(s.rank()) + " of " +
+                   std::to_string(s.size()) + ">";
+        });
+
+    m.def("run_distributed", [](cablesim::simulation& sim, double v_init, double tstop, bool use_mpi) {
+            cablesim::parallel::serial_communicator serial;
+            cablesim::parallel::communicator* comm = &serial;
+            if (use_mpi) {
+                comm = mpi::session::current();
+                if (!comm) throw cablesim::mpi_error("run_distributed: MPI is not open; create a ParallelContext first");
+            }
+            cablesim::parallel::distributed_result result;
+            {
+                py::gil_scoped_release release;
+                result = cablesim::parallel::run_distributed(sim, v_init, tstop, *comm);
+            }
+            const auto n = static_cast<py::ssize_t>(result.spikes.size());
+            py::array_t<double> times(n);
+            py::array_t<std::int64_t> gids(n);
+            auto t = times.mutable_unchecked<1>();
+            auto g = gids.mutable_unchecked<1>();
+            for (py::ssize_t k = 0; k < n; ++k) {
+                t(k) = result.spikes[static_cast<std::size_t>(k)].time;
+                g(k) = result.spikes[static_cast<std::size_t>(k)].gid;
+            }
+            return py::dict("times"_a = times, "gids"_a = gids, "min_delay"_a = result.min_delay,
+                            "interval_steps"_a = result.interval_steps, "exchanges"_a = result.exchanges);
+        }, "simulation"_a, "v_init"_a, "tstop"_a, "mpi"_a,
+        "finitialize(v_init) and run to tstop [ms] exchanging gid spikes (over MPI when mpi, else within this "
+        "process); returns every rank's gid spikes sorted by (time, gid).");
+}
