@@ -10,6 +10,8 @@
     nox -s sdist          the source distribution into wheelhouse/
     nox -s test_wheels    install each wheel into a fresh venv and check it as a user gets it (-- --help)
     nox -s build_wheel    a plain wheel for this Python into dist/
+    nox -s upload         check a release's files and upload what the index lacks (-- --repository pypi|testpypi|URL)
+    nox -s release        build, test and upload: -- --type nightly|release --upload false|true (-- --help)
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ def tests(session: nox.Session) -> None:
     except nox.command.CommandFailed:
         session.warn(f"{NEURON_ORACLE} does not install here: the comparisons with NEURON will be skipped")
     # The src/ layout keeps the source tree off sys.path: pytest imports the installed package.
-    # The coreneuron tests fail instead of skipping when the engine is missing from this build.
-    session.run("pytest", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1", "CABLESIM_REQUIRE_CORENEURON": "1"})
+    # The coreneuron and MPI tests fail instead of skipping when the engine, the shims or the launchers are missing.
+    session.run("pytest", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1", "CABLESIM_REQUIRE_CORENEURON": "1",
+                                                 "CABLESIM_REQUIRE_MPI": "1"})
     session.notify("tests_cpp", posargs=[])  # pytest options are not CMake options
 
 
@@ -132,3 +135,60 @@ def test_wheels(session: nox.Session) -> None:
     session.log(summary_table(reports))
     if any(report.failed for report in reports):
         session.error(f"failed checks:\n{failure_summary(reports)}")
+
+
+@nox.session(default=False, tags=["release"])
+def upload(session: nox.Session) -> None:
+    """Check and upload a release: -- --repository pypi|testpypi|URL [--dry-run] [FILES|FOLDER]; -- --help."""
+    session.install("twine", "packaging", silent=True)
+    # Credentials reach twine through the environment (TWINE_USERNAME/TWINE_PASSWORD) or keyring, never argv.
+    session.run("python", "-m", "wheelkit", "upload", *session.posargs, env={"PYTHONPATH": str(DIR / "packaging")})
+
+
+@nox.session(default=False, tags=["release"])
+def release(session: nox.Session) -> None:
+    """NEURON's release flow: -- --type nightly|release --upload false|true [--repository R]; -- --help."""
+    from wheelkit import WheelkitError
+    from wheelkit.nightly import rename_sdist
+    from wheelkit.publish import write_manifest
+    from wheelkit.release import (
+        build_parser,
+        gather,
+        nightly_sdist_source,
+        parse_release_args,
+        release_folder,
+        release_steps,
+    )
+    from wheelkit.version import build_version
+
+    if "-h" in session.posargs or "--help" in session.posargs:
+        session.log(build_parser("nox -s release --").format_help())
+        return
+    session.install("setuptools-scm>=8", silent=True)
+    try:
+        options = parse_release_args(session.posargs)
+        version = build_version(DIR, str(Path(session.bin) / "python"), option=options.version,
+                                nightly=options.kind == "nightly")
+        if version.refusal:
+            session.error(f"refusing to build release {version.version}: {version.refusal}")
+        steps = release_steps(options, version, DIR)
+    except WheelkitError as error:
+        session.error(str(error))
+    folder, wheelhouse = release_folder(DIR, version), DIR / "wheelhouse"
+    session.log(f"# {options.kind} {version.distribution} {version.version}: {len(steps)} step(s) into {folder}")
+    for step in steps:
+        if step.action == "rename-sdist":
+            source = nightly_sdist_source(wheelhouse, version)
+            rename_sdist(source, version.distribution, wheelhouse)
+            source.unlink()
+        elif step.action == "gather":
+            session.log(f"# Gathering {len(gather(wheelhouse, version, folder))} file(s) into {folder}")
+        elif step.action == "manifest":
+            write_manifest(folder, sorted(p for p in folder.iterdir() if p.name != "tested.json"))
+            if options.kind == "release":
+                session.log(f"Release {version.version} built and tested in {folder}. Upload it with the explicit "
+                            f"second step: nox -s release -- --type release --upload true --repository pypi"
+                            f"{' --version ' + version.version if version.pinned else ''}")
+        else:
+            session.run(sys.executable, "-m", "nox", "--noxfile", str(DIR / "noxfile.py"), "-s", step.session,
+                        *(["--", *step.posargs] if step.posargs else []), env=dict(step.env), external=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +15,12 @@ from typing import Callable, Optional, Sequence
 from .build import Builder, CellResult, LogProgress, Progress
 from .errors import WheelkitError
 from .interpreters import discover
+from .nightly import rename_sdist, rename_wheel
 from .plan import KNOBS, make_plan
 from .report import RichProgress, plan_table, summary_table
 from .selection import KNOWN_VARIANTS, select
 from .targets import LINUX, MACOS, Target
-from .version import current_version
+from .version import PRETEND_VERSION, BuildVersion, build_version
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ class BuildOptions:
     plan_only: bool
     jobs: Optional[int]
     keep_going: bool
+    version: Optional[str] = None  # --version: pins the version (wins over SETUPTOOLS_SCM_PRETEND_VERSION)
+    nightly: bool = False  # --nightly: the distribution cablesim-nightly, version X.Y.Z.devYYYYMMDD
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -49,6 +54,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                         help="print the matrix and the exact commands, build nothing")
     parser.add_argument("--jobs", "-j", type=int, default=None, help="wheels built in parallel (default: cores)")
     parser.add_argument("--keep-going", action="store_true", help="go on with the other wheels after a failure")
+    parser.add_argument("--version", dest="pin", metavar="VERSION", default=None,
+                        help=f"pin the version (PEP 440, normalised: 9.0a -> 9.0a0) instead of asking git; "
+                        f"wins over {PRETEND_VERSION}. Without a pin, a release from a checkout with uncommitted "
+                        "changes is refused")
+    parser.add_argument("--nightly", action="store_true",
+                        help="build the distribution cablesim-nightly (import name cablesim) with the version "
+                        "X.Y.Z.devYYYYMMDD (UTC date); with --version 9.1: 9.1.devYYYYMMDD")
     return parser
 
 
@@ -62,7 +74,7 @@ def parse_build_args(argv: Sequence[str], prog: str = "nox -s build_linux --") -
     args = parser.parse_args(list(argv))
     if args.jobs is not None and args.jobs < 1:
         raise WheelkitError(f"--jobs must be at least 1, got {args.jobs}")
-    return BuildOptions(tuple(args.selectors), args.plan_only, args.jobs, args.keep_going)
+    return BuildOptions(tuple(args.selectors), args.plan_only, args.jobs, args.keep_going, args.pin, args.nightly)
 
 
 def run_build(
@@ -79,12 +91,20 @@ def run_build(
     Returns the results ([] for --plan); raises WheelkitError on bad input or when any wheel was not built."""
     options = parse_build_args(argv, f"nox -s {target.session} --")
     selection = select(options.selectors, discover())
-    version = current_version(root, str(tools_bin / "python"))
-    plan = make_plan(selection.pythons, selection.variants, root=root, version=version, jobs=options.jobs,
-                     target=target)
+    release = build_version(root, str(tools_bin / "python"), option=options.version, nightly=options.nightly)
+    wheelhouse = root / "wheelhouse"
+    # A nightly is built as cablesim (the checkout's name) into a staging folder, then renamed into the wheelhouse.
+    built_into = root / "build" / "nightly-stage" if release.nightly else wheelhouse
+    plan = make_plan(selection.pythons, selection.variants, root=root, version=release.version, jobs=options.jobs,
+                     target=target, wheelhouse=built_into)
+    if release.refusal and not options.plan_only:
+        raise WheelkitError(f"refusing to build release {release.version}: {release.refusal}")
     emit(plan_table(plan))
+    emit(_version_line(release, wheelhouse))
     if options.plan_only:
         emit("Commands:\n" + "\n".join(plan.commands()))
+        if release.refusal:
+            raise WheelkitError(f"the build would refuse release {release.version}: {release.refusal}")
         return []
     progress: Progress = RichProgress(len(plan.cells)) if live else LogProgress(emit)
     builder = Builder(plan, keep_going=options.keep_going, repair_tool=str(tools_bin / target.repair_tool),
@@ -94,6 +114,8 @@ def run_build(
             results = builder.run()
     else:
         results = builder.run()
+    if release.nightly:
+        _rename_nightlies(results, plan.wheelhouse, wheelhouse, release.distribution)
     emit(summary_table(results))
     failed = [r for r in results if r.status != "built"]
     if failed:
@@ -105,18 +127,69 @@ def run_build(
     return results
 
 
+def _version_line(release: BuildVersion, wheelhouse: Path) -> str:
+    how = "pinned" if release.pinned else "from git (setuptools-scm)"
+    line = f"Version {release.version} ({how}), passed to every build as {PRETEND_VERSION}"
+    if release.nightly:
+        line += (f"; nightly: the wheels are renamed to the distribution {release.distribution} (import name "
+                 f"cablesim) into {wheelhouse}")
+    return line
+
+
+def _rename_nightlies(results: Sequence[CellResult], staged: Path, wheelhouse: Path, distribution: str) -> None:
+    """Move the built wheels (and debug archives) from the staging wheelhouse into the real one, renamed; the
+    results then name the renamed wheels."""
+    for result in results:
+        if result.status != "built" or result.wheel is None:
+            continue
+        destination = wheelhouse / result.wheel.parent.relative_to(staged)
+        try:
+            renamed = rename_wheel(result.wheel, distribution, destination)
+        except WheelkitError as error:
+            result.status, result.message = "failed", f"renaming to {distribution}: {error}"
+            continue
+        debug = result.wheel.with_name(result.wheel.name[: -len(".whl")] + ".debug.tar.gz")
+        if debug.exists():
+            os.replace(debug, destination / (renamed.name[: -len(".whl")] + ".debug.tar.gz"))
+        result.wheel.unlink()
+        result.wheel = renamed
+    shutil.rmtree(staged, ignore_errors=True)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m wheelkit build linux|macos [build_linux arguments]`, run by the nox sessions inside their
-    environment (where the tools are). Prints the error and returns 1 on failure; the only place that prints."""
+    """`python -m wheelkit build linux|macos [build_linux arguments]` and `python -m wheelkit upload [...]`, run by
+    the nox sessions inside their environment (where the tools are). Prints the error and returns 1 on failure; the
+    only place that prints."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if len(arguments) < 2 or arguments[0] != "build" or arguments[1] not in TARGETS:
-        print(f"usage: python -m wheelkit build {{{','.join(TARGETS)}}} [arguments; --help]", file=sys.stderr)
+    commands = {"build", "upload", "rename-sdist"}
+    if not arguments or arguments[0] not in commands or (arguments[0] == "build" and (
+            len(arguments) < 2 or arguments[1] not in TARGETS)):
+        print(f"usage: python -m wheelkit build {{{','.join(TARGETS)}}} [arguments; --help]\n"
+              "       python -m wheelkit upload [arguments; --help]\n"
+              "       python -m wheelkit rename-sdist SDIST DISTRIBUTION DESTINATION", file=sys.stderr)
         return 2
-    target = TARGETS[arguments[1]]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    def emit(text: str) -> None:
+        print(text, flush=True)
+
+    tools_bin = Path(sys.executable).parent
     try:
-        run_build(arguments[2:], root=Path.cwd(), target=target, tools_bin=Path(sys.executable).parent,
-                  emit=lambda text: print(text, flush=True), live=sys.stdout.isatty())
+        if arguments[0] == "upload":
+            from .publish import build_parser as upload_parser
+            from .publish import run_upload
+
+            if "-h" in arguments or "--help" in arguments:
+                print(upload_parser("nox -s upload --").format_help())
+                return 0
+            run_upload(arguments[1:], root=Path.cwd(), twine=str(tools_bin / "twine"), emit=emit)
+        elif arguments[0] == "rename-sdist":
+            if len(arguments) != 4:
+                raise WheelkitError("usage: python -m wheelkit rename-sdist SDIST DISTRIBUTION DESTINATION")
+            emit(str(rename_sdist(Path(arguments[1]), arguments[2], Path(arguments[3]))))
+        else:
+            run_build(arguments[2:], root=Path.cwd(), target=TARGETS[arguments[1]], tools_bin=tools_bin, emit=emit,
+                      live=sys.stdout.isatty())
     except WheelkitError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 1

@@ -29,7 +29,9 @@ KNOBS: Mapping[str, str] = {
     "CABLESIM_MARCH": "coreneuron variant: an -march level such as x86-64-v3 (arch-optimised, own wheelhouse folder)",
     "CABLESIM_DEBUG_INFO": "split (default: symbols in <wheel>.debug.tar.gz next to the wheel), strip (none at all, "
     "fastest) or keep (inside the wheel)",
-    "SETUPTOOLS_SCM_PRETEND_VERSION": "pin the version instead of asking git",
+    "SETUPTOOLS_SCM_PRETEND_VERSION": "pin the version instead of asking git (--version wins over it)",
+    "CABLESIM_BUILD_ROOT": "the persistent envs and build folders (default build/; the build image uses its own, "
+    "build/image-<tag>: on the file system of wheelhouse/, so the moves into it stay atomic)",
     "AUDITWHEEL_PLAT": "Linux: the manylinux policy to repair for (set in the build image)",
     "MACOSX_DEPLOYMENT_TARGET": "macOS: the oldest macOS the wheels run on (default 10.15 x86_64, 11.0 arm64)",
 }
@@ -184,7 +186,8 @@ class Cell:
                 json.dumps(self.config_settings(), sort_keys=True)]
 
     def build_environment(self) -> dict[str, str]:
-        return dict(self.environment)
+        """The target's variables plus the plan's version, pinned so that every build carries exactly this one."""
+        return {**dict(self.environment), "SETUPTOOLS_SCM_PRETEND_VERSION": self.version}
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,8 @@ class Plan:
             prefix = f"{env} " if env else ""
             lines.append(_shell([str(cell.python.path), "-m", "venv", str(cell.env_dir)]))
             lines.append(_shell([str(cell.env_python), "-m", "pip", "install", *BUILD_REQUIREMENTS]))
-            lines.append(f"cd {shlex.quote(str(cell.root))} && {prefix}" + _shell(cell.wheel_command()))
+            build_env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(cell.build_environment().items()))
+            lines.append(f"cd {shlex.quote(str(cell.root))} && {build_env} " + _shell(cell.wheel_command()))
             raw = str(cell.staging_dir / "raw" / "*.whl")
             to_repair = raw
             if cell.debug_info == "split":
@@ -269,7 +273,7 @@ def make_plan(
             "Debug or MinSizeRel"
         )
     cmake_args = tuple(shlex.split(env.get("CABLESIM_CMAKE_ARGS", "")))
-    build_root = root / "build"
+    build_root = Path(env["CABLESIM_BUILD_ROOT"]) if env.get("CABLESIM_BUILD_ROOT") else root / "build"
     cells = tuple(
         Cell(
             python=python,

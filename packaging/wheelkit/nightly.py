@@ -1,0 +1,128 @@
+"""Nightlies: the built wheels and sdist renamed to the distribution cablesim-nightly, without editing pyproject.toml
+in the checkout.
+
+The build itself is the ordinary one (the same persistent build folders, so a nightly costs no extra compile), with
+the nightly's version pinned for every build (SETUPTOOLS_SCM_PRETEND_VERSION), so `cablesim.__version__` already
+is the nightly's. Afterwards only the distribution name changes:
+
+- a wheel: METADATA's Name, the .dist-info (and .data) folder and the file name (PEP 427), with a fresh RECORD
+  (wheelfile.write_wheel); the input's RECORD is verified first and the output is checked the same way;
+- the sdist: PKG-INFO's Name, the [project] name in its pyproject.toml (so a wheel built from it is again
+  cablesim-nightly), the top folder and the file name.
+
+The import name stays `cablesim`: both distributions install the same files, see README "Versions and publishing".
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import tarfile
+import zipfile
+from pathlib import Path
+
+from .errors import WheelkitError
+from .wheelfile import WheelContents, normalize_distribution, parse_wheel_name, read_all, verify_record, write_wheel
+
+log = logging.getLogger(__name__)
+
+_NAME_LINE = re.compile(r"^Name: .*$", re.MULTILINE)
+_PROJECT_NAME = re.compile(r'^(\[project\][^\[]*?^name\s*=\s*)"[^"]*"', re.MULTILINE | re.DOTALL)
+
+
+def rename_wheel(wheel: Path, distribution: str, destination: Path) -> Path:
+    """Write the wheel again as `distribution` into destination (same version, tags and files); returns its path."""
+    with WheelContents(wheel) as contents:
+        verify_record(contents)
+        old_info = contents.dist_info
+    name = parse_wheel_name(wheel.name)
+    new_stem = normalize_distribution(distribution)
+    old_prefix = old_info[: -len(".dist-info")]
+    new_prefix = f"{new_stem}-{name.version}"
+    files: dict[str, bytes] = {}
+    for member, data in read_all(wheel).items():
+        top, _, rest = member.partition("/")
+        if top == old_info:
+            member = f"{new_prefix}.dist-info/{rest}"
+            if rest == "METADATA":
+                data = _NAME_LINE.sub(f"Name: {distribution}", data.decode("utf-8"), count=1).encode("utf-8")
+        elif top == f"{old_prefix}.data":
+            member = f"{new_prefix}.data/{rest}"
+        files[member] = data
+    tag = name.tag_text
+    build = f"-{name.build}" if name.build else ""
+    output = destination / f"{new_stem}-{name.version}{build}-{tag}.whl"
+    executables = _executables(wheel)
+    write_wheel(output, files, executable=[_renamed(e, old_info, old_prefix, new_prefix) for e in executables])
+    with WheelContents(output) as check:
+        verify_record(check)
+        if check.metadata().get("Name") != [distribution]:
+            raise WheelkitError(f"renaming {wheel.name} to {distribution} failed: METADATA has no single Name line")
+    log.info("%s -> %s", wheel.name, output.name)
+    return output
+
+
+def _executables(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return [i.filename for i in archive.infolist() if (i.external_attr >> 16) & 0o111]
+
+
+def _renamed(member: str, old_info: str, old_prefix: str, new_prefix: str) -> str:
+    top, _, rest = member.partition("/")
+    if top == old_info:
+        return f"{new_prefix}.dist-info/{rest}"
+    if top == f"{old_prefix}.data":
+        return f"{new_prefix}.data/{rest}"
+    return member
+
+
+def rename_sdist(sdist: Path, distribution: str, destination: Path) -> Path:
+    """Write the sdist again as `distribution` into destination: PKG-INFO Name, pyproject [project] name, the top
+    folder and the file name (PEP 625: normalised name). Returns its path."""
+    match = re.match(r"^(?P<name>.+)-(?P<version>[^-]+)\.tar\.gz$", sdist.name)
+    if match is None:
+        raise WheelkitError(f"{sdist.name} is not an sdist file name (NAME-VERSION.tar.gz): build it with "
+                            "`nox -s sdist`")
+    old_top = sdist.name[: -len(".tar.gz")]
+    new_top = f"{normalize_distribution(distribution)}-{match['version']}"
+    output = destination / f"{new_top}.tar.gz"
+    renamed = {"PKG-INFO": False, "pyproject.toml": False}
+    temporary = output.with_name(output.name + ".part")
+    destination.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(sdist, "r:gz") as source, tarfile.open(temporary, "w:gz", format=tarfile.PAX_FORMAT) as sink:
+            for member in source.getmembers():
+                top, _, rest = member.name.partition("/")
+                if top != old_top:
+                    raise WheelkitError(f"{sdist.name} holds {member.name} outside its folder {old_top}/: rebuild it")
+                if member.issym() or member.islnk():
+                    raise WheelkitError(f"{sdist.name} holds a link {member.name}: refusing to rewrite it")
+                data = source.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
+                if data is not None and rest in renamed:
+                    text = data.decode("utf-8")
+                    if rest == "PKG-INFO":
+                        text, count = _NAME_LINE.subn(f"Name: {distribution}", text, count=1)
+                    else:
+                        text, count = _PROJECT_NAME.subn(rf'\g<1>"{distribution}"', text, count=1)
+                    if count != 1:
+                        raise WheelkitError(f"{sdist.name}: no name to rewrite in {rest}; rebuild the sdist")
+                    renamed[rest] = True
+                    data = text.encode("utf-8")
+                member.name = f"{new_top}/{rest}" if rest else new_top
+                if data is not None:
+                    member.size = len(data)
+                    sink.addfile(member, io.BytesIO(data))
+                else:
+                    sink.addfile(member)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    missing = [name for name, done in renamed.items() if not done]
+    if missing:
+        temporary.unlink(missing_ok=True)
+        raise WheelkitError(f"{sdist.name} has no {', '.join(missing)} at its top: is it an sdist of cablesim?")
+    os.replace(temporary, output)
+    log.info("%s -> %s", sdist.name, output.name)
+    return output
