@@ -1,0 +1,121 @@
+"""The CI workflows: actionlint and zizmor pass, and their shape is what the packaging promises (four platforms, a
+small pull-request matrix, nightly and manual dispatch, every step a nox session or an invoke task, trusted
+publishing with skip-existing)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+WHEELS = ROOT / ".github" / "workflows" / "wheels.yml"
+# How a step may call the packaging: nox or invoke, brought by pipx (preinstalled on GitHub's runners).
+ALLOWED_RUN = re.compile(r"^(pipx run (--spec invoke )?)?(nox|invoke) ")
+
+
+def tool(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (pip install '.[test]')")
+    return found
+
+
+def load(path: Path) -> dict[str, Any]:
+    yaml = pytest.importorskip("yaml", reason="needs PyYAML (the test extra)")
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    return data
+
+
+def test_there_are_workflows():
+    assert WHEELS in WORKFLOWS
+
+
+def test_actionlint_passes():
+    result = subprocess.run([tool("actionlint"), "-no-color", *map(str, WORKFLOWS)], capture_output=True, text=True,
+                            cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("persona", ["regular", "pedantic"])
+def test_zizmor_passes(persona):
+    # --offline: no GitHub API here (the online audits check known-vulnerable action versions and impostor commits).
+    result = subprocess.run([tool("zizmor"), "--offline", "--persona", persona, "--no-progress", *map(str, WORKFLOWS)],
+                            capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def matrices(build_job: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The pull-request and the full matrix: the two JSON lists of the include expression."""
+    include = build_job["strategy"]["matrix"]["include"]
+    pull_request, full = (json.loads(literal) for literal in re.findall(r"'(\[.*?\])'", include, re.DOTALL))
+    assert "github.event_name == 'pull_request'" in include
+    return pull_request, full
+
+
+def test_matrix_covers_four_platforms_and_pull_requests_a_small_one():
+    build = load(WHEELS)["jobs"]["build"]
+    pull_request, full = matrices(build)
+    assert {(e["platform"], e["arch"]) for e in full} == {
+        ("linux-x86_64", "x86_64"), ("linux-aarch64", "aarch64"), ("macos-x86_64", "x86_64"), ("macos-arm64", "arm64")}
+    runners = {e["platform"]: e["runner"] for e in full}
+    assert runners["linux-aarch64"].endswith("-arm")  # native, not emulated
+    assert 0 < len(pull_request) < len(full) and all(e in full for e in pull_request)
+    assert build["runs-on"] == "${{ matrix.runner }}"
+
+
+def test_triggers_nightly_and_dispatch_inputs():
+    workflow = load(WHEELS)
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    assert "pull_request" in triggers and triggers["schedule"][0]["cron"]
+    inputs = triggers["workflow_dispatch"]["inputs"]
+    assert inputs["type"]["options"] == ["nightly", "release"] and inputs["type"]["default"] == "nightly"
+    assert inputs["upload"]["type"] == "boolean" and inputs["upload"]["default"] is False
+
+
+def test_every_run_step_is_a_nox_session_or_an_invoke_task():
+    for path in WORKFLOWS:
+        for name, job in load(path)["jobs"].items():
+            for step in job.get("steps", []):
+                if "run" in step:
+                    command = " ".join(step["run"].split())
+                    assert ALLOWED_RUN.match(command) and "&&" not in command and ";" not in command, (name, command)
+    runs = [s["run"] for s in load(WHEELS)["jobs"]["build"]["steps"] if "run" in s]
+    for expected in ("invoke image.build", "invoke image.run", "nox -s build_linux", "nox -s build_osx",
+                     "nox -s test_wheels"):
+        assert any(expected in run for run in runs), expected
+
+
+def test_actions_are_pinned_and_checkouts_keep_no_credentials():
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            for step in job.get("steps", []):
+                if "uses" in step:
+                    assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+
+
+def test_publishing_is_trusted_publishing_with_skip_existing():
+    workflow = load(WHEELS)
+    assert workflow["permissions"] == {}
+    jobs = workflow["jobs"]
+    publish = jobs["publish"]
+    assert publish["permissions"] == {"id-token": "write"}
+    assert all("id-token" not in job.get("permissions", {}) for name, job in jobs.items() if name != "publish")
+    (upload,) = [s for s in publish["steps"] if s.get("uses", "").startswith("pypa/gh-action-pypi-publish@")]
+    assert upload["with"]["skip-existing"] is True and "password" not in upload["with"]
+    assert "inputs.upload" in publish["if"] and set(publish["needs"]) == {"build", "sdist"}
+    (download,) = [s for s in publish["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert download["with"]["pattern"] == "dist-*"  # the wheels and the sdist, never the debug archives
+    artifacts = [s["with"]["name"] for job in jobs.values() for s in job.get("steps", [])
+                 if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert "dist-sdist" in artifacts and "dist-${{ matrix.platform }}" in artifacts
