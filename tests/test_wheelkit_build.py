@@ -82,6 +82,13 @@ class FakeTools:
             make_wheel(out / f"cablesim-1.0-{tag}-{tag}-{plat}.whl", self.libs, wheel_members(raw))
 
 
+@pytest.fixture(autouse=True)
+def libraries_need_both_mpis(monkeypatch):
+    """readelf on the built libraries: the MPI shims need MPICH's and Open MPI's libraries (the repair excludes)."""
+    needed = " 0x1 (NEEDED)  Shared library: [libmpich.so.12]\n 0x1 (NEEDED)  Shared library: [libmpi.so.40]\n"
+    monkeypatch.setattr(build, "run_captured", lambda command, what: needed)
+
+
 @pytest.fixture
 def plan(tmp_path):
     return make_plan(PYTHONS, (), root=tmp_path, version="1.0", jobs=2, environ={"AUDITWHEEL_PLAT": PLAT})
@@ -195,28 +202,30 @@ def test_strip_mode_compiles_no_debug_information_and_writes_no_archive(tmp_path
 
 @pytest.fixture
 def mpi_variant(monkeypatch):
-    variant = Variant("mpi", (("CABLESIM_MPI", "ON"),), ("libmpich.so.*",))
-    monkeypatch.setitem(VARIANTS, "mpi", variant)
+    variant = Variant("gpu", (("CABLESIM_GPU", "ON"),), ("libcuda.so.*",))
+    monkeypatch.setitem(VARIANTS, "gpu", variant)
     return variant
 
 
 def test_exclude_list_reaches_the_repair_and_must_match_a_needed_library(tmp_path, monkeypatch, mpi_variant):
-    plan = make_plan(PYTHONS[:2], ("mpi",), root=tmp_path, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT},)
-    needed = {"cp39": "libmpich.so.12", "cp310": "libmpi.so.40"}  # cp310's needs do not match the exclude
+    plan = make_plan(PYTHONS[:2], ("gpu",), root=tmp_path, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT},)
+    # cp310's libraries do not need libcuda: its exclude matches nothing, which fails that build.
+    needed = {"cp39": ["libcuda.so.1", "libmpich.so.12", "libmpi.so.40"], "cp310": ["libmpich.so.12", "libmpi.so.40"]}
 
     def readelf(command, what):
         tag = next(part for part in Path(command[-1]).parts if part.startswith("cp")).split("-")[0]
-        return f" 0x1 (NEEDED)  Shared library: [{needed[tag]}]\n 0x1 (NEEDED)  Shared library: [libc.so.6]\n"
+        return "".join(f" 0x1 (NEEDED)  Shared library: [{lib}]\n" for lib in [*needed[tag], "libc.so.6"])
 
     monkeypatch.setattr(build, "run_captured", readelf)
     tools = FakeTools()
     results = run_builder(plan, monkeypatch, tools, keep_going=True)
     assert [r.status for r in results] == ["built", "failed"]
-    assert "exclude patterns matched no needed library: ['libmpich.so.*']" in results[1].message
+    assert "exclude patterns matched no needed library: ['libcuda.so.*']" in results[1].message
     repair = next(c for c in tools.commands if "repair" in c)
-    assert repair[repair.index("--exclude") + 1] == "libmpich.so.*"
-    assert "-DCABLESIM_MPI=ON" in plan.cells[0].core_command()
-    assert plan.cells[0].core_dir.name == "mpi-Release" and plan.cells[0].key == "cp39-mpi"
+    excluded = [repair[i + 1] for i, arg in enumerate(repair) if arg == "--exclude"]
+    assert excluded == ["libcuda.so.*", "libmpich.so.*", "libmpi.so.*"]  # the variant's and MPI's
+    assert "-DCABLESIM_GPU=ON" in plan.cells[0].core_command()
+    assert plan.cells[0].core_dir.name == "gpu-Release" and plan.cells[0].key == "cp39-gpu"
 
 
 class FakeDelocate(FakeTools):

@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 from wheelkit import WheelkitError  # noqa: E402
 from wheelkit.cli import parse_build_args  # noqa: E402
 from wheelkit.interpreters import Interpreter, candidate_paths, discover, probe, resolve  # noqa: E402
+from wheelkit.targets import MACOS  # noqa: E402
 from wheelkit.plan import expected_platform, make_plan, normalize_name  # noqa: E402
 from wheelkit.selection import select  # noqa: E402
 
@@ -52,9 +53,23 @@ def test_malformed_selector(bad):
 
 
 @pytest.mark.parametrize("variant", ["mpi", "MPI"])
-def test_variants_not_built_yet_fail_clearly(variant):
-    with pytest.raises(WheelkitError, match=f"the '{variant.lower()}' variant is not built yet"):
-        select(["39", variant], FOUND)
+def test_mpi_is_always_on_so_the_word_builds_the_default_wheel(variant, tmp_path):
+    selection = select(["39", variant], FOUND)
+    assert selection.variants == () and [p.dotted for p in selection.pythons] == ["3.9"]
+    (cell,) = make_plan(selection.pythons, selection.variants, root=tmp_path, version="1",
+                        environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"}).cells
+    assert "-DCABLESIM_MPI=ON" in cell.core_command()
+    assert cell.variant.repair_excludes == ("libmpich.so.*", "libmpi.so.*")
+
+
+def test_macos_wheels_leave_mpi_out_and_mpt_headers_add_a_shim(tmp_path):
+    (mac,) = make_plan(FOUND[:1], (), root=tmp_path, version="1", environ={}, target=MACOS).cells
+    assert "-DCABLESIM_MPI=OFF" in mac.core_command() and mac.variant.repair_excludes == ()
+    env = {"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64", "CABLESIM_MPT_INCLUDE_DIR": "/opt/mpt/include"}
+    (linux,) = make_plan(FOUND[:1], ("coreneuron",), root=tmp_path, version="1", environ=env).cells
+    settings = json.loads(linux.wheel_command()[-1])
+    assert settings["cmake.define.CABLESIM_MPI_EXTRA_SHIMS"] == "mpt=/opt/mpt/include"
+    assert settings["cmake.define.CABLESIM_CORENEURON"] == "ON"
 
 
 def test_coreneuron_variant_has_its_own_core_folders_and_wheelhouse_folder(tmp_path):

@@ -26,6 +26,7 @@ KNOBS: Mapping[str, str] = {
     "CABLESIM_BUILD_TYPE": "CMake build type of the wheels (default Release)",
     "CABLESIM_CMAKE_ARGS": "extra CMake arguments for every build, e.g. '-DCMAKE_CXX_FLAGS=-O3'",
     "CMAKE_BUILD_PARALLEL_LEVEL": "compile jobs per build (default: cores / parallel builds)",
+    "CABLESIM_MPT_INCLUDE_DIR": "Linux: a headers-only MPI (HPE MPT's include folder) for one more MPI shim",
     "CABLESIM_MARCH": "coreneuron variant: an -march level such as x86-64-v3 (arch-optimised, own wheelhouse folder)",
     "CABLESIM_DEBUG_INFO": "split (default: symbols in <wheel>.debug.tar.gz next to the wheel), strip (none at all, "
     "fastest) or keep (inside the wheel)",
@@ -65,11 +66,29 @@ VARIANTS: Mapping[str, Variant] = {
 }
 
 
-def variant_for(name: str, environ: Mapping[str, str]) -> Variant:
-    """The variant of this name with the environment's knobs applied (CABLESIM_MARCH for coreneuron)."""
+# Linux wheels always carry the MPI shims: each links its implementation's library (libmpich.so.12, libmpi.so.40),
+# which the user's machine provides and the repair must leave out. macOS wheels have no MPI so far: delocate would
+# copy Homebrew's MPI in, so the build leaves the shims out there.
+LINUX_MPI_DEFINES = (("CABLESIM_MPI", "ON"),)
+LINUX_MPI_EXCLUDES = ("libmpich.so.*", "libmpi.so.*")
+MACOS_MPI_DEFINES = (("CABLESIM_MPI", "OFF"),)
+
+
+def variant_for(name: str, environ: Mapping[str, str], target: Target = LINUX) -> Variant:
+    """The variant of this name for a target, with the environment's knobs applied (CABLESIM_MARCH for
+    coreneuron, CABLESIM_MPT_INCLUDE_DIR for a headers-only MPI shim)."""
     if name not in VARIANTS:
         raise WheelkitError(f"unknown variant '{name}': known are {', '.join(VARIANTS)}")
-    variant = VARIANTS[name]
+    base = VARIANTS[name]
+    if target.name == "linux":
+        defines = (*base.cmake_defines, *LINUX_MPI_DEFINES)
+        excludes = (*base.repair_excludes, *LINUX_MPI_EXCLUDES)
+        mpt = environ.get("CABLESIM_MPT_INCLUDE_DIR", "")
+        if mpt:  # headers only: that shim links nothing, so nothing more to exclude
+            defines = (*defines, ("CABLESIM_MPI_EXTRA_SHIMS", f"mpt={mpt}"))
+    else:
+        defines, excludes = (*base.cmake_defines, *MACOS_MPI_DEFINES), base.repair_excludes
+    variant = Variant(base.name, defines, excludes, base.march)
     march = environ.get("CABLESIM_MARCH", "")
     if march and name == "coreneuron":
         if not re.fullmatch(r"[\w.-]+", march):
@@ -277,7 +296,7 @@ def make_plan(
     cells = tuple(
         Cell(
             python=python,
-            variant=variant_for(variant, env),
+            variant=variant_for(variant, env, target),
             platform_tag=target.platform_tag(python.machine, env),
             distribution=distribution,
             version=version,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -10,9 +11,13 @@ from typing import Sequence
 from .errors import WheelkitError
 from .interpreters import Interpreter
 
-# Variant words a build accepts. mpi is not built yet and fails clearly instead of silently building the default.
+log = logging.getLogger(__name__)
+
+# Variant words a build accepts. MPI is always on in the Linux wheels (the shims load the user's MPI at run time),
+# so `mpi` names the default wheel; it stays accepted because NEURON's build scripts take it.
 KNOWN_VARIANTS = ("coreneuron", "mpi")
-AVAILABLE_VARIANTS: tuple[str, ...] = ("coreneuron",)
+AVAILABLE_VARIANTS: tuple[str, ...] = ("coreneuron", "mpi")
+ALWAYS_ON_VARIANTS = ("mpi",)
 
 
 
@@ -56,7 +61,9 @@ def select(arguments: Sequence[str], found: Sequence[Interpreter]) -> Selection:
                     f"the '{word}' variant is not built yet: cablesim's build has no {word} support so far "
                     "(it comes with the variants issue); build the default wheel without the word"
                 )
-            if word not in variants:
+            if word in ALWAYS_ON_VARIANTS:
+                log.info("'%s': every Linux wheel has MPI support (docs/mpi.md); building the default wheel", word)
+            elif word not in variants:
                 variants.append(word)
             continue
         patterns.append((argument, _selector_pattern(word)))
