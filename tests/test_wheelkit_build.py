@@ -287,3 +287,20 @@ def test_build_environment_is_made_once_by_uv_or_venv(tmp_path, monkeypatch, uv)
                             [uv, "pip", "install", "--python", str(cell.env_python), *build.BUILD_REQUIREMENTS]]
     else:
         assert [c[1:3] for c in commands] == [["-m", "venv"], ["-m", "pip"]]
+
+
+def test_a_build_environment_that_cannot_be_made_fails_its_cell_only(plan, monkeypatch):
+    monkeypatch.setattr(build, "run_logged", FakeTools())
+    builder = build.Builder(plan, keep_going=True)
+    attempts: list[str] = []
+
+    def ensure(cell, log_path):
+        attempts.append(cell.key)
+        if cell.python.dotted == "3.10":
+            raise WheelkitError("installing the build requirements failed (exit 2)")
+
+    monkeypatch.setattr(builder, "ensure_environment", ensure)
+    results = builder.run()
+    assert [r.status for r in results] == ["built", "failed", "built"]
+    assert "installing the build requirements failed" in results[1].message
+    assert attempts.count("cp310-default") == 2  # made early while the core compiles, tried again by its build

@@ -208,12 +208,18 @@ class Builder:
             needed.update(self.target.parse_needed(output))
         return sorted(needed)
 
+    def _prepare_environment(self, cell: Cell) -> None:
+        """Make the environment early; a failure is left for build_cell to meet again and report for its cell."""
+        try:
+            self.ensure_environment(cell, cell.log_path)
+        except WheelkitError as error:
+            log.debug("%s: preparing the build environment failed: %s", cell.key, error)
+
     def build_cell(self, cell: Cell) -> CellResult:
         result = CellResult(cell)
         started = time.perf_counter()
         log_path = cell.log_path
         result.log_path = log_path
-        log_path.unlink(missing_ok=True)
         shutil.rmtree(cell.staging_dir, ignore_errors=True)
         try:
             if self._stop.is_set():
@@ -276,7 +282,14 @@ class Builder:
         """Build every cell; returns one result per cell in plan order."""
         if not self.plan.cells:
             raise WheelkitError("the plan has no cells: nothing to build")
-        self.build_core()
+        for cell in self.plan.cells:
+            cell.log_path.unlink(missing_ok=True)  # each run's log starts afresh
+        # The build environments do not need the core: they are made while it compiles.
+        with ThreadPoolExecutor(max_workers=len(self.plan.cells)) as pool:
+            environments = [pool.submit(self._prepare_environment, cell) for cell in self.plan.cells]
+            self.build_core()
+            for future in environments:
+                future.result()
         with ThreadPoolExecutor(max_workers=self.plan.jobs) as pool:
             try:
                 # build_cell turns every WheelkitError into a result; anything else is a bug and propagates.
