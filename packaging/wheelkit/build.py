@@ -68,11 +68,13 @@ def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str
     with log_path.open("a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(command)}\n")
         handle.flush()
+        started = time.perf_counter()
         try:
             result = subprocess.run(list(command), stdout=handle, stderr=subprocess.STDOUT, env=dict(env or os.environ),
                                     cwd=cwd, check=False)
         except FileNotFoundError as error:
             raise WheelkitError(f"{what or command[0]}: {error.filename} not found; is it installed?") from None
+        handle.write(f"# exit {result.returncode} after {time.perf_counter() - started:.2f} s\n")
     if result.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
         raise WheelkitError(
