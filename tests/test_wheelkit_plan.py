@@ -140,7 +140,9 @@ def test_discover_probes_and_keeps_one_per_minor(tmp_path):
     not_python.chmod(0o755)
     found = discover([Path(sys.executable), link, not_python])
     assert [i.minor for i in found] == [sys.version_info[:2]]
-    assert found[0].path == Path(sys.executable)
+    in_venv = sys.prefix != sys.base_prefix  # then the interpreter it was made from counts
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    assert found[0].path == (base if in_venv else Path(sys.executable))
     assert probe(not_python) is None
 
 
@@ -213,3 +215,16 @@ def test_build_args():
         parse_build_args(["--jobs", "0"])
     with pytest.raises(WheelkitError, match="unrecognized arguments: --fast"):
         parse_build_args(["--fast"])
+
+
+def test_a_virtual_environment_counts_as_its_base_interpreter(tmp_path):
+    import subprocess
+    import venv
+
+    venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
+    found = probe(tmp_path / "venv" / "bin" / "python")
+    assert found is not None and found.minor == sys.version_info[:2]
+    assert "venv" not in str(found.path) and found.path.exists()
+    base = subprocess.run([str(found.path), "-c", "import sys; print(sys.prefix == sys.base_prefix)"],
+                          capture_output=True, text=True, check=True)
+    assert base.stdout.strip() == "True"

@@ -30,7 +30,8 @@ _PROBE = (
     "import json, platform, sys, sysconfig; "
     "print(json.dumps({'version': list(sys.version_info[:3]), 'implementation': sys.implementation.name, "
     "'executable': sys.executable, 'soabi': sysconfig.get_config_var('SOABI') or '', "
-    "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), 'machine': platform.machine()}))"
+    "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), 'machine': platform.machine(), "
+    "'in_venv': sys.prefix != sys.base_prefix, 'base_prefix': sys.base_prefix}))"
 )
 
 
@@ -118,6 +119,14 @@ def probe(path: Path, timeout: float = 30.0) -> Optional[Interpreter]:
     if info["implementation"] != "cpython" or info["free_threaded"]:
         return None
     version = tuple(info["version"])
+    if info.get("in_venv"):
+        # A virtual environment's python (nox's own, say, first on PATH): build with the interpreter it was made from,
+        # so that build environments never nest in a session's environment.
+        base = Path(info["base_prefix"]) / "bin" / f"python{version[0]}.{version[1]}"
+        if not base.exists():
+            log.debug("skipping %s: a virtual environment whose base interpreter %s is missing", path, base)
+            return None
+        path = base
     return Interpreter(version=(version[0], version[1], version[2]), path=path, machine=info["machine"])
 
 
