@@ -52,7 +52,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("selectors", nargs="*", help="Python selectors and variant words")
     parser.add_argument("--plan", "--dry-run", dest="plan_only", action="store_true",
                         help="print the matrix and the exact commands, build nothing")
-    parser.add_argument("--jobs", "-j", type=int, default=None, help="wheels built at once (default: all, up to 3 per core)")
+    parser.add_argument("--jobs", "-j", type=int, default=None, help="wheels built at once (default: cores + 1)")
     parser.add_argument("--keep-going", action="store_true", help="go on with the other wheels after a failure")
     parser.add_argument("--version", dest="pin", metavar="VERSION", default=None,
                         help=f"pin the version (PEP 440, normalised: 9.0a -> 9.0a0) instead of asking git; "
