@@ -8,24 +8,18 @@ Thin: each task parses its options and calls into packaging/wheelkit, where the 
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 from pathlib import Path
+from typing import Optional
 
-from invoke import Collection
+from invoke import Collection, Context, Exit, task
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "packaging"))  # wheelkit
 
 # --- image: the build image -------------------------------------------------------------------------------------
-import os  # noqa: E402
-import shlex as _shlex  # noqa: E402
-import sys as _sys  # noqa: E402
-from typing import Optional as _Optional  # noqa: E402
-
-from invoke import Context as _Context  # noqa: E402
-from invoke import Exit as _Exit  # noqa: E402
-from invoke import task as _task  # noqa: E402
-
 _IMAGE_HELP = {
     "tag": "Image tag (default: manylinux_2_28_<arch>); the image is <repository>:<tag>",
     "repository": "Image repository (default: $CABLESIM_IMAGE_REPOSITORY, else cablesim-build)",
@@ -41,11 +35,11 @@ _RUN_HELP = {
 }
 
 
-def _image_call(c: _Context, command: list[str], pty: bool = False) -> None:
-    c.run(_shlex.join(command), echo=True, pty=pty)
+def _image_call(c: Context, command: list[str], pty: bool = False) -> None:
+    c.run(shlex.join(command), echo=True, pty=pty)
 
 
-def _container(c: _Context, tag: str, arch: str, repository: str, engine: str, version: str, mpt_headers: str,
+def _container(c: Context, tag: str, arch: str, repository: str, engine: str, version: str, mpt_headers: str,
                ccache_dir: str, ca_bundle: str, command: list[str], tty: bool, what: str) -> None:
     from wheelkit import WheelkitError
     from wheelkit.image import ContainerSpec, default_tag, detect_engine, prepare_state, run_command
@@ -61,15 +55,15 @@ def _container(c: _Context, tag: str, arch: str, repository: str, engine: str, v
         full = run_command(found, spec, command, tty=tty)
         prepare_state(spec)
     except WheelkitError as error:
-        raise _Exit(f"{what}: {error}", code=1) from None
+        raise Exit(f"{what}: {error}", code=1) from None
     _image_call(c, full, pty=tty)
 
 
-@_task(name="build", help={**_IMAGE_HELP, "arch": "x86_64 (default) or aarch64: picks the manylinux base image",
+@task(name="build", help={**_IMAGE_HELP, "arch": "x86_64 (default) or aarch64: picks the manylinux base image",
                            "file": "The Dockerfile (default: packaging/Dockerfile)",
                            "base": "Base image instead of quay.io/pypa/manylinux_2_28_<arch>",
                            "ca_bundle": "CA bundle for the RUN steps (build secret; default: $SSL_CERT_FILE when set)"})
-def image_build(c: _Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
+def image_build(c: Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
                 file: str = "", base: str = "", ca_bundle: str = "") -> None:
     """Build the manylinux build image from packaging/Dockerfile (MPICH, Open MPI, ccache, uv, nox)."""
     from wheelkit import WheelkitError
@@ -81,12 +75,12 @@ def image_build(c: _Context, tag: str = "", arch: str = "x86_64", repository: st
                          base_image=base, repository=repository, ca_bundle=Path(bundle) if bundle else None)
         command = build_command(detect_engine(engine), spec, ROOT)
     except WheelkitError as error:
-        raise _Exit(f"image.build: {error}", code=1) from None
+        raise Exit(f"image.build: {error}", code=1) from None
     _image_call(c, command)
 
 
-@_task(name="push", help=_IMAGE_HELP)
-def image_push(c: _Context, tag: str = "", repository: str = "", engine: str = "") -> None:
+@task(name="push", help=_IMAGE_HELP)
+def image_push(c: Context, tag: str = "", repository: str = "", engine: str = "") -> None:
     """Push <repository>:<tag> to its registry (log in with `docker login` / `podman login` first)."""
     from wheelkit import WheelkitError
     from wheelkit.image import default_tag, detect_engine, push_command
@@ -94,32 +88,32 @@ def image_push(c: _Context, tag: str = "", repository: str = "", engine: str = "
     try:
         command = push_command(detect_engine(engine), tag or default_tag("x86_64"), repository)
     except WheelkitError as error:
-        raise _Exit(f"image.push: {error}", code=1) from None
+        raise Exit(f"image.push: {error}", code=1) from None
     _image_call(c, command)
 
 
-@_task(name="shell", help=_RUN_HELP)
-def image_shell(c: _Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
+@task(name="shell", help=_RUN_HELP)
+def image_shell(c: Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
                 version: str = "", mpt_headers: str = "", ccache_dir: str = "", ca_bundle: str = "") -> None:
     """A shell in the image, in the checkout mounted at /cablesim (own build/ and .nox state in build/image-<tag>)."""
     _container(c, tag, arch, repository, engine, version, mpt_headers, ccache_dir, ca_bundle, ["bash", "-l"], True,
                "image.shell")
 
 
-@_task(name="run", help=_RUN_HELP)
-def image_run(c: _Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
+@task(name="run", help=_RUN_HELP)
+def image_run(c: Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
               version: str = "", mpt_headers: str = "", ccache_dir: str = "", ca_bundle: str = "") -> None:
     """Run the command after `--` in the image, in the mounted checkout: image.run -- nox -s build_linux."""
-    tty = _sys.stdin.isatty() and _sys.stdout.isatty()
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
     _container(c, tag, arch, repository, engine, version, mpt_headers, ccache_dir, ca_bundle,
-               _shlex.split(c.remainder), tty, "image.run")
+               shlex.split(c.remainder), tty, "image.run")
 
 
-@_task(name="base", help={"suite": "Debian suite (default bullseye: glibc 2.31, the oldest one served)",
+@task(name="base", help={"suite": "Debian suite (default bullseye: glibc 2.31, the oldest one served)",
                           "mirror": "Debian mirror (default http://deb.debian.org/debian)",
                           "name": "Image name (default localhost/cablesim-base); tagged with the suite",
                           "engine": _IMAGE_HELP["engine"]})
-def image_base(c: _Context, suite: str = "bullseye", mirror: str = "http://deb.debian.org/debian",
+def image_base(c: Context, suite: str = "bullseye", mirror: str = "http://deb.debian.org/debian",
                name: str = "localhost/cablesim-base", engine: str = "") -> None:
     """Without a registry: a local base image from a debootstrap root file system (root; apt-get install debootstrap)."""
     import tempfile
@@ -128,11 +122,11 @@ def image_base(c: _Context, suite: str = "bullseye", mirror: str = "http://deb.d
     from wheelkit.image import base_image_commands, detect_engine
 
     if os.geteuid() != 0:
-        raise _Exit("image.base: debootstrap needs root", code=1)
+        raise Exit("image.base: debootstrap needs root", code=1)
     try:
         found = detect_engine(engine)
     except WheelkitError as error:
-        raise _Exit(f"image.base: {error}", code=1) from None
+        raise Exit(f"image.base: {error}", code=1) from None
     with tempfile.TemporaryDirectory(prefix="cablesim-base-") as work:
         for command in base_image_commands(found, suite, mirror, Path(work), f"{name}:{suite}"):
             _image_call(c, command)
@@ -141,10 +135,7 @@ def image_base(c: _Context, suite: str = "bullseye", mirror: str = "http://deb.d
 image = Collection("image", image_build, image_push, image_shell, image_run, image_base)
 
 # --- wheelhouse: offline clusters -------------------------------------------------------------------------------
-import shlex  # noqa: E402
-from typing import Optional  # noqa: E402
 
-from invoke import Context, Exit, task  # noqa: E402
 
 _WHEELHOUSE_ROOT_HELP = "The wheelhouse folder (default: $CABLESIM_WHEELHOUSE)"
 
