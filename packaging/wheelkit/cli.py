@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .build import Builder, CellResult, LogProgress, Progress
-from .errors import WheelkitError
+from .errors import WheelkitError, raise_on_usage_errors
 from .interpreters import discover
 from .nightly import rename_sdist, rename_wheel
 from .plan import KNOBS, make_plan
@@ -67,10 +67,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def parse_build_args(argv: Sequence[str], prog: str = "nox -s build_linux --") -> BuildOptions:
     parser = build_parser(prog)
 
-    def fail(message: str) -> None:  # argparse would exit; give the caller one error type instead
-        raise WheelkitError(f"{message}\n{parser.format_usage().strip()}")
-
-    parser.error = fail  # type: ignore[method-assign,assignment]
+    raise_on_usage_errors(parser)
     args = parser.parse_args(list(argv))
     if args.jobs is not None and args.jobs < 1:
         raise WheelkitError(f"--jobs must be at least 1, got {args.jobs}")

@@ -49,7 +49,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from packaging.version import InvalidVersion, Version
 
-from .errors import WheelkitError
+from .errors import WheelkitError, raise_on_usage_errors
 from .wheelfile import WheelContents, normalize_distribution, parse_wheel_name, safe_extract, verify_record
 
 log = logging.getLogger(__name__)
@@ -621,10 +621,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def parse_upload_args(argv: Sequence[str], prog: str = "nox -s upload --") -> UploadOptions:
     parser = build_parser(prog)
 
-    def fail(message: str) -> None:  # argparse would exit; give the caller one error type instead
-        raise WheelkitError(f"{message}\n{parser.format_usage().strip()}")
-
-    parser.error = fail  # type: ignore[method-assign,assignment]
+    fail = raise_on_usage_errors(parser)
     args = parser.parse_args(list(argv))
     try:
         repository = repository_for(args.repository, args.simple_url)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .errors import WheelkitError
+from .errors import WheelkitError, raise_on_usage_errors
 from .publish import MANIFEST, _matches, is_sdist
 from .version import NIGHTLY_DISTRIBUTION, PRETEND_VERSION, BuildVersion
 from .wheelfile import normalize_distribution
@@ -66,10 +66,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def parse_release_args(argv: Sequence[str], prog: str = "nox -s release --") -> ReleaseOptions:
     parser = build_parser(prog)
 
-    def fail(message: str) -> None:  # argparse would exit; give the caller one error type instead
-        raise WheelkitError(f"{message}\n{parser.format_usage().strip()}")
-
-    parser.error = fail  # type: ignore[method-assign,assignment]
+    fail = raise_on_usage_errors(parser)
     args = parser.parse_args(list(argv))
     if args.upload and not args.repository:
         fail("--upload true needs --repository pypi|testpypi|URL (nothing goes to PyPI by default)")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, Union
 
-from .errors import WheelkitError
+from .errors import WheelkitError, raise_on_usage_errors
 from .interpreters import Interpreter, discover, resolve
 from .repair import check_no_mpi_bundled
 from .tables import render_table
@@ -902,10 +902,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def parse_test_args(argv: Sequence[str], prog: str = "nox -s test_wheels --") -> Options:
     parser = build_parser(prog)
 
-    def fail(message: str) -> None:  # argparse would exit; give the caller one error type instead
-        raise WheelkitError(f"{message}\n{parser.format_usage().strip()}")
-
-    parser.error = fail  # type: ignore[method-assign,assignment]
+    fail = raise_on_usage_errors(parser)
     args, unknown = parser.parse_known_args(list(argv))
     if unknown:  # a spec given unquoted, e.g. -i URL cablesim==1.0
         fail(f"unrecognised arguments: {' '.join(unknown)} (quote a pip spec with its options as one argument)")
