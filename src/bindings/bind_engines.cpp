@@ -4,6 +4,8 @@
 #include <cablesim/errors.hpp>
 #ifdef CABLESIM_HAVE_CORENEURON
 #include <cablesim/coreneuron.hpp>
+
+#include "engine_methods.hpp"
 #endif
 
 #include <pybind11/numpy.h>
@@ -21,17 +23,13 @@ using namespace pybind11::literals;
 #ifdef CABLESIM_HAVE_CORENEURON
 namespace {
 
-py::array_t<double> copy_to_array(const std::vector<double>& values) {
-    return py::array_t<double>(static_cast<py::ssize_t>(values.size()), values.data());
-}
-
 void register_coreneuron(py::module_& m) {
     using engine = cablesim::coreneuron::simulation;
     m.def("coreneuron_default_threads", &cablesim::coreneuron::default_threads,
           "The threads the coreneuron engine uses when none are given: OMP_NUM_THREADS, else one per core.");
-    py::class_<engine>(m, "CoreNeuronSimulation",
-                       "The coreneuron engine: Simulation's method with cells interleaved for speed, on OpenMP threads.")
-        .def(py::init([](const cablesim::model& model, double dt, double celsius, int secondorder, bool use_rate_table,
+    py::class_<engine> cls(m, "CoreNeuronSimulation",
+                           "The coreneuron engine: Simulation's method with cells interleaved for speed, on OpenMP threads.");
+    cls.def(py::init([](const cablesim::model& model, double dt, double celsius, int secondorder, bool use_rate_table,
                          std::optional<int> threads) {
                  return std::make_unique<engine>(
                      model, cablesim::simulation_options{dt, celsius, secondorder, use_rate_table},
@@ -40,40 +38,15 @@ void register_coreneuron(py::module_& m) {
              "model"_a, "dt"_a = 0.025, "celsius"_a = 6.3, "secondorder"_a = 0, "use_rate_table"_a = true,
              "threads"_a = py::none(),
              "As Simulation; threads >= 1 (None: coreneuron_default_threads()).")
-        .def("finitialize", &engine::finitialize, "v_init"_a = -65.0)
         .def("fadvance", &engine::fadvance, py::call_guard<py::gil_scoped_release>())
-        .def("run", &engine::run, "tstop"_a, py::call_guard<py::gil_scoped_release>(),
-             "Advance until t reaches tstop [ms].")
-        .def_property_readonly("t", &engine::time)
-        .def_property_readonly("dt", &engine::dt)
         .def_property_readonly("threads", &engine::threads)
         .def_property_readonly("group_count", &engine::group_count)
-        .def_property_readonly("node_count", [](const engine& s) { return s.layout().size(); })
-        .def_property_readonly("tree_count", [](const engine& s) { return s.layout().tree_count(); })
-        .def("voltage_at", [](const engine& s, std::size_t sec, double x) {
-                return s.voltage_at(cablesim::location{sec, x});
-            }, "section"_a, "x"_a)
-        .def("time_trace", [](const engine& s) { return copy_to_array(s.time_trace()); })
-        .def("voltage_trace", [](const engine& s, std::size_t probe) { return copy_to_array(s.voltage_trace(probe)); },
-             "probe"_a)
-        .def("spikes", [](const engine& s) {
-                const auto& spikes = s.spikes();
-                py::array_t<double> times(static_cast<py::ssize_t>(spikes.size()));
-                py::array_t<std::int64_t> sources(static_cast<py::ssize_t>(spikes.size()));
-                auto t = times.mutable_unchecked<1>();
-                auto src = sources.mutable_unchecked<1>();
-                for (std::size_t k = 0; k < spikes.size(); ++k) {
-                    t(k) = spikes[k].time;
-                    src(k) = static_cast<std::int64_t>(spikes[k].source);
-                }
-                return py::make_tuple(times, sources);
-            }, "(times [ms], source indices) of every spike, in the order they happened.")
-        .def("source_of_connection", &engine::source_of_connection, "connection"_a)
         .def("__repr__", [](const engine& s) {
             return "<cablesim.CoreNeuronSimulation dt=" + cablesim::format_number(s.dt()) + " ms t=" +
                    cablesim::format_number(s.time()) + " ms nodes=" + std::to_string(s.layout().size()) +
                    " threads=" + std::to_string(s.threads()) + " groups=" + std::to_string(s.group_count()) + ">";
         });
+    cablesim_bindings::bind_engine_methods(cls);
 }
 
 } // namespace

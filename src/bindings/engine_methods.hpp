@@ -1,0 +1,52 @@
+// The methods every engine binds alike (Simulation and CoreNeuronSimulation), so cablesim.Model drives either.
+#pragma once
+
+#include <cablesim/model.hpp>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace cablesim_bindings {
+
+namespace py = pybind11;
+
+inline py::array_t<double> to_array(const std::vector<double>& values) {
+    return py::array_t<double>(static_cast<py::ssize_t>(values.size()), values.data());
+}
+
+// Engine: anything with simulation's read-out interface (time, dt, layout, voltage_at, traces, spikes).
+template <typename Engine>
+void bind_engine_methods(py::class_<Engine>& cls) {
+    using namespace pybind11::literals;
+    cls.def("finitialize", &Engine::finitialize, "v_init"_a = -65.0)
+        .def("run", &Engine::run, "tstop"_a, py::call_guard<py::gil_scoped_release>(),
+             "Advance until t reaches tstop [ms].")
+        .def_property_readonly("t", &Engine::time)
+        .def_property_readonly("dt", &Engine::dt)
+        .def_property_readonly("node_count", [](const Engine& s) { return s.layout().size(); })
+        .def_property_readonly("tree_count", [](const Engine& s) { return s.layout().tree_count(); })
+        .def("voltage_at", [](const Engine& s, std::size_t sec, double x) {
+                return s.voltage_at(cablesim::location{sec, x});
+            }, "section"_a, "x"_a)
+        .def("time_trace", [](const Engine& s) { return to_array(s.time_trace()); })
+        .def("voltage_trace", [](const Engine& s, std::size_t probe) { return to_array(s.voltage_trace(probe)); },
+             "probe"_a)
+        .def("spikes", [](const Engine& s) {
+                const auto& spikes = s.spikes();
+                py::array_t<double> times(static_cast<py::ssize_t>(spikes.size()));
+                py::array_t<std::int64_t> sources(static_cast<py::ssize_t>(spikes.size()));
+                auto t = times.mutable_unchecked<1>();
+                auto src = sources.mutable_unchecked<1>();
+                for (std::size_t k = 0; k < spikes.size(); ++k) {
+                    t(k) = spikes[k].time;
+                    src(k) = static_cast<std::int64_t>(spikes[k].source);
+                }
+                return py::make_tuple(times, sources);
+            }, "(times [ms], source indices) of every spike, in the order they happened.")
+        .def("source_of_connection", &Engine::source_of_connection, "connection"_a);
+}
+
+} // namespace cablesim_bindings
