@@ -304,3 +304,28 @@ def test_a_build_environment_that_cannot_be_made_fails_its_cell_only(plan, monke
     assert [r.status for r in results] == ["built", "failed", "built"]
     assert "installing the build requirements failed" in results[1].message
     assert attempts.count("cp310-default") == 2  # made early while the core compiles, tried again by its build
+
+
+def test_a_core_that_does_not_compile_fails_every_wheel_with_the_reason(plan, monkeypatch):
+    tools = FakeTools()
+
+    def failing_core(command, log_path, env=None, what="", cwd=None):
+        if command[:2] == ["cmake", "--build"]:
+            raise WheelkitError("compiling the core failed (exit 1); last lines of core.log:\nerror: boom")
+        return tools(command, log_path, env, what, cwd)
+
+    results = run_builder(plan, monkeypatch, failing_core)
+    assert [r.status for r in results] == ["failed"] * 3
+    assert all("compiling the core failed" in r.message for r in results)
+    assert "0 of 3 wheel(s) built" in summary_table(results)
+    assert not plan.wheelhouse.exists()
+
+
+def test_a_move_across_file_systems_fails_clearly(plan, monkeypatch):
+    def cross_device(source, destination):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(build.os, "replace", cross_device)
+    results = run_builder(plan, monkeypatch, FakeTools(), keep_going=True)
+    assert all(r.status == "failed" for r in results)
+    assert "must be on the wheelhouse's file system" in results[0].message

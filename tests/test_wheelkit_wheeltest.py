@@ -442,3 +442,14 @@ def test_the_wheelhouse_includes_its_variant_folders(tmp_path):
 ])
 def test_a_site_label_added_by_a_rewrite_is_recognised(built, published, label):
     assert site_label(built=built, published=published) == label
+
+
+def test_the_wheelhouse_means_its_newest_build(tmp_path):
+    wheelhouse = tmp_path / "wheelhouse"
+    newest = tiny_wheel(wheelhouse, f"{PY}-{PY}-{PLATFORM}")
+    info = "cablesim-0.9.dist-info"
+    older = synthesise(wheelhouse, "0.9", {"cablesim/__init__.py": b"__version__ = '0.9'\n",
+                                           f"{info}/METADATA": b"Metadata-Version: 2.4\nName: cablesim\nVersion: 0.9\n"},
+                       tag=f"{PY}-{PY}-{PLATFORM}")
+    jobs = resolve_jobs(None, None, wheelhouse=wheelhouse, unpack_dir=tmp_path / "u", interpreters=lambda: [HERE])
+    assert [j.wheel for j in jobs] == [newest] and older.exists()

@@ -143,7 +143,8 @@ class Builder:
             log_path = cell.core_dir.parent / f"{cell.core_dir.name}.log"
             log_path.unlink(missing_ok=True)
             env = self.compile_environment(cell)
-            env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(os.cpu_count() or 1)
+            # All cores for the core (nothing else runs yet), unless the maintainer set a level.
+            env["CMAKE_BUILD_PARALLEL_LEVEL"] = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
             started = time.perf_counter()
             self.progress.step(f"core-{cell.variant.label}", f"compiling the C++ core once ({cell.core_dir})")
             # Configuring again is cheap and picks up changed knobs (CABLESIM_CMAKE_ARGS, debug information).
@@ -265,9 +266,15 @@ class Builder:
             final = output_dir / repaired.name
             # Atomic moves on one file system (both under the checkout); the archive first, so that a wheel in the
             # wheelhouse always has its debug information next to it.
-            if debug_archive is not None:
-                os.replace(debug_archive, output_dir / debug_archive.name)
-            os.replace(repaired, final)
+            try:
+                if debug_archive is not None:
+                    os.replace(debug_archive, output_dir / debug_archive.name)
+                os.replace(repaired, final)
+            except OSError as error:
+                raise WheelkitError(
+                    f"cannot move {repaired.name} into {output_dir}: {error}; the build folders "
+                    "(CABLESIM_BUILD_ROOT) must be on the wheelhouse's file system for the move to be atomic"
+                ) from None
             result.wheel, result.status = final, "built"
         except WheelkitError as error:
             result.status, result.message = "failed", str(error)
@@ -289,9 +296,15 @@ class Builder:
         # The build environments do not need the core: they are made while it compiles.
         with ThreadPoolExecutor(max_workers=len(self.plan.cells)) as pool:
             environments = [pool.submit(self._prepare_environment, cell) for cell in self.plan.cells]
-            self.build_core()
-            for future in environments:
-                future.result()
+            try:
+                self.build_core()
+            except WheelkitError as error:
+                # Nothing can link without the core: every wheel failed, each with the reason, in the summary.
+                return [CellResult(cell, status="failed", message=str(error), log_path=cell.log_path)
+                        for cell in self.plan.cells]
+            finally:
+                for future in environments:
+                    future.result()
         with ThreadPoolExecutor(max_workers=self.plan.jobs) as pool:
             try:
                 # build_cell turns every WheelkitError into a result; anything else is a bug and propagates.

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -237,8 +238,12 @@ class Plan:
         for cell in self.cells:
             env = " ".join(f"{k}={shlex.quote(v)}" for k, v in cell.environment)
             prefix = f"{env} " if env else ""
-            lines.append(_shell([str(cell.python.path), "-m", "venv", str(cell.env_dir)]))
-            lines.append(_shell([str(cell.env_python), "-m", "pip", "install", *BUILD_REQUIREMENTS]))
+            if shutil.which("uv"):  # what Builder.ensure_environment runs
+                lines.append(_shell(["uv", "venv", "--quiet", "--python", str(cell.python.path), str(cell.env_dir)]))
+                lines.append(_shell(["uv", "pip", "install", "--python", str(cell.env_python), *BUILD_REQUIREMENTS]))
+            else:
+                lines.append(_shell([str(cell.python.path), "-m", "venv", str(cell.env_dir)]))
+                lines.append(_shell([str(cell.env_python), "-m", "pip", "install", *BUILD_REQUIREMENTS]))
             build_env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(cell.build_environment().items()))
             lines.append(f"cd {shlex.quote(str(cell.root))} && {build_env} " + _shell(cell.wheel_command()))
             raw = str(cell.staging_dir / "raw" / "*.whl")

@@ -29,6 +29,7 @@ from .errors import WheelkitError, raise_on_usage_errors
 from .interpreters import Interpreter, discover, resolve
 from .repair import check_no_mpi_bundled
 from .tables import render_table
+from .targets import LINUX, MACOS
 from .wheelfile import (
     WheelContents,
     elf_needed,
@@ -299,9 +300,14 @@ def resolve_jobs(
     unpack_dir first.
     """
     if python is None:
-        wheels = sorted([*Path(wheelhouse).glob("*.whl"), *Path(wheelhouse).glob("*/*.whl")])
-        if not wheels:
+        every = sorted([*Path(wheelhouse).glob("*.whl"), *Path(wheelhouse).glob("*/*.whl")])
+        if not every:
             raise WheelkitError(f"no wheels in {wheelhouse}: run `nox -s build_linux` first, or pass PYTHON WHEEL")
+        # Builds of earlier versions stay in the wheelhouse: the newest build is what is meant.
+        wheels = sorted(_newest(every))
+        if len(wheels) < len(every):
+            log.info("testing the newest version's %d wheel(s); %d older one(s) left out (name them to test them)",
+                     len(wheels), len(every) - len(wheels))
         found = interpreters()
         jobs = []
         for wheel in wheels:
@@ -612,7 +618,9 @@ class WheelTester:
 
     def check_no_mpi(self) -> CheckOutcome:
         assert self.wheel is not None and self.contents is not None
-        check_no_mpi_bundled(self.wheel)
+        # delocate vendors into <package>/.dylibs/, auditwheel into <package>.libs/
+        target = MACOS if any(t.platform.startswith("macosx") for t in self.contents.name.tags) else LINUX
+        check_no_mpi_bundled(self.wheel, target)
         return f"{len(self.contents.vendored_libraries())} vendored libraries, none of them MPI"
 
     def check_vendored(self) -> CheckOutcome:
