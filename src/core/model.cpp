@@ -234,26 +234,31 @@ void check_index(std::size_t id, std::size_t count, const char* kind) {
 }
 } // namespace
 
+namespace {
+// Every kind of connection ends alike: a checked target (or none: a spike detector only), appended.
+std::size_t append_connection(std::vector<connection>& connections, connection c,
+                              std::optional<std::size_t> target_synapse, std::size_t synapse_count) {
+    if (target_synapse) check_index(*target_synapse, synapse_count, "ExpSyn");
+    c.target = target_synapse;
+    connections.push_back(c);
+    return connections.size() - 1;
+}
+} // namespace
+
 std::size_t model::add_connection_from_voltage(location where, std::optional<std::size_t> target_synapse) {
     check_location(where);
-    if (target_synapse) check_index(*target_synapse, exp_synapses_.size(), "ExpSyn");
     connection c;
     c.kind = source_kind::voltage_threshold;
     c.where = where;
-    c.target = target_synapse;
-    connections_.push_back(c);
-    return connections_.size() - 1;
+    return append_connection(connections_, c, target_synapse, exp_synapses_.size());
 }
 
 std::size_t model::add_connection_from_generator(std::size_t generator, std::optional<std::size_t> target_synapse) {
     check_index(generator, spike_generators_.size(), "NetStim");
-    if (target_synapse) check_index(*target_synapse, exp_synapses_.size(), "ExpSyn");
     connection c;
     c.kind = source_kind::generator;
     c.generator = generator;
-    c.target = target_synapse;
-    connections_.push_back(c);
-    return connections_.size() - 1;
+    return append_connection(connections_, c, target_synapse, exp_synapses_.size());
 }
 
 namespace {
@@ -267,13 +272,10 @@ void check_gid(std::int64_t gid, const char* what) {
 
 std::size_t model::add_connection_from_gid(std::int64_t gid, std::optional<std::size_t> target_synapse) {
     check_gid(gid, "gid_connect");
-    if (target_synapse) check_index(*target_synapse, exp_synapses_.size(), "ExpSyn");
     connection c;
     c.kind = source_kind::gid;
     c.gid = gid;
-    c.target = target_synapse;
-    connections_.push_back(c);
-    return connections_.size() - 1;
+    return append_connection(connections_, c, target_synapse, exp_synapses_.size());
 }
 
 void model::set_output_gid(std::int64_t gid, std::size_t connection) {
