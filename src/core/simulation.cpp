@@ -50,17 +50,21 @@ spike_wiring wire_spikes(const model& m, const compartments& layout) {
     return w;
 }
 
-simulation::simulation(const model& m, simulation_options options): options_(options), layout_(discretize(m)) {
-    if (!(options_.dt > 0.0) || !std::isfinite(options_.dt)) {
-        throw model_error("dt must be > 0 ms, got " + format_number(options_.dt));
+void check_options(const simulation_options& options) {
+    if (!(options.dt > 0.0) || !std::isfinite(options.dt)) {
+        throw model_error("dt must be > 0 ms, got " + format_number(options.dt));
     }
-    if (options_.secondorder != 0 && options_.secondorder != 2) {
+    if (options.secondorder != 0 && options.secondorder != 2) {
         throw model_error("secondorder must be 0 (backward Euler) or 2 (Crank-Nicolson), got " +
-                          std::to_string(options_.secondorder));
+                          std::to_string(options.secondorder));
     }
-    if (!std::isfinite(options_.celsius)) {
-        throw model_error("celsius must be a finite temperature in degC, got " + format_number(options_.celsius));
+    if (!std::isfinite(options.celsius)) {
+        throw model_error("celsius must be a finite temperature in degC, got " + format_number(options.celsius));
     }
+}
+
+simulation::simulation(const model& m, simulation_options options): options_(options), layout_(discretize(m)) {
+    check_options(options_);
     n_ = layout_.size();
     v_.assign(n_, 0.0);
     d_.assign(n_, 0.0);

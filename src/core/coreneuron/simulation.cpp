@@ -194,16 +194,7 @@ struct simulation::state {
 
 simulation::state::state(const model& m, simulation_options opts, int nthreads)
     : options(opts), layout(discretize(m)), threads(nthreads) {
-    if (!(options.dt > 0.0) || !std::isfinite(options.dt)) {
-        throw model_error("dt must be > 0 ms, got " + format_number(options.dt));
-    }
-    if (options.secondorder != 0 && options.secondorder != 2) {
-        throw model_error("secondorder must be 0 (backward Euler) or 2 (Crank-Nicolson), got " +
-                          std::to_string(options.secondorder));
-    }
-    if (!std::isfinite(options.celsius)) {
-        throw model_error("celsius must be a finite temperature in degC, got " + format_number(options.celsius));
-    }
+    check_options(options);
     if (threads < 1) {
         throw model_error("threads must be >= 1, got " + std::to_string(threads) +
                           " (the coreneuron engine runs the cells on that many OpenMP threads)");

@@ -28,6 +28,9 @@ struct simulation_options {
     bool use_rate_table = true; // hh rates from NEURON's 201-point table (as NEURON's default)
 };
 
+// Throws model_error naming the bad value; every engine checks its options with it.
+void check_options(const simulation_options& options);
+
 // A spike: the time its source crossed threshold (or the NetStim fired) and the source's index.
 struct spike {
     double time;        // [ms]
