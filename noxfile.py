@@ -100,11 +100,19 @@ def build_osx(session: nox.Session) -> None:
 
 @nox.session(default=False, tags=["wheels"])
 def sdist(session: nox.Session) -> None:
-    """Build the sdist into wheelhouse/: its version is baked in (_version.py, PKG-INFO), so it builds without git."""
+    """Build the sdist into wheelhouse/: its version is baked in (_version.py, PKG-INFO), so it builds without git.
+    -- --version 1.2.3 pins it; otherwise a checkout with uncommitted changes is refused, as for release wheels."""
+    from wheelkit import WheelkitError
+    from wheelkit.version import sdist_environment
+
+    try:
+        env = sdist_environment(session.posargs, DIR, os.environ)
+    except WheelkitError as error:
+        session.error(str(error))
     session.install("build")
     staging = Path(session.create_tmp()) / "sdist"
     shutil.rmtree(staging, ignore_errors=True)
-    session.run("python", "-m", "build", "--sdist", "--outdir", str(staging), str(DIR))
+    session.run("python", "-m", "build", "--sdist", "--outdir", str(staging), str(DIR), env=env)
     (archive,) = staging.glob("*.tar.gz")
     wheelhouse = DIR / "wheelhouse"
     wheelhouse.mkdir(exist_ok=True)

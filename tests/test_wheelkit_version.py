@@ -275,3 +275,17 @@ def test_a_pinned_real_build_agrees_in_file_name_metadata_and_version(tmp_path_f
         assert contents.metadata_version() == "9.0a0"
         version_file = contents.read_text("cablesim/_version.py")
     assert "9.0a0" in version_file
+
+
+def test_the_sdist_is_pinned_or_refused_from_a_tree_that_is_no_commit(tmp_path):
+    from wheelkit.version import sdist_environment
+
+    assert sdist_environment(["--version", "9.0a"], tmp_path, {}) == {"SETUPTOOLS_SCM_PRETEND_VERSION": "9.0a0"}
+    assert sdist_environment([], tmp_path, {"SETUPTOOLS_SCM_PRETEND_VERSION": "2.0"}) == {
+        "SETUPTOOLS_SCM_PRETEND_VERSION": "2.0"}
+    with pytest.raises(WheelkitError, match="refusing to build the sdist: .* is not a git checkout"):
+        sdist_environment([], tmp_path, {})
+    with pytest.raises(WheelkitError, match="not a PEP 440 version"):
+        sdist_environment(["--version", "nine"], tmp_path, {})
+    with pytest.raises(WheelkitError, match="unrecognized arguments: --fast"):
+        sdist_environment(["--fast"], tmp_path, {})

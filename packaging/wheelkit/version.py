@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import logging
 import os
@@ -18,11 +19,11 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 from packaging.version import InvalidVersion, Version  # PyPA's packaging (the folder packaging/ is no package)
 
-from .errors import WheelkitError
+from .errors import WheelkitError, raise_on_usage_errors
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +178,19 @@ def build_version(root: Path, python: str, *, option: Optional[str], nightly: bo
         log.warning("version %s has a local part (+...): fine for testing, but PyPI refuses it; tag the commit "
                     "(git tag 1.2.3) or pin --version for a release", version)
     return BuildVersion(DISTRIBUTION, version, pin is not None, False, refusal)
+
+
+def sdist_environment(argv: Sequence[str], root: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """What `nox -s sdist -- [--version V]` builds with: the pinned version in SETUPTOOLS_SCM_PRETEND_VERSION, or
+    git's, which must then be a commit's (an sdist is a release artifact: a dirty tree is refused as for wheels)."""
+    parser = argparse.ArgumentParser(prog="nox -s sdist --", description="Build the sdist into wheelhouse/.")
+    parser.add_argument("--version", help="pin the version (PEP 440) instead of asking git")
+    raise_on_usage_errors(parser)
+    args = parser.parse_args(list(argv))
+    pinned = pinned_version(args.version, environ)
+    if pinned:
+        return {PRETEND_VERSION: pinned}
+    refusal = release_refusal(root)
+    if refusal:
+        raise WheelkitError(f"refusing to build the sdist: {refusal}")
+    return {}
