@@ -14,7 +14,8 @@ from wheelkit import WheelkitError  # noqa: E402
 from wheelkit.cli import parse_build_args  # noqa: E402
 from wheelkit.interpreters import Interpreter, candidate_paths, discover, probe, resolve  # noqa: E402
 from wheelkit.targets import MACOS  # noqa: E402
-from wheelkit.plan import expected_platform, make_plan, normalize_name  # noqa: E402
+from wheelkit.plan import expected_platform, make_plan  # noqa: E402
+from wheelkit.wheelfile import normalize_distribution  # noqa: E402
 from wheelkit.selection import select  # noqa: E402
 
 FOUND = tuple(Interpreter((3, minor, 1), Path(f"/opt/python/cp3{minor}-cp3{minor}/bin/python")) for minor in range(9, 14))
@@ -201,8 +202,11 @@ def test_expected_platform():
     assert int(host.split("_")[2]) <= 34  # gcc/glibc >= 2.34 hosts give at best manylinux_2_34
 
 
-def test_normalize_name():
-    assert normalize_name("Cable-Sim.nightly") == "cable_sim_nightly"
+def test_wheel_file_names_use_the_normalized_distribution(tmp_path):
+    assert normalize_distribution("Cable-Sim.nightly") == "cable_sim_nightly"
+    plan = make_plan(FOUND[:1], (), root=tmp_path, version="1", distribution="Cable-Sim.nightly",
+                     environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    assert plan.cells[0].output_name.startswith("cable_sim_nightly-1-")
 
 
 def test_build_args():

@@ -167,23 +167,14 @@ class Builder:
             self.progress.step(cell.key, f"creating the build environment {cell.env_dir}")
             shutil.rmtree(cell.env_dir, ignore_errors=True)
             env = dict(os.environ, UV_PYTHON_DOWNLOADS="never")
-            uv = shutil.which("uv")
-            if uv:  # 0.1 s per environment, where `python -m venv` spends 4 s of CPU in ensurepip
-                create = [uv, "venv", "--quiet", "--python", str(cell.python.path), str(cell.env_dir)]
-                install = [uv, "pip", "install", "--python", str(cell.env_python), *BUILD_REQUIREMENTS]
-            else:
-                create = [str(cell.python.path), "-m", "venv", str(cell.env_dir)]
-                install = [str(cell.env_python), "-m", "pip", "install", "--disable-pip-version-check",
-                           *BUILD_REQUIREMENTS]
+            create, install = cell.environment_commands(shutil.which("uv"))
             run_logged(create, log_path, env, "creating the build environment")
             run_logged(install, log_path, env, "installing the build requirements")
             stamp.write_text(wanted)
 
     def _unpack(self, cell: Cell, wheel: Path, log_path: Path) -> Path:
-        unpacked = cell.staging_dir / "unpacked"
-        run_logged([self.wheel_tool, "unpack", "--dest", str(unpacked), str(wheel)], log_path, self.tools_env,
-                   "wheel unpack")
-        (tree,) = [p for p in unpacked.iterdir() if p.is_dir()]
+        run_logged(cell.unpack_command(self.wheel_tool, str(wheel)), log_path, self.tools_env, "wheel unpack")
+        (tree,) = [p for p in cell.unpack_dir.iterdir() if p.is_dir()]
         return tree
 
     def _libraries(self, tree: Path) -> list[Path]:
@@ -243,8 +234,7 @@ class Builder:
                     self.progress.step(cell.key, "splitting off the debug information")
                     debug_archive = self.split_debug_information(cell, tree, log_path)
                     (cell.staging_dir / "split").mkdir()
-                    run_logged([self.wheel_tool, "pack", "--dest-dir", str(cell.staging_dir / "split"), str(tree)],
-                               log_path, self.tools_env, "wheel pack")
+                    run_logged(cell.pack_command(self.wheel_tool, str(tree)), log_path, self.tools_env, "wheel pack")
                     to_repair = _single_wheel(cell.staging_dir / "split")
             self.progress.step(cell.key, f"repairing {to_repair.name}")
             repaired_dir = cell.staging_dir / "repaired"

@@ -20,11 +20,18 @@ import logging
 import os
 import re
 import tarfile
-import zipfile
 from pathlib import Path
 
 from .errors import WheelkitError
-from .wheelfile import WheelContents, normalize_distribution, parse_wheel_name, read_all, verify_record, write_wheel
+from .wheelfile import (
+    WheelContents,
+    moved_member,
+    normalize_distribution,
+    parse_wheel_name,
+    read_all,
+    verify_record,
+    write_wheel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,45 +44,25 @@ def rename_wheel(wheel: Path, distribution: str, destination: Path) -> Path:
     with WheelContents(wheel) as contents:
         verify_record(contents)
         old_info = contents.dist_info
+        executables = [member for member in contents.names if contents.mode(member) & 0o111]
     name = parse_wheel_name(wheel.name)
     new_stem = normalize_distribution(distribution)
-    old_prefix = old_info[: -len(".dist-info")]
     new_prefix = f"{new_stem}-{name.version}"
     files: dict[str, bytes] = {}
     for member, data in read_all(wheel).items():
-        top, _, rest = member.partition("/")
-        if top == old_info:
-            member = f"{new_prefix}.dist-info/{rest}"
-            if rest == "METADATA":
-                data = _NAME_LINE.sub(f"Name: {distribution}", data.decode("utf-8"), count=1).encode("utf-8")
-        elif top == f"{old_prefix}.data":
-            member = f"{new_prefix}.data/{rest}"
-        files[member] = data
+        if member == f"{old_info}/METADATA":
+            data = _NAME_LINE.sub(f"Name: {distribution}", data.decode("utf-8"), count=1).encode("utf-8")
+        files[moved_member(member, old_info, new_prefix)] = data
     tag = name.tag_text
     build = f"-{name.build}" if name.build else ""
     output = destination / f"{new_stem}-{name.version}{build}-{tag}.whl"
-    executables = _executables(wheel)
-    write_wheel(output, files, executable=[_renamed(e, old_info, old_prefix, new_prefix) for e in executables])
+    write_wheel(output, files, executable=[moved_member(e, old_info, new_prefix) for e in executables])
     with WheelContents(output) as check:
         verify_record(check)
         if check.metadata().get("Name") != [distribution]:
             raise WheelkitError(f"renaming {wheel.name} to {distribution} failed: METADATA has no single Name line")
     log.info("%s -> %s", wheel.name, output.name)
     return output
-
-
-def _executables(wheel: Path) -> list[str]:
-    with zipfile.ZipFile(wheel) as archive:
-        return [i.filename for i in archive.infolist() if (i.external_attr >> 16) & 0o111]
-
-
-def _renamed(member: str, old_info: str, old_prefix: str, new_prefix: str) -> str:
-    top, _, rest = member.partition("/")
-    if top == old_info:
-        return f"{new_prefix}.dist-info/{rest}"
-    if top == f"{old_prefix}.data":
-        return f"{new_prefix}.data/{rest}"
-    return member
 
 
 def rename_sdist(sdist: Path, distribution: str, destination: Path) -> Path:

@@ -32,6 +32,7 @@ from .wheelfile import (
     WheelContents,
     extension_abi_mismatches,
     glibc_version,
+    moved_member,
     normalize_distribution,
     parse_wheel_name,
     read_all,
@@ -324,7 +325,6 @@ def rewrite_wheel(source: Path, out_dir: Optional[Path], change: Rewrite) -> Pat
         if change.drop or change.relax:
             requirements = rewrite_requirements(wheel.requires_dist(), change.drop, change.relax)
         old_dist_info = wheel.dist_info
-        old_data = f"{old_dist_info[: -len('.dist-info')]}.data"
         executable = {n for n in wheel.names if wheel.mode(n) & 0o111}
         metadata = wheel.read_text(f"{old_dist_info}/METADATA")
         wheel_text = wheel.read_text(f"{old_dist_info}/WHEEL")
@@ -335,13 +335,7 @@ def rewrite_wheel(source: Path, out_dir: Optional[Path], change: Rewrite) -> Pat
     renamed: dict[str, bytes] = {}
     renamed_executable: set[str] = set()
     for member, data in files.items():
-        top, _, rest = member.partition("/")
-        if top == old_dist_info:
-            target = f"{new_stem}.dist-info/{rest}"
-        elif top == old_data:
-            target = f"{new_stem}.data/{rest}"
-        else:
-            target = member
+        target = moved_member(member, old_dist_info, new_stem)
         if member == f"{old_dist_info}/METADATA":
             data = rewrite_metadata(metadata, version, requirements).encode("utf-8")
         elif member == f"{old_dist_info}/WHEEL" and change.tag:

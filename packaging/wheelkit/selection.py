@@ -10,15 +10,15 @@ from typing import Sequence
 
 from .errors import WheelkitError
 from .interpreters import Interpreter
+from .plan import VARIANTS
 
 log = logging.getLogger(__name__)
 
-# Variant words a build accepts. MPI is always on in the Linux wheels (the shims load the user's MPI at run time),
-# so `mpi` names the default wheel; it stays accepted because NEURON's build scripts take it.
-KNOWN_VARIANTS = ("coreneuron", "mpi")
-AVAILABLE_VARIANTS: tuple[str, ...] = ("coreneuron", "mpi")
+# Variant words a build accepts: the variants the plan knows, and `mpi`. MPI is always on in the Linux wheels (the
+# shims load the user's MPI at run time), so `mpi` names the default wheel; it stays accepted because NEURON's build
+# scripts take it.
 ALWAYS_ON_VARIANTS = ("mpi",)
-
+KNOWN_VARIANTS = (*(name for name in VARIANTS if name != "default"), *ALWAYS_ON_VARIANTS)
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,6 @@ def select(arguments: Sequence[str], found: Sequence[Interpreter]) -> Selection:
     for argument in arguments:
         word = argument.strip().lower()
         if word in KNOWN_VARIANTS:
-            if word not in AVAILABLE_VARIANTS:
-                raise WheelkitError(
-                    f"the '{word}' variant is not built yet: cablesim's build has no {word} support so far "
-                    "(it comes with the variants issue); build the default wheel without the word"
-                )
             if word in ALWAYS_ON_VARIANTS:
                 log.info("'%s': every Linux wheel has MPI support (docs/mpi.md); building the default wheel", word)
             elif word not in variants:

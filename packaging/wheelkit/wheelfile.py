@@ -101,6 +101,17 @@ def normalize_distribution(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
+def moved_member(member: str, old_dist_info: str, new_stem: str) -> str:
+    """A wheel member's name once its .dist-info and .data folders belong to new_stem (name-version): what a
+    rename or a new version does to every member; others keep their names."""
+    top, _, rest = member.partition("/")
+    if top == old_dist_info:
+        return f"{new_stem}.dist-info/{rest}"
+    if top == f"{old_dist_info[: -len('.dist-info')]}.data":
+        return f"{new_stem}.data/{rest}"
+    return member
+
+
 # --- which tags an interpreter accepts ---------------------------------------------------------------------------
 
 

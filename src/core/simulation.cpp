@@ -181,15 +181,7 @@ void simulation::check_thresholds() {
     for (std::size_t k = 0; k < wiring_.sources.size(); ++k) {
         const spike_source& s = wiring_.sources[k];
         if (s.is_generator || s.is_gid) continue;
-        if (v_[s.node] - s.threshold > 0.0) {
-            if (!above_threshold_[k]) {
-                above_threshold_[k] = true;
-                emit_spike(k, t_);
-            }
-        }
-        else {
-            above_threshold_[k] = false;
-        }
+        if (rises_above(v_[s.node], s.threshold, above_threshold_[k])) emit_spike(k, t_);
     }
 }
 

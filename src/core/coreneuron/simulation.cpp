@@ -350,15 +350,7 @@ void simulation::state::check_thresholds(std::uint64_t at_step) {
     for (std::size_t k = 0; k < wiring.sources.size(); ++k) {
         const spike_source& src = wiring.sources[k];
         if (src.is_generator) continue;
-        if (v[source_pos[k]] - src.threshold > 0.0) {
-            if (!above_threshold[k]) {
-                above_threshold[k] = 1;
-                emit_spike(k, t, stage_a(at_step));
-            }
-        }
-        else {
-            above_threshold[k] = 0;
-        }
+        if (rises_above(v[source_pos[k]], src.threshold, above_threshold[k])) emit_spike(k, t, stage_a(at_step));
     }
 }
 
@@ -445,15 +437,8 @@ void simulation::state::run_group(std::size_t g, std::size_t count, const std::v
         if (i > 0) {
             // Start of step i: the spikes of this group's sources, then the deliveries planned for it.
             for (std::size_t k: group_sources[g]) {
-                const spike_source& src = wiring.sources[k];
-                if (v[source_pos[k]] - src.threshold > 0.0) {
-                    if (!above_threshold[k]) {
-                        above_threshold[k] = 1;
-                        crossings[g].push_back(crossing{step + i, k});
-                    }
-                }
-                else {
-                    above_threshold[k] = 0;
+                if (rises_above(v[source_pos[k]], wiring.sources[k].threshold, above_threshold[k])) {
+                    crossings[g].push_back(crossing{step + i, k});
                 }
             }
             for (; next < deliveries.size() && deliveries[next].step == i; ++next) {

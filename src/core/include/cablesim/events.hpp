@@ -21,6 +21,20 @@ struct event {
     double weight;         // [uS] for synapse events
 };
 
+// NEURON's threshold detection (a NetCon watching a voltage): a spike when v rises above the threshold [mV], then
+// none until v has come back down to it. `above` is the detector's latch (a bool or a byte). Every engine detects
+// spikes with this one rule, so that they agree to the bit.
+template <typename Latch>
+bool rises_above(double v, double threshold, Latch&& above) {
+    if (v - threshold > 0.0) {
+        if (above) return false;
+        above = true;
+        return true;
+    }
+    above = false;
+    return false;
+}
+
 class event_queue {
 public:
     void clear();
