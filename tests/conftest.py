@@ -3,6 +3,10 @@ celsius 6.3), measured with NEURON itself; tests/test_against_neuron.py re-measu
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 import pytest
 
 import cablesim
@@ -40,3 +44,12 @@ def hh_soma() -> tuple[cablesim.Model, cablesim.Section]:
 @pytest.fixture
 def passive_cable() -> tuple[cablesim.Model, cablesim.Section]:
     return build_passive_cable()
+
+
+def installed_tool(name: str) -> str:
+    """A program from the test extra (a linter): next to this Python, else on PATH; skips the test without it."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (pip install '.[test]')")
+    return found

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import installed_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
@@ -39,18 +40,10 @@ PODMAN = Engine("podman", "/usr/bin/podman", (("nofile", 20000), ("nproc", 32768
 DOCKER = Engine("docker", "/usr/bin/docker")
 
 
-def tool(name: str) -> str:
-    """A linter from the test extra: next to this Python, else on PATH."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed (pip install '.[test]')")
-    return found
-
-
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_hadolint_passes(dockerfile):
-    result = subprocess.run([tool("hadolint"), str(dockerfile)], capture_output=True, text=True, check=False)
+    result = subprocess.run([installed_tool("hadolint"), str(dockerfile)], capture_output=True, text=True,
+                            check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

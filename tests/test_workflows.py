@@ -6,27 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import installed_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 WHEELS = ROOT / ".github" / "workflows" / "wheels.yml"
 # How a step may call the packaging: nox or invoke, brought by pipx (preinstalled on GitHub's runners).
 ALLOWED_RUN = re.compile(r"^(pipx run (--spec invoke )?)?(nox|invoke) ")
-
-
-def tool(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed (pip install '.[test]')")
-    return found
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -40,16 +31,16 @@ def test_there_are_workflows():
 
 
 def test_actionlint_passes():
-    result = subprocess.run([tool("actionlint"), "-no-color", *map(str, WORKFLOWS)], capture_output=True, text=True,
-                            cwd=ROOT, check=False)
+    command = [installed_tool("actionlint"), "-no-color", *map(str, WORKFLOWS)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("persona", ["regular", "pedantic"])
 def test_zizmor_passes(persona):
     # --offline: no GitHub API here (the online audits check known-vulnerable action versions and impostor commits).
-    result = subprocess.run([tool("zizmor"), "--offline", "--persona", persona, "--no-progress", *map(str, WORKFLOWS)],
-                            capture_output=True, text=True, cwd=ROOT, check=False)
+    command = [installed_tool("zizmor"), "--offline", "--persona", persona, "--no-progress", *map(str, WORKFLOWS)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
