@@ -74,16 +74,15 @@ def selftest_ring(*args: str) -> list[str]:
     return ["-m", "cablesim.selftest", "--ring", *args]
 
 
+def ring_without_launcher(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`python -m cablesim.selftest --ring args` started directly, as a serial job is (no mpirun)."""
+    return subprocess.run([sys.executable, *selftest_ring(*args)], capture_output=True, text=True, timeout=TIMEOUT,
+                          env=clean_env(**extra), check=False)
+
+
 @pytest.fixture(scope="module")
 def serial_ring() -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, *selftest_ring("--cells", "20", "--tstop", "100")],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=clean_env(),
-        check=False,
-    )
+    done = ring_without_launcher("--cells", "20", "--tstop", "100")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -241,14 +240,7 @@ def test_a_launcher_and_library_mismatch_is_reported(implementation, library, me
 def test_no_mpi_library_is_reported():
     if not SHIMS:
         need("mpich")
-    done = subprocess.run(
-        [sys.executable, *selftest_ring("--cells", "2", "--mpi")],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=clean_env(CABLESIM_MPI_LIB="/nonexistent/libmpi.so"),
-        check=False,
-    )
+    done = ring_without_launcher("--cells", "2", "--mpi", CABLESIM_MPI_LIB="/nonexistent/libmpi.so")
     assert done.returncode == 2
     assert "CABLESIM_MPI_LIB=/nonexistent/libmpi.so: cannot load it" in done.stderr
     assert "set CABLESIM_MPI_LIB to your MPI library's path or soname" in done.stderr
@@ -256,14 +248,7 @@ def test_no_mpi_library_is_reported():
 
 def test_mpi_without_a_launcher_is_one_rank(serial_ring):
     need("mpich")
-    done = subprocess.run(
-        [sys.executable, *selftest_ring("--cells", "20", "--tstop", "100", "--mpi")],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=clean_env(),
-        check=False,
-    )
+    done = ring_without_launcher("--cells", "20", "--tstop", "100", "--mpi")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["ranks"] == 1 and document["spikes"] == serial_ring["spikes"]
