@@ -13,16 +13,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import PackageIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
@@ -255,61 +254,13 @@ def test_release_steps_build_and_test_first_and_upload_a_release_only_in_a_secon
 USER, PASSWORD = "uploader", "s3cret-Pa55"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Index:
-    """A pypiserver on 127.0.0.1 with an htpasswd user; uploads need the password, listing does not."""
-
-    def __init__(self, folder: Path) -> None:
-        import warnings
-
-        with warnings.catch_warnings():  # passlib imports the deprecated crypt module
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from passlib.apache import HtpasswdFile
-
-        self.packages = folder / "packages"
-        self.packages.mkdir(parents=True, exist_ok=True)
-        self.htpasswd = folder / "htpasswd"
-        users = HtpasswdFile(str(self.htpasswd), new=True)
-        users.set_password(USER, PASSWORD)
-        users.save()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        server = BIN / "pypi-server"
-        self.process = subprocess.Popen(
-            [str(server), "run", "-i", "127.0.0.1", "-p", str(self.port), "-a", "update", "-P", str(self.htpasswd),
-             "--disable-fallback", str(self.packages)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}simple/", timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    pytest.fail(f"pypi-server did not start on port {self.port}")
-                time.sleep(0.1)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, sig)  # by its PID, never by name
-            self.process.wait(timeout=30)
-        self.process = None
-
-
 @pytest.fixture
 def index(tmp_path):
     if not (BIN / "pypi-server").exists() or not (BIN / "twine").exists():
         pytest.skip("needs pypiserver, passlib and twine in this environment (the tests session installs them)")
     if importlib.util.find_spec("passlib") is None:
         pytest.skip("needs passlib (pip install passlib) for the htpasswd file")
-    server = Index(tmp_path / "index")
+    server = PackageIndex(str(BIN / "pypi-server"), tmp_path / "index" / "packages", user=(USER, PASSWORD))
     server.start()
     yield server
     server.stop()
@@ -323,7 +274,7 @@ def run_upload(*argv: str, password: str = PASSWORD, cwd: Path = ROOT) -> subpro
                           text=True, check=False, timeout=300)
 
 
-def listed(index: Index, name: str = "cablesim") -> dict[str, str]:
+def listed(index: PackageIndex, name: str = "cablesim") -> dict[str, str]:
     return {n: f.sha256 for n, f in index_files(f"{index.url}simple/{name}/", {}).items()}
 
 

@@ -11,16 +11,13 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import PackageIndex, installed_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
@@ -212,33 +209,14 @@ def test_a_missing_module_and_a_missing_library_break_the_import(cablesim_wheel_
 # --- where the wheel comes from --------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_a_pip_spec_against_a_local_index(cablesim_wheel_files, tmp_path):
-    server = tool("pypi-server")
-    if server is None:
-        pytest.skip("needs pypiserver (pip install pypiserver)")
     version, good, _ = cablesim_wheel_files
     served = synthesise(tmp_path / "index", version, good)
-    port = free_port()
-    process = subprocess.Popen([server, "run", "-i", "127.0.0.1", "-p", str(port), "-a", ".", "-P", ".",
-                                "--disable-fallback", str(served.parent)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index = PackageIndex(installed_tool("pypi-server"), served.parent)
+    index.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/simple/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"pypi-server did not start on port {port}")
-                time.sleep(0.2)
+        port = index.port
         spec = f"-i http://127.0.0.1:{port}/simple cablesim=={version}"
         (job,) = resolve_jobs(sys.executable, spec, wheelhouse=tmp_path, unpack_dir=tmp_path / "unpacked")
         assert job.spec == ("-i", f"http://127.0.0.1:{port}/simple", f"cablesim=={version}")
@@ -246,8 +224,7 @@ def test_a_pip_spec_against_a_local_index(cablesim_wheel_files, tmp_path):
                              select=("tags", "RECORD", "install", "import", "version"), workdir=tmp_path / "work")
         report = tester.test()
     finally:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        index.stop()
     results = by_name(report)
     assert not report.failed, failure_summary([report])
     assert results["download"] == (PASSED, f"{served.name} from {spec}")
@@ -448,8 +425,8 @@ def test_the_wheelhouse_means_its_newest_build(tmp_path):
     wheelhouse = tmp_path / "wheelhouse"
     newest = tiny_wheel(wheelhouse, f"{PY}-{PY}-{PLATFORM}")
     info = "cablesim-0.9.dist-info"
-    older = synthesise(wheelhouse, "0.9", {"cablesim/__init__.py": b"__version__ = '0.9'\n",
-                                           f"{info}/METADATA": b"Metadata-Version: 2.4\nName: cablesim\nVersion: 0.9\n"},
-                       tag=f"{PY}-{PY}-{PLATFORM}")
+    files = {"cablesim/__init__.py": b"__version__ = '0.9'\n",
+             f"{info}/METADATA": b"Metadata-Version: 2.4\nName: cablesim\nVersion: 0.9\n"}
+    older = synthesise(wheelhouse, "0.9", files, tag=f"{PY}-{PY}-{PLATFORM}")
     jobs = resolve_jobs(None, None, wheelhouse=wheelhouse, unpack_dir=tmp_path / "u", interpreters=lambda: [HERE])
     assert [j.wheel for j in jobs] == [newest] and older.exists()
