@@ -83,9 +83,9 @@ class FakeTools:
 
 
 @pytest.fixture(autouse=True)
-def libraries_need_both_mpis(monkeypatch):
-    """readelf on the built libraries: the MPI shims need MPICH's and Open MPI's libraries (the repair excludes)."""
-    needed = " 0x1 (NEEDED)  Shared library: [libmpich.so.12]\n 0x1 (NEEDED)  Shared library: [libmpi.so.40]\n"
+def libraries_need_no_mpi(monkeypatch):
+    """readelf on the built libraries: the headers-only MPI shims need no MPI library."""
+    needed = " 0x1 (NEEDED)  Shared library: [libstdc++.so.6]\n 0x1 (NEEDED)  Shared library: [libc.so.6]\n"
     monkeypatch.setattr(build, "run_captured", lambda command, what: needed)
 
 
@@ -207,10 +207,20 @@ def mpi_variant(monkeypatch):
     return variant
 
 
+@pytest.mark.parametrize("linked", ["libmpich.so.12", "libmpi.so.40", "libmpi.12.dylib"])
+def test_a_library_that_links_mpi_fails_the_build(tmp_path, monkeypatch, linked):
+    plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT})
+    monkeypatch.setattr(build, "run_captured", lambda command, what: f" 0x1 (NEEDED)  Shared library: [{linked}]\n")
+    (result,) = run_builder(plan, monkeypatch, FakeTools(), keep_going=True)
+    assert result.status == "failed"
+    assert f"the wheel's libraries link MPI ({linked}): its MPI shims must be headers-only" in result.message
+    assert not plan.wheelhouse.exists() or not list(plan.wheelhouse.glob("*.whl"))
+
+
 def test_exclude_list_reaches_the_repair_and_must_match_a_needed_library(tmp_path, monkeypatch, mpi_variant):
     plan = make_plan(PYTHONS[:2], ("gpu",), root=tmp_path, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT},)
     # cp310's libraries do not need libcuda: its exclude matches nothing, which fails that build.
-    needed = {"cp39": ["libcuda.so.1", "libmpich.so.12", "libmpi.so.40"], "cp310": ["libmpich.so.12", "libmpi.so.40"]}
+    needed = {"cp39": ["libcuda.so.1", "libstdc++.so.6"], "cp310": ["libstdc++.so.6"]}
 
     def readelf(command, what):
         tag = next(part for part in Path(command[-1]).parts if part.startswith("cp")).split("-")[0]
@@ -223,7 +233,7 @@ def test_exclude_list_reaches_the_repair_and_must_match_a_needed_library(tmp_pat
     assert "exclude patterns matched no needed library: ['libcuda.so.*']" in results[1].message
     repair = next(c for c in tools.commands if "repair" in c)
     excluded = [repair[i + 1] for i, arg in enumerate(repair) if arg == "--exclude"]
-    assert excluded == ["libcuda.so.*", "libmpich.so.*", "libmpi.so.*"]  # the variant's and MPI's
+    assert excluded == ["libcuda.so.*"]  # the variant's: MPI is never linked, so nothing of it to exclude
     assert "-DCABLESIM_GPU=ON" in plan.cells[0].core_command()
     assert plan.cells[0].core_dir.name == "gpu-Release" and plan.cells[0].key == "cp39-gpu"
 

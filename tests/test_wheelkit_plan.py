@@ -60,12 +60,13 @@ def test_mpi_is_always_on_so_the_word_builds_the_default_wheel(variant, tmp_path
     (cell,) = make_plan(selection.pythons, selection.variants, root=tmp_path, version="1",
                         environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"}).cells
     assert "-DCABLESIM_MPI=ON" in cell.core_command()
-    assert cell.variant.repair_excludes == ("libmpich.so.*", "libmpi.so.*")
+    assert cell.variant.repair_excludes == ()  # headers-only shims: no MPI library to leave out
 
 
-def test_macos_wheels_leave_mpi_out_and_mpt_headers_add_a_shim(tmp_path):
+def test_macos_wheels_carry_the_mpi_shims_and_mpt_headers_add_a_shim(tmp_path):
     (mac,) = make_plan(FOUND[:1], (), root=tmp_path, version="1", environ={}, target=MACOS).cells
-    assert "-DCABLESIM_MPI=OFF" in mac.core_command() and mac.variant.repair_excludes == ()
+    assert "-DCABLESIM_MPI=ON" in mac.core_command() and mac.variant.repair_excludes == ()
+    assert "CABLESIM_MPI_EXTRA_SHIMS" not in mac.wheel_command()[-1]  # MPT is Linux only
     env = {"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64", "CABLESIM_MPT_INCLUDE_DIR": "/opt/mpt/include"}
     (linux,) = make_plan(FOUND[:1], ("coreneuron",), root=tmp_path, version="1", environ=env).cells
     settings = json.loads(linux.wheel_command()[-1])

@@ -18,7 +18,7 @@ from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from .errors import WheelkitError
 from .plan import BUILD_REQUIREMENTS, Cell, Plan
-from .repair import check_excludes_matched, check_no_mpi_bundled, vendored_libraries
+from .repair import check_excludes_matched, check_no_mpi_bundled, check_no_mpi_needed, vendored_libraries
 
 log = logging.getLogger(__name__)
 
@@ -226,16 +226,17 @@ class Builder:
                        "the wheel build (scikit-build-core)", cwd=cell.root)
             to_repair = _single_wheel(cell.staging_dir / "raw")
             debug_archive: Optional[Path] = None
-            if cell.debug_info == "split" or cell.variant.repair_excludes:
-                tree = self._unpack(cell, to_repair, log_path)
-                if cell.variant.repair_excludes:
-                    check_excludes_matched(self.needed_libraries(tree, log_path), cell.variant.repair_excludes)
-                if cell.debug_info == "split":
-                    self.progress.step(cell.key, "splitting off the debug information")
-                    debug_archive = self.split_debug_information(cell, tree, log_path)
-                    (cell.staging_dir / "split").mkdir()
-                    run_logged(cell.pack_command(self.wheel_tool, str(tree)), log_path, self.tools_env, "wheel pack")
-                    to_repair = _single_wheel(cell.staging_dir / "split")
+            tree = self._unpack(cell, to_repair, log_path)
+            needed = self.needed_libraries(tree, log_path)
+            check_no_mpi_needed(needed)
+            if cell.variant.repair_excludes:
+                check_excludes_matched(needed, cell.variant.repair_excludes)
+            if cell.debug_info == "split":
+                self.progress.step(cell.key, "splitting off the debug information")
+                debug_archive = self.split_debug_information(cell, tree, log_path)
+                (cell.staging_dir / "split").mkdir()
+                run_logged(cell.pack_command(self.wheel_tool, str(tree)), log_path, self.tools_env, "wheel pack")
+                to_repair = _single_wheel(cell.staging_dir / "split")
             self.progress.step(cell.key, f"repairing {to_repair.name}")
             repaired_dir = cell.staging_dir / "repaired"
             env = dict(self.tools_env, **cell.build_environment())

@@ -68,12 +68,10 @@ VARIANTS: Mapping[str, Variant] = {
 }
 
 
-# Linux wheels always carry the MPI shims: each links its implementation's library (libmpich.so.12, libmpi.so.40),
-# which the user's machine provides and the repair must leave out. macOS wheels have no MPI so far: delocate would
-# copy Homebrew's MPI in, so the build leaves the shims out there.
-LINUX_MPI_DEFINES = (("CABLESIM_MPI", "ON"),)
-LINUX_MPI_EXCLUDES = ("libmpich.so.*", "libmpi.so.*")
-MACOS_MPI_DEFINES = (("CABLESIM_MPI", "OFF"),)
+# Wheels carry the MPI shims on every platform, compiled from the MPI headers of pinned PyPI wheels
+# (src/mpi/headers/) and headers only: they link no MPI library (the core loads the user's at run time), so the
+# repair has nothing of MPI to leave out and one wheel works with PyPI's, the system's or a cluster's MPI.
+MPI_DEFINES = (("CABLESIM_MPI", "ON"),)
 
 
 def variant_for(name: str, environ: Mapping[str, str], target: Target = LINUX) -> Variant:
@@ -82,14 +80,10 @@ def variant_for(name: str, environ: Mapping[str, str], target: Target = LINUX) -
     if name not in VARIANTS:
         raise WheelkitError(f"unknown variant '{name}': known are {', '.join(VARIANTS)}")
     base = VARIANTS[name]
-    if target.name == "linux":
-        defines = (*base.cmake_defines, *LINUX_MPI_DEFINES)
-        excludes = (*base.repair_excludes, *LINUX_MPI_EXCLUDES)
-        mpt = environ.get("CABLESIM_MPT_INCLUDE_DIR", "")
-        if mpt:  # headers only: that shim links nothing, so nothing more to exclude
-            defines = (*defines, ("CABLESIM_MPI_EXTRA_SHIMS", f"mpt={mpt}"))
-    else:
-        defines, excludes = (*base.cmake_defines, *MACOS_MPI_DEFINES), base.repair_excludes
+    defines, excludes = (*base.cmake_defines, *MPI_DEFINES), base.repair_excludes
+    mpt = environ.get("CABLESIM_MPT_INCLUDE_DIR", "")
+    if mpt and target.name == "linux":  # one more headers-only shim
+        defines = (*defines, ("CABLESIM_MPI_EXTRA_SHIMS", f"mpt={mpt}"))
     variant = Variant(base.name, defines, excludes, base.march)
     march = environ.get("CABLESIM_MARCH", "")
     if march and name == "coreneuron":
