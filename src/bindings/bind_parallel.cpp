@@ -41,9 +41,14 @@ void register_parallel(py::module_& m) {
 
     py::class_<mpi::session, std::unique_ptr<mpi::session, py::nodelete>>(
         m, "MPISession", "This process's MPI, loaded at run time (one per process).")
-        .def_static("open", [](const std::string& shim_dir) { return &mpi::session::open(shim_dir); },
-                    "shim_dir"_a = "", py::return_value_policy::reference,
-                    "Load and initialise MPI (once; later calls return the same session). Raises MPIError.")
+        .def_static("open",
+                    [](const std::string& shim_dir, const std::vector<std::string>& library_dirs) {
+                        return &mpi::session::open(shim_dir, library_dirs);
+                    },
+                    "shim_dir"_a = "", "library_dirs"_a = std::vector<std::string>{},
+                    py::return_value_policy::reference,
+                    "Load and initialise MPI (once; later calls return the same session), probing library_dirs "
+                    "before the system's folders. Raises MPIError.")
         .def_static("current", &mpi::session::current, py::return_value_policy::reference,
                     "The open session, or None.")
         .def_property_readonly("rank", &mpi::session::rank)

