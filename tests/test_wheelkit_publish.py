@@ -1,27 +1,35 @@
 """wheelkit.publish (`nox -s upload`) and wheelkit.release: the checks before any upload, staging, and (slow) real
 uploads to a real pypiserver on 127.0.0.1 with an htpasswd user: upload, re-run (nothing duplicated, nothing lost),
-a wrong password, the server killed mid-upload and a re-run that completes the release, pip installing from it into
-a fresh venv, and what happens when cablesim and cablesim-nightly are both installed.
+a wrong password, the server killed mid-upload and a re-run that completes the release, a file the index kept only in
+part, a default pypiserver's redirect to its fallback index (never followed), credentials in a URL (refused, never
+shown), pip installing from it into a fresh venv, and what happens when cablesim and cablesim-nightly are both
+installed.
 
 Small releases are synthesised with wheelfile.write_wheel; the install tests use the one real wheel that
 test_wheelkit_version.real_build builds per run."""
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import importlib.util
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
+import urllib.request
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import PackageIndex
+from conftest import PackageIndex, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
@@ -30,16 +38,21 @@ from test_wheelkit_version import real_build  # noqa: E402
 from wheelkit import WheelkitError  # noqa: E402
 from wheelkit.nightly import rename_wheel  # noqa: E402
 from wheelkit.publish import (  # noqa: E402
+    RedirectedElsewhere,
     check_manifest,
     check_release,
     collect,
     index_files,
     parse_upload_args,
     platform_family,
+    redact,
+    refuse_credentials_in_argv,
     repository_for,
     stage,
+    upload,
     write_manifest,
 )
+from wheelkit.publish import run_upload as run_upload_here  # noqa: E402
 from wheelkit.release import ReleaseOptions, parse_release_args, release_steps  # noqa: E402
 from wheelkit.version import BuildVersion  # noqa: E402
 from wheelkit.wheelfile import WheelContents, read_all, write_wheel  # noqa: E402
@@ -114,6 +127,51 @@ def test_no_repository_is_an_error_not_pypi():
     assert options.stage_from == ("d", "cablesim", "1.0") and options.dry_run
     assert repository_for("pypi").public and repository_for("pypi").project_url("Cablesim_Nightly") == \
         "https://pypi.org/simple/cablesim-nightly/"
+
+
+def test_a_url_with_credentials_is_refused_in_any_option_without_echoing_them():
+    secret = "user:PASSWORD"
+    for argv, option in (
+        (["--repository", f"http://{secret}@127.0.0.1:8080/"], "--repository"),
+        (["-r", "http://127.0.0.1:8080/", "--simple-url", f"http://{secret}@127.0.0.1:8080/simple/"], "--simple-url"),
+        (["-r", "http://127.0.0.1:8080/", f"--simple-url=http://{secret}@127.0.0.1:8080/simple/"], "--simple-url"),
+        (["-r", "pypi", "--from", f"https://{secret}@ci.example/simple/", "cablesim", "1.0"], "--from"),
+        (["-r", "pypi", "--no-such-option", f"https://{secret}@ci.example/"], "--no-such-option"),  # argparse quotes it
+    ):
+        with pytest.raises(WheelkitError) as caught:
+            parse_upload_args(argv)
+        text = str(caught.value)
+        assert text.startswith(f"{option} must not carry credentials in the URL (http") and "://***@" in text
+        assert "set TWINE_USERNAME and TWINE_PASSWORD" in text and "PASSWORD" not in text.replace("TWINE_PASSWORD", "")
+    with pytest.raises(WheelkitError, match=r"--simple-url must not .*Give http://127.0.0.1:8080/simple/ and set"):
+        repository_for("http://127.0.0.1:8080/", "http://user:PASS@word@127.0.0.1:8080/simple/")  # an unencoded @
+    with pytest.raises(WheelkitError, match=r"^--repository '\*\*\*@127.0.0.1:8080/' is neither pypi"):
+        parse_upload_args(["--repository", "user:PASSWORD@127.0.0.1:8080/"])  # no scheme: not a URL, still hidden
+    with pytest.raises(WheelkitError, match="--from must not carry credentials"):
+        stage("https://__token__:pypi-AgE@ci.example/simple/", "cablesim", "1.0", Path("unused"))
+    # What the noxfile calls before nox echoes a command line (upload and release take the same check).
+    with pytest.raises(WheelkitError, match=r"^--repository must not carry credentials in the URL \(https://\*\*\*@"):
+        refuse_credentials_in_argv(["--type", "nightly", "--upload", "true", "--repository",
+                                    "https://__token__:pypi-AgE@test.pypi.org/legacy/"])
+    refuse_credentials_in_argv(["--repository", "https://test.pypi.org/legacy/", "--from", "https://ci.example/s/@x",
+                                "cablesim", "1.0", "me@example.org", "wheelhouse/"])  # no user:password@host in these
+    assert redact("cannot reach http://u:p@w@h:1/simple/ or https://t@h/") == \
+        "cannot reach http://***@h:1/simple/ or https://***@h/"
+
+
+def test_credentials_in_simple_url_never_reach_the_resolver_or_a_message(tmp_path, monkeypatch):
+    folder = release_folder(tmp_path / "r")
+    asked: list[str] = []
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *rest, **kw: asked.append(str(host)) or resolve(
+        host, *rest, **kw))
+    lines: list[str] = []
+    argv = ["-r", "http://127.0.0.1:9/", "--simple-url", "http://user:PASSWORD@127.0.0.1:9/simple/",
+            "--platforms", "manylinux_x86_64", "--dry-run", str(folder)]
+    with pytest.raises(WheelkitError) as caught:
+        run_upload_here(argv, root=tmp_path, twine=TWINE, emit=lines.append, environ={})
+    assert "PASSWORD" not in str(caught.value).replace("TWINE_PASSWORD", "") + "".join(lines)
+    assert "--simple-url must not carry credentials" in str(caught.value) and not asked and not lines
 
 
 def test_platform_families():
@@ -381,3 +439,141 @@ def test_a_real_wheel_installs_from_the_index_and_the_nightly_conflict_is_report
     fixed = subprocess.run([python, "-c", check], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert fixed.stdout.split() == ["9.0a0", "9.0a0"] and not fixed.stderr
     assert json.loads(json.dumps(listed(index)))  # the index still lists the release
+
+
+class ConfiguredIndex(PackageIndex):
+    """conftest's PackageIndex always passes --disable-fallback; this one starts pypiserver with the options given
+    instead (no authentication), to see what a default pypiserver does."""
+
+    def __init__(self, server: str, packages: Path, options: Sequence[str]) -> None:
+        super().__init__(server, packages)
+        self.options = list(options)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.server, "run", "-i", "127.0.0.1", "-p", str(self.port), "-a", ".", "-P", ".", *self.options,
+             str(self.packages)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}simple/", timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    pytest.fail(f"pypi-server did not start on port {self.port}")
+                time.sleep(0.1)
+
+
+@pytest.fixture
+def start_index(tmp_path):
+    """start_index(*pypiserver options): a running pypiserver on a folder of its own, stopped afterwards."""
+    if not (BIN / "pypi-server").exists() or not (BIN / "twine").exists():
+        pytest.skip("needs pypiserver and twine in this environment (the tests session installs them)")
+    started: list[ConfiguredIndex] = []
+
+    def start(*options: str) -> ConfiguredIndex:
+        server = ConfiguredIndex(str(BIN / "pypi-server"), tmp_path / f"index{len(started)}" / "packages", options)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fallback", [True, False], ids=["fallback", "disable-fallback"])
+def test_a_first_upload_to_a_pypiserver_with_or_without_its_fallback_never_follows_it(start_index, tmp_path,
+                                                                                        fallback):
+    # The fallback stands for PyPI out of reach (offline): a closed port on this host is another host to the index.
+    away = f"http://127.0.0.1:{free_port()}/simple/"
+    index = start_index(*(["--fallback-url", away] if fallback else ["--disable-fallback"]))
+    folder = release_folder(tmp_path / "release", "3.0")
+    result = run_upload("--repository", index.url, "--platforms", "manylinux_x86_64", str(folder))
+    assert result.returncode == 0, result.stderr
+    note = (f"{index.url}simple/cablesim/ redirects to {away}cablesim/ (not followed) and {index.url}simple/ does "
+            f"not list cablesim: a new project on {index.url} (a pypiserver without --disable-fallback")
+    assert (note in result.stdout) == fallback
+    assert "2 uploaded, 0 already there" in result.stdout and "cannot reach" not in result.stderr
+    # A redirect on the same host is followed (pypiserver sends /simple/Cablesim/ to /simple/cablesim/).
+    assert sorted(index_files(f"{index.url}simple/Cablesim/", {})) == sorted(p.name for p in collect([folder]))
+    if fallback:
+        with pytest.raises(RedirectedElsewhere, match=f"answered 303 with a redirect to another host, {away}other/; "
+                           "not followed .* start it with --disable-fallback"):
+            index_files(f"{index.url}simple/other/", {})
+
+
+class _RedirectingIndex(http.server.BaseHTTPRequestHandler):
+    """An index that lists cablesim on its root page yet sends cablesim's page to another host."""
+
+    elsewhere = ""
+
+    def do_GET(self) -> None:
+        if self.path == "/simple/":
+            body = b'<html><body><a href="cablesim/">cablesim</a></body></html>'
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            self.send_response(303)
+            self.send_header("Location", f"{self.elsewhere}cablesim/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_redirect_to_another_host_for_a_project_the_index_lists_is_reported_not_followed(tmp_path):
+    _RedirectingIndex.elsewhere = f"http://127.0.0.1:{free_port()}/simple/"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RedirectingIndex)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        repository = repository_for(f"http://127.0.0.1:{server.server_address[1]}/")
+        release = check_release(collect([release_folder(tmp_path / "r")]), repository=repository,
+                                platforms=("manylinux_x86_64",))
+        lines: list[str] = []
+        with pytest.raises(WheelkitError) as caught:
+            upload(release, repository, twine=TWINE, emit=lines.append, dry_run=True, environ={})
+    finally:
+        server.shutdown()
+        server.server_close()
+    text = str(caught.value)
+    assert text.startswith(f"{repository.simple_url}cablesim/ answered 303 with a redirect to another host, "
+                           f"{_RedirectingIndex.elsewhere}cablesim/; not followed")
+    assert "start it with --disable-fallback" in text and not lines
+    assert f"Yet {repository.simple_url} lists cablesim: nothing uploaded; check that --simple-url is" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hashes", ["sha256", "off"])
+def test_a_file_the_index_kept_only_in_part_is_named_and_the_rerun_completes_once_it_is_deleted(start_index,
+                                                                                              tmp_path, hashes):
+    index = start_index("--disable-fallback", "--hash-algo", hashes)
+    folder = release_folder(tmp_path / "release", "4.0")
+    (wheel,) = folder.glob("*.whl")
+    size = wheel.stat().st_size
+    cut = index.packages / wheel.name  # what an index killed mid-upload keeps: the beginning of the file
+    cut.write_bytes(wheel.read_bytes()[: size // 2])
+    common = ["--repository", index.url, "--platforms", "manylinux_x86_64", str(folder)]
+
+    stuck = run_upload(*common)
+    assert stuck.returncode == 1, stuck.stdout
+    assert (f"nothing uploaded: {index.url} ({index.url}simple/cablesim/) holds only the beginning of 1 file(s), left "
+            f"by an upload that was cut off:\n  - {wheel.name}: {size // 2:,} of {size:,} bytes\nDelete it from the "
+            "index (for a pypiserver: remove the file from the packages folder it serves), then run the same command "
+            "again") in stuck.stderr
+    assert sorted(p.name for p in index.packages.iterdir()) == [wheel.name]  # nothing else was sent
+
+    cut.unlink()
+    rerun = run_upload(*common)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "2 uploaded, 0 already there" in rerun.stdout
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in index.packages.iterdir()} == \
+        {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in collect([folder])}
+    again = run_upload(*common)
+    assert again.returncode == 0 and "every file is already on" in again.stdout

@@ -11,15 +11,18 @@ Before anything is uploaded (any problem uploads nothing, and every problem is l
 - a folder the release session tested (tested.json) still holds exactly the files that were tested.
 
 Then the index's simple page (PEP 691 JSON, or PEP 503 HTML) says which files it already has: those are skipped (a
-file there with other content is an error: a version is never re-uploaded), the others are uploaded one by one with
-twine, wheels first and the sdist last. PyPI and TestPyPI also get twine's --skip-existing; twine refuses it for
-other indexes (and pypiserver answers a duplicate with 400), hence the simple page. After an upload to another index
+file there with other content is an error: a version is never re-uploaded; one that is only the beginning of the
+local file, left by an upload cut off, is named, to be deleted from the index first), the others are uploaded one by
+one with twine, wheels first and the sdist last. A redirect to another host is never followed. PyPI and TestPyPI
+also get twine's --skip-existing; twine refuses it for other indexes (and pypiserver answers a duplicate with 400),
+hence the simple page. After an upload to another index
 its simple page is read again: every file must be there with its hash. A failure names what was uploaded and what
 was not; running the same command again uploads the rest.
 
 Credentials come from TWINE_USERNAME / TWINE_PASSWORD (or twine's keyring): they only ever travel in the
 environment of twine and in the Authorization header of the simple-page request, never on a command line or in a
-log line, and twine's output is scrubbed of the password before it is shown.
+log line, and twine's output is scrubbed of the password before it is shown. A URL with user:password in any option
+is refused before anything is read or echoed.
 
 Staging (`--from URL_OR_DIR NAME VERSION`, after MacPython's wheel-uploader): the files of NAME-VERSION are gathered
 from a folder, a zip of CI artifacts or a simple index (downloaded and checked against the index's sha256) into
@@ -44,8 +47,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from html.parser import HTMLParser
+from http.client import HTTPMessage
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import IO, Callable, Mapping, Optional, Sequence
 
 from packaging.version import InvalidVersion, Version
 
@@ -82,9 +86,42 @@ PUBLIC = {
 }
 
 
+# --- credentials never travel in a URL -----------------------------------------------------------------------------
+
+# scheme://USERINFO@host: everything up to the last @ before the path (a password may hold an unencoded @)
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
+
+
+def redact(text: str) -> str:
+    """text with the user:password of every URL in it replaced by ***, for any message that quotes a URL."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
+def _refuse_url_credentials(option: str, value: Optional[str]) -> None:
+    if value and _USERINFO.search(value):
+        raise WheelkitError(
+            f"{option} must not carry credentials in the URL ({redact(value)}): they would be echoed and logged. "
+            f"Give {_USERINFO.sub(lambda m: m['scheme'], value)} and set TWINE_USERNAME and TWINE_PASSWORD (or use "
+            "twine's keyring) instead"
+        )
+
+
+def refuse_credentials_in_argv(argv: Sequence[str]) -> None:
+    """Refuse a command line with a URL carrying user:password (--repository, --simple-url, --from or any other
+    place), naming the option but never the credentials. Call it before anything echoes the command line: nox
+    prints every command it runs, argparse quotes a bad argument."""
+    for number, argument in enumerate(argv):
+        option, _, value = argument.partition("=") if argument.startswith("--") else ("", "", argument)
+        if not option and number and argv[number - 1].startswith("-"):
+            option = argv[number - 1]
+        _refuse_url_credentials(option or "an argument", value or argument)
+
+
 def repository_for(text: Optional[str], simple_url: Optional[str] = None) -> Repository:
     """pypi, testpypi or an index's upload URL (http(s)://host/ for pypiserver); its simple page is URL/simple/
     unless given. No repository is an error: nothing ever goes to PyPI by default."""
+    _refuse_url_credentials("--repository", text)
+    _refuse_url_credentials("--simple-url", simple_url)
     if not text:
         raise WheelkitError(
             "no repository chosen: pass --repository testpypi (try it there first), --repository pypi, or "
@@ -94,13 +131,11 @@ def repository_for(text: Optional[str], simple_url: Optional[str] = None) -> Rep
         return PUBLIC[text] if simple_url is None else Repository(text, PUBLIC[text].upload_url, simple_url, True)
     parsed = urllib.parse.urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        shown = text if "@" not in text else "***@" + text.rpartition("@")[2]  # user:password@host, no scheme
         raise WheelkitError(
-            f"--repository {text!r} is neither pypi, testpypi nor an http(s) URL of an index (e.g. "
+            f"--repository {shown!r} is neither pypi, testpypi nor an http(s) URL of an index (e.g. "
             "http://127.0.0.1:8080/ for a pypiserver)"
         )
-    if parsed.username or parsed.password:
-        raise WheelkitError("--repository must not carry credentials in the URL (they would be logged): set "
-                            "TWINE_USERNAME and TWINE_PASSWORD instead")
     base = text if text.endswith("/") else text + "/"
     return Repository(text, base, simple_url or urllib.parse.urljoin(base, "simple/"))
 
@@ -309,15 +344,26 @@ def twine_check(files: Sequence[Path], twine: str, run: Optional[Callable[..., s
 
 
 class _Links(HTMLParser):
+    """The anchors of a simple page: (href, text) each."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.links: list[str] = []
+        self.links: list[tuple[str, str]] = []
+        self._open = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
         if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.links.append(href)
+            self._open = True
+            self.links.append((dict(attrs).get("href") or "", ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            href, text = self.links[-1]
+            self.links[-1] = (href, text + data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._open = False
 
 
 @dataclass(frozen=True)
@@ -327,13 +373,45 @@ class IndexFile:
     sha256: str  # "" when the index does not say
 
 
+class RedirectedElsewhere(WheelkitError):
+    """An index page redirected to another host (or port): never followed, see index_files."""
+
+    def __init__(self, url: str, target: str, code: int) -> None:
+        self.url, self.target, self.code = url, target, code
+        super().__init__(
+            f"{redact(url)} answered {code} with a redirect to another host, {redact(target)}; not followed (what an "
+            "index has must come from the index itself). A pypiserver started without --disable-fallback does this "
+            "for a project it has no file of: start it with --disable-fallback, or check the URL"
+        )
+
+
+def _host_port(url: str) -> tuple[str, Optional[int]]:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect on the same host and port (pypiserver: /simple/Name/ -> /simple/name/) and no other: that
+    one is left unanswered, so urlopen raises an HTTPError with its 3xx code and Location."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: HTTPMessage, newurl: str) -> Optional[urllib.request.Request]:
+        if _host_port(newurl) != _host_port(req.full_url):
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _credentials(environ: Mapping[str, str]) -> tuple[str, str]:
     return environ.get("TWINE_USERNAME", ""), environ.get("TWINE_PASSWORD", "")
 
 
-def _opener(url: str, environ: Mapping[str, str]) -> urllib.request.OpenerDirector:
+def _opener(url: str, environ: Mapping[str, str], *, same_host: bool = False) -> urllib.request.OpenerDirector:
     user, password = _credentials(environ)
-    handlers: list[urllib.request.BaseHandler] = []
+    handlers: list[urllib.request.BaseHandler] = [_SameHostRedirects()] if same_host else []
     if user and password:  # answers a 401 challenge only (pypiserver -a list,download); never logged
         manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         manager.add_password(None, url, user, password)
@@ -341,29 +419,38 @@ def _opener(url: str, environ: Mapping[str, str]) -> urllib.request.OpenerDirect
     return urllib.request.build_opener(*handlers)
 
 
-def index_files(url: str, environ: Optional[Mapping[str, str]] = None) -> dict[str, IndexFile]:
-    """The files a simple page lists (PEP 691 JSON or PEP 503 HTML), by file name; {} when the project is not there
-    (404, or a redirect to another host: pypiserver's fallback to PyPI)."""
-    env = os.environ if environ is None else environ
+def _read_page(url: str, environ: Mapping[str, str]) -> Optional[tuple[str, bytes, str]]:
+    """A simple page (final URL, body, content type), following redirects on the same host only; None for 404."""
     request = urllib.request.Request(url, headers={
         "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
     try:
-        with _opener(url, env).open(request, timeout=TIMEOUT) as response:
-            final = response.geturl()
-            body = response.read()
-            kind = response.headers.get("Content-Type", "")
+        with _opener(url, environ, same_host=True).open(request, timeout=TIMEOUT) as response:
+            return response.geturl(), response.read(), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as error:
+        error.close()  # its response, still open
         if error.code == 404:
-            return {}
+            return None
+        if 300 <= error.code < 400 and error.headers.get("Location"):
+            raise RedirectedElsewhere(error.url, urllib.parse.urljoin(error.url, error.headers["Location"]),
+                                      error.code) from None
         if error.code in (401, 403):
-            raise WheelkitError(f"{url} refused to list the files ({error.code}): check TWINE_USERNAME and "
+            raise WheelkitError(f"{redact(url)} refused to list the files ({error.code}): check TWINE_USERNAME and "
                                 "TWINE_PASSWORD") from None
-        raise WheelkitError(f"cannot read {url}: HTTP {error.code} {error.reason}") from None
+        raise WheelkitError(f"cannot read {redact(url)}: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise WheelkitError(f"cannot reach the index at {url}: {reason}; is it running, is the URL right?") from None
-    if urllib.parse.urlparse(final).netloc != urllib.parse.urlparse(url).netloc:
-        return {}  # redirected elsewhere: the project is not on this index
+        raise WheelkitError(f"cannot reach the index at {redact(url)}: {reason}; is it running, is the URL right?"
+                            ) from None
+
+
+def index_files(url: str, environ: Optional[Mapping[str, str]] = None) -> dict[str, IndexFile]:
+    """The files a simple page lists (PEP 691 JSON or PEP 503 HTML), by file name; {} when the project is not there
+    (404). A redirect to another host (pypiserver's fallback to PyPI, unless --disable-fallback) is never followed:
+    it raises RedirectedElsewhere."""
+    page = _read_page(url, os.environ if environ is None else environ)
+    if page is None:
+        return {}
+    final, body, kind = page
     files: dict[str, IndexFile] = {}
     if "json" in kind:
         for entry in json.loads(body)["files"]:
@@ -372,7 +459,7 @@ def index_files(url: str, environ: Optional[Mapping[str, str]] = None) -> dict[s
         return files
     parser = _Links()
     parser.feed(body.decode("utf-8", "replace"))
-    for href in parser.links:
+    for href, _ in parser.links:
         link = urllib.parse.urljoin(final, href)
         parsed = urllib.parse.urlparse(link)
         filename = urllib.parse.unquote(parsed.path.rsplit("/", 1)[-1])
@@ -380,6 +467,39 @@ def index_files(url: str, environ: Optional[Mapping[str, str]] = None) -> dict[s
         if filename:
             files[filename] = IndexFile(filename, link.split("#", 1)[0], digest)
     return files
+
+
+def index_projects(url: str, environ: Optional[Mapping[str, str]] = None) -> set[str]:
+    """The projects an index's simple root page lists, normalised (PEP 691 JSON or PEP 503 HTML anchor texts)."""
+    page = _read_page(url, os.environ if environ is None else environ)
+    if page is None:
+        return set()
+    _, body, kind = page
+    if "json" in kind:
+        return {normalize_distribution(entry["name"]) for entry in json.loads(body)["projects"]}
+    parser = _Links()
+    parser.feed(body.decode("utf-8", "replace"))
+    return {normalize_distribution(text.strip()) for _, text in parser.links if text.strip()}
+
+
+def index_copy_size(item: IndexFile, path: Path, environ: Optional[Mapping[str, str]] = None) -> Optional[int]:
+    """The size of the index's copy of path when it is path itself or its beginning (an upload cut off: the index
+    kept what it had received); None when it differs. A matching sha256 decides without a download."""
+    size = path.stat().st_size
+    if item.sha256 and item.sha256 == sha256(path):
+        return size
+    received = 0
+    try:
+        opener = _opener(item.url, os.environ if environ is None else environ)
+        with opener.open(item.url, timeout=TIMEOUT) as response, path.open("rb") as local:
+            while chunk := response.read(1 << 20):
+                if local.read(len(chunk)) != chunk:  # other bytes, or more than the local file has
+                    return None
+                received += len(chunk)
+    except (urllib.error.URLError, OSError) as error:
+        raise WheelkitError(f"cannot download {redact(item.url)} to compare it with {path}: "
+                            f"{getattr(error, 'reason', error)}") from None
+    return None if item.sha256 and received == size else received  # whole, yet not the listed sha256: other bytes
 
 
 # --- uploading ----------------------------------------------------------------------------------------------------
@@ -391,7 +511,7 @@ def _tail(text: str, lines: int = 12) -> str:
 
 def _scrub(text: str, environ: Mapping[str, str]) -> str:
     _, password = _credentials(environ)
-    return text.replace(password, "***") if password else text
+    return redact(text.replace(password, "***") if password else text)
 
 
 def _explain(output: str, repository: Repository) -> str:
@@ -421,26 +541,40 @@ def upload(release: Release, repository: Repository, *, twine: str, emit: Callab
     project = repository.project_url(release.distribution)
     try:
         present = index_files(project, env)
+    except RedirectedElsewhere as redirect:
+        emit(_new_behind_fallback(redirect, repository, release.distribution, env))
+        present = {}
     except WheelkitError:
         if not repository.public:
             raise
-        log.warning("cannot read %s; relying on twine --skip-existing", project)
+        log.warning("cannot read %s; relying on twine --skip-existing", redact(project))
         present = {}
     report = UploadReport()
     to_upload: list[Path] = []
-    differing = []
+    differing: list[str] = []
+    partial: list[str] = []
     for path in release.files:
         there = present.get(path.name)
+        size = None if there is None else index_copy_size(there, path, env)
         if there is None:
             to_upload.append(path)
-        elif there.sha256 and there.sha256 != sha256(path):
+        elif size is None:
             differing.append(path.name)
+        elif size < path.stat().st_size:
+            partial.append(f"{path.name}: {size:,} of {path.stat().st_size:,} bytes")
         else:
             report.skipped.append(path.name)
     if differing:
         raise WheelkitError(
             f"nothing uploaded: {repository.name} already has {', '.join(differing)} with other content. A file of a "
             "version can never be replaced: build a new version (or delete the files from your own index)"
+        )
+    if partial:
+        raise WheelkitError(
+            f"nothing uploaded: {repository.name} ({project}) holds only the beginning of {len(partial)} file(s), "
+            "left by an upload that was cut off:\n  - " + "\n  - ".join(partial) + "\nDelete "
+            f"{'it' if len(partial) == 1 else 'them'} from the index (for a pypiserver: remove the file from the "
+            "packages folder it serves), then run the same command again: it uploads the whole file and the rest"
         )
     where = f"{repository.upload_url} (listed at {project})"
     for name in report.skipped:
@@ -472,19 +606,43 @@ def upload(release: Release, repository: Repository, *, twine: str, emit: Callab
                 f"{_explain(output, repository)}.\n  uploading {path.name} failed; twine said:\n{_tail(output)}\n"
                 f"  on the index: {', '.join(done) or 'none of the files yet'}\n"
                 f"  not uploaded: {', '.join([path.name, *rest])}\n"
-                "Fix the cause and run the same command again: the files already there are skipped"
+                "Fix the cause and run the same command again: the files already there are skipped (an index that "
+                f"kept part of {path.name} is named then, with what to delete)"
             )
         report.uploaded.append(path.name)
     if not repository.public:
-        after = index_files(project, env)
-        lost = [p.name for p in release.files if p.name not in after
-                or (after[p.name].sha256 and after[p.name].sha256 != sha256(p))]
+        try:
+            after = index_files(project, env)
+        except WheelkitError as error:
+            raise WheelkitError(f"uploaded {', '.join(report.uploaded)} to {repository.upload_url}, but cannot check "
+                                f"what the index lists: {error}") from None
+        lost = [p.name for p in release.files
+                if p.name not in after or index_copy_size(after[p.name], p, env) != p.stat().st_size]
         if lost:
             raise WheelkitError(f"uploaded, but {project} does not list {', '.join(lost)} (with their sha256): "
                                 "check the index, then run the same command again")
     emit(f"{release.distribution} {release.version}: {len(report.uploaded)} uploaded, {len(report.skipped)} "
          f"already there, to {repository.upload_url}")
     return report
+
+
+def _new_behind_fallback(redirect: RedirectedElsewhere, repository: Repository, distribution: str,
+                         environ: Mapping[str, str]) -> str:
+    """A project page that redirects to another host means "not here" only when the index's own list of projects
+    confirms it: a pypiserver (unless --disable-fallback) sends the page of a project it has no file of to its
+    fallback index. Returns the line that says so; raises with what happened otherwise."""
+    root = repository.simple_url
+    try:
+        listed = normalize_distribution(distribution) in index_projects(root, environ)
+    except WheelkitError as error:
+        raise WheelkitError(f"{redirect}. Reading {redact(root)} to see whether the index has {distribution} failed "
+                            f"too: {error}") from None
+    if listed:
+        raise WheelkitError(f"{redirect}. Yet {redact(root)} lists {distribution}: nothing uploaded; check that "
+                            f"--simple-url is the simple page of {repository.upload_url}")
+    return (f"{redact(redirect.url)} redirects to {redact(redirect.target)} (not followed) and {redact(root)} does not "
+            f"list {distribution}: a new project on {repository.name} (a pypiserver without --disable-fallback "
+            "redirects such a page to its fallback index)")
 
 
 # --- staging ------------------------------------------------------------------------------------------------------
@@ -514,11 +672,11 @@ def _download(url: str, target: Path, expected: str, environ: Mapping[str, str])
                 sink.write(chunk)
     except (urllib.error.URLError, OSError) as error:
         partial.unlink(missing_ok=True)
-        raise WheelkitError(f"cannot download {url}: {getattr(error, 'reason', error)}") from None
+        raise WheelkitError(f"cannot download {redact(url)}: {getattr(error, 'reason', error)}") from None
     if digest.hexdigest() != expected:
         partial.unlink(missing_ok=True)
-        raise WheelkitError(f"{target.name} from {url} does not match the index's sha256 ({expected[:12]}..., got "
-                            f"{digest.hexdigest()[:12]}...): the download is corrupt or was tampered with")
+        raise WheelkitError(f"{target.name} from {redact(url)} does not match the index's sha256 ({expected[:12]}..., "
+                            f"got {digest.hexdigest()[:12]}...): the download is corrupt or was tampered with")
     os.replace(partial, target)
 
 
@@ -530,6 +688,7 @@ def stage(source: str, distribution: str, version: str, staging: Path,
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     if re.match(r"^https?://", source):
+        _refuse_url_credentials("--from", source)
         page = Repository(source, source, source).project_url(distribution)
         listed = index_files(page, env) or index_files(source, env)
         chosen = [f for f in listed.values() if _matches(f.filename, distribution, version)]
@@ -619,8 +778,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def parse_upload_args(argv: Sequence[str], prog: str = "nox -s upload --") -> UploadOptions:
+    refuse_credentials_in_argv(argv)  # before argparse, which quotes a bad argument
     parser = build_parser(prog)
-
     fail = raise_on_usage_errors(parser)
     args = parser.parse_args(list(argv))
     try:
