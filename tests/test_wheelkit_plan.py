@@ -94,10 +94,19 @@ def test_march_knob_makes_an_arch_optimised_coreneuron_variant(tmp_path):
     assert cell.key == "cp39-coreneuron-x86-64-v3" and cell.core_dir.name == "coreneuron-x86-64-v3-Release"
     assert "-DCABLESIM_MARCH=x86-64-v3" in cell.core_command()
     assert plan.output_dir(cell).name == "coreneuron-x86-64-v3"
-    default = make_plan(FOUND[:1], (), root=tmp_path, version="1", environ=env).cells[0]
-    assert "CABLESIM_MARCH" not in " ".join(default.core_command())  # only the coreneuron sources take -march
+    both = make_plan(FOUND[:1], ("coreneuron", "default"), root=tmp_path, version="1", environ=env).cells
+    assert "CABLESIM_MARCH" not in " ".join(both[1].core_command())  # only the coreneuron sources take -march
     with pytest.raises(WheelkitError, match="CABLESIM_MARCH='native;rm' is not an -march level"):
         make_plan(FOUND[:1], ("coreneuron",), root=tmp_path, version="1", environ={"CABLESIM_MARCH": "native;rm"})
+
+
+@pytest.mark.parametrize("variants", [(), ("default",)])
+def test_march_without_the_coreneuron_variant_is_refused_saying_to_add_it(tmp_path, variants):
+    env = {"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64", "CABLESIM_MARCH": "x86-64-v3"}
+    with pytest.raises(WheelkitError, match=r"CABLESIM_MARCH=x86-64-v3 compiles the coreneuron engine only, and no "
+                       r"coreneuron wheel is selected: add the variant word \(nox -s build_linux -- coreneuron\) or "
+                       r"unset CABLESIM_MARCH"):
+        make_plan(FOUND[:1], variants, root=tmp_path, version="1", environ=env)
 
 
 def test_no_interpreter_found():

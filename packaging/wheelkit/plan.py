@@ -306,6 +306,12 @@ def make_plan(
             f"CABLESIM_BUILD_TYPE={build_type!r} is not a CMake build type: use Release, RelWithDebInfo, "
             "Debug or MinSizeRel"
         )
+    march = env.get("CABLESIM_MARCH", "")
+    if march and "coreneuron" not in variants:
+        raise WheelkitError(
+            f"CABLESIM_MARCH={march} compiles the coreneuron engine only, and no coreneuron wheel is selected: add "
+            f"the variant word (nox -s {target.session} -- coreneuron) or unset CABLESIM_MARCH"
+        )
     cmake_args = tuple(shlex.split(env.get("CABLESIM_CMAKE_ARGS", "")))
     build_root = Path(env["CABLESIM_BUILD_ROOT"]) if env.get("CABLESIM_BUILD_ROOT") else root / "build"
     cells = tuple(
