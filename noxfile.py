@@ -145,9 +145,21 @@ def test_wheels(session: nox.Session) -> None:
         session.error(f"failed checks:\n{failure_summary(reports)}")
 
 
+def _refuse_credentials(session: nox.Session) -> None:
+    """Stop before nox echoes a command line that carries user:password in a URL (session.run prints its arguments)."""
+    from wheelkit import WheelkitError
+    from wheelkit.publish import refuse_credentials_in_argv
+
+    try:
+        refuse_credentials_in_argv(session.posargs)
+    except WheelkitError as error:
+        session.error(str(error))
+
+
 @nox.session(default=False, tags=["release"])
 def upload(session: nox.Session) -> None:
     """Check and upload a release: -- --repository pypi|testpypi|URL [--dry-run] [FILES|FOLDER]; -- --help."""
+    _refuse_credentials(session)
     session.install("twine", "packaging", silent=True)
     # Credentials reach twine through the environment (TWINE_USERNAME/TWINE_PASSWORD) or keyring, never argv.
     session.run("python", "-m", "wheelkit", "upload", *session.posargs, env={"PYTHONPATH": str(DIR / "packaging")})
@@ -169,6 +181,7 @@ def release(session: nox.Session) -> None:
     )
     from wheelkit.version import build_version
 
+    _refuse_credentials(session)
     if "-h" in session.posargs or "--help" in session.posargs:
         session.log(build_parser("nox -s release --").format_help())
         return

@@ -53,6 +53,75 @@ def passive_cable() -> tuple[cablesim.Model, cablesim.Section]:
     return build_passive_cable()
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_checked(command: list[str], cwd: Path, env: Optional[dict[str, str]] = None) -> str:
+    """Run a command that must succeed; its output (nox logs to stderr) is in the failure message."""
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr
+
+
+def _git_names(options: list[str]) -> list[str]:
+    listing = subprocess.run(["git", "ls-files", *options, "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return listing.stdout.split("\0")
+
+
+def copy_of_this_checkout(destination: Path) -> Path:
+    """A clone with the working tree's changes committed on top: clean, with a .git for setuptools-scm, and with
+    the code under test (not only what was committed)."""
+    run_checked(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(destination)], ROOT)
+    changed = _git_names(["--modified", "--others", "--exclude-standard"])
+    for name in filter(None, changed):
+        source = ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    for name in filter(None, _git_names(["--deleted"])):
+        (destination / name).unlink(missing_ok=True)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    run_checked([*git, "add", "--all"], destination)
+    run_checked([*git, "commit", "--quiet", "--allow-empty", "-m", "the working tree under test"], destination)
+    return destination
+
+
+def nox_command() -> list[str]:
+    """nox: importable here, else on PATH (the README installs it with pip; the tests session runs under it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("nox"):
+        return [sys.executable, "-m", "nox"]
+    found = shutil.which("nox")
+    if found is None:
+        pytest.fail("nox is neither importable nor on PATH: python3 -m pip install nox")
+    return [found]
+
+
+THIS_PYTHON_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+
+
+@pytest.fixture(scope="session")
+def cablesim_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repaired cablesim wheel for the Python running the tests, built once per session by `nox -s build_linux`
+    in a clone of the code under test (about 2 minutes on 2 cores). CABLESIM_TEST_WHEELS=FOLDER takes this
+    Python's wheel from a folder instead (it must be there)."""
+    given = os.environ.get("CABLESIM_TEST_WHEELS", "")
+    if given:
+        found = sorted(Path(given).glob(f"cablesim-*-{THIS_PYTHON_TAG}-{THIS_PYTHON_TAG}-*.whl"))
+        assert found, f"CABLESIM_TEST_WHEELS={given} has no {THIS_PYTHON_TAG} cablesim wheel"
+        return found[-1]
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the real-wheel tests build with `nox -s build_linux`, on Linux")
+    source = copy_of_this_checkout(tmp_path_factory.mktemp("wheel-build") / "checkout")
+    dotted = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CABLESIM_TEST_WHEELS")}
+    run_checked([*nox_command(), "-f", str(source / "noxfile.py"), "-s", "build_linux", "--", dotted], source, env)
+    (wheel,) = (source / "wheelhouse").glob(f"cablesim-*-{THIS_PYTHON_TAG}-{THIS_PYTHON_TAG}-*.whl")
+    return wheel
+
+
 def installed_tool(name: str) -> str:
     """A program from the test extra (a linter): next to this Python, else on PATH; skips the test without it."""
     beside = Path(sys.executable).parent / name

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import installed_tool
+from conftest import copy_of_this_checkout, installed_tool, run_checked
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
@@ -243,36 +243,6 @@ def _require(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
-def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False,
-                            stdin=subprocess.DEVNULL)
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
-    return result.stdout + result.stderr  # nox logs to stderr
-
-
-def _git_names(options: list[str]) -> list[str]:
-    listing = subprocess.run(["git", "ls-files", *options, "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return listing.stdout.split("\0")
-
-
-def copy_of_this_checkout(destination: Path) -> Path:
-    """A clone with the working tree's changes committed on top: clean, with a .git for setuptools-scm, and with
-    the code under test (not only what was committed)."""
-    _run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(destination)], ROOT)
-    changed = _git_names(["--modified", "--others", "--exclude-standard"])
-    for name in filter(None, changed):
-        source = ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    for name in filter(None, _git_names(["--deleted"])):
-        (destination / name).unlink(missing_ok=True)
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
-    _run([*git, "add", "--all"], destination)
-    _run([*git, "commit", "--quiet", "--allow-empty", "-m", "the working tree under test"], destination)
-    return destination
-
-
 @pytest.mark.slow
 def test_wheel_built_inside_a_local_image_passes_test_wheels_on_the_host(tmp_path):
     """First run: debootstrap (~1 min), the image (~1 min), the build (~1 min). Later runs reuse both images (keyed
@@ -311,7 +281,7 @@ def test_wheel_built_inside_a_local_image_passes_test_wheels_on_the_host(tmp_pat
 
     def step(name: str, command: list[str]) -> str:
         started = time.perf_counter()
-        output = _run(command, source)
+        output = run_checked(command, source)
         timings[name] = time.perf_counter() - started
         return output
 
