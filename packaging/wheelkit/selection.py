@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .errors import WheelkitError
-from .interpreters import Interpreter
+from .interpreters import SUPPORTED_MINORS, Interpreter
 from .plan import VARIANTS
 
 log = logging.getLogger(__name__)
@@ -28,22 +28,27 @@ class Selection:
 
 
 def _selector_pattern(selector: str) -> str:
-    """Normalise '39', '3.9', 'cp39', '3*', '3.1*', '*' to a glob over dotted versions such as '3.9'."""
+    """Normalise '39', '3.9', 'cp39', '3*', '3.1*', '*' to a glob over dotted versions such as '3.9'; a selector of a
+    CPython that no wheel is built for ('cp27', '3.8') is refused as unsupported."""
     text = selector.strip().lower()
     if text.startswith("cp"):
         text = text[2:]
     if text in ("*", "3*", "3.*"):
         return "3.*"
-    if re.fullmatch(r"3\d{1,2}", text):
-        return f"3.{text[1:]}"
-    if re.fullmatch(r"3\d\*", text):  # 31* -> 3.1*
-        return f"3.{text[1:]}"
-    if re.fullmatch(r"3\.\d{1,2}\*?", text):
-        return text
-    raise WheelkitError(
-        f"'{selector}' is not a Python selector: use forms like 39, 3.12, cp311, '3*' or '3.1*' "
-        f"(variants: {', '.join(KNOWN_VARIANTS)})"
-    )
+    match = re.fullmatch(r"(?P<major>[23])(?:\.?(?P<minor>\d{1,2}))?(?P<glob>\*)?", text)
+    if match is None or not (match["minor"] or match["glob"]):
+        raise WheelkitError(
+            f"'{selector}' is not a Python selector: use forms like 39, 3.12, cp311, '3*' or '3.1*' "
+            f"(variants: {', '.join(KNOWN_VARIANTS)})"
+        )
+    pattern = f"{match['major']}.{match['minor'] or ''}{match['glob'] or ''}"
+    supported = [f"3.{minor}" for minor in SUPPORTED_MINORS]
+    if not fnmatch.filter(supported, pattern):
+        raise WheelkitError(
+            f"'{selector}' selects CPython {pattern}, which cablesim does not build wheels for: the supported "
+            f"versions are {supported[0]}-{supported[-1]}"
+        )
+    return pattern
 
 
 def select(arguments: Sequence[str], found: Sequence[Interpreter]) -> Selection:

@@ -86,26 +86,38 @@ def check_folder_name(name: str, what: str) -> str:
     return name
 
 
-def arch_level(march: str, machine: str, source: str) -> str:
+def arch_level(march: str, machine: str, source: str, *, option: bool = False) -> str:
     """The level folder for a binary wheel of `machine` built with -march=`march` (source: where the value came
-    from, for the message). Baselines are `generic`; x86-64 wheels take the psABI levels; others any folder name."""
+    from, for the message; option: it is --arch-level's value, so the advice cannot be to give that option).
+    Baselines are `generic`; x86-64 wheels take the psABI levels; others any folder name."""
     value = march.strip()
     if value.lower() in _BASELINES:
         return GENERIC
     if value == "native":
+        if option:
+            raise WheelkitError(
+                f"{source} names the build machine's CPU, not a level of a cluster's nodes: give the level of the "
+                "cluster's nodes instead, e.g. --arch-level x86-64-v3 (or generic)"
+            )
         raise WheelkitError(
             f"{source} says -march=native: such a build runs only on CPUs like the build machine's, not on a "
             "cluster's nodes; rebuild with CABLESIM_MARCH=x86-64-v3 (or x86-64-v4), or place it with --arch-level"
         )
     if machine in ("x86_64", "amd64"):
         if value not in X86_64_LEVELS:
+            if option:
+                raise WheelkitError(
+                    f"{source} is not an x86-64 level folder ({', '.join(X86_64_LEVELS)}): give one of those, or "
+                    "generic"
+                )
             raise WheelkitError(
                 f"{source} says -march={value}, which is not an x86-64 level folder ({', '.join(X86_64_LEVELS)}): "
                 "rebuild with one of those, or place the wheel explicitly with --arch-level x86-64-v3"
             )
         return value
     if value in X86_64_LEVELS:
-        raise WheelkitError(f"{source} says -march={value}, but the wheel is for {machine or 'an unknown machine'}")
+        what = f"{source} is an x86-64 level" if option else f"{source} says -march={value}"
+        raise WheelkitError(f"{what}, but the wheel is for {machine or 'an unknown machine'}")
     return check_folder_name(value, "architecture level")
 
 
@@ -181,7 +193,7 @@ def place(path: Path, *, site: str, os_layer: str = "", level: str = "") -> Plac
         machine = next(iter(systems))[1]
         layer = check_folder_name(os_layer, "OS layer") if os_layer else layers.pop()
         if level:
-            folder_level = arch_level(level, machine, f"--arch-level {level}")
+            folder_level = arch_level(level, machine, f"--arch-level {level}", option=True)
             reason = f"--arch-level {level}"
         else:
             march = read_march(wheel)
@@ -296,8 +308,11 @@ def add_wheels(root: Path, wheels: Sequence[Path], *, site: str, os_layer: str =
             continue
         result.added.append(placement)
     if problems:
-        count = f"{len(problems)} problem(s)" if len(problems) > 1 else "1 problem"
-        raise WheelkitError(f"nothing was added to {root} ({count}):\n  - " + "\n  - ".join(problems))
+        # One problem of several wheels (a bad --arch-level) is said once.
+        counted = {problem: problems.count(problem) for problem in problems}
+        count = f"{len(counted)} problem(s)" if len(counted) > 1 else "1 problem"
+        lines = [f"{times} wheels: {problem}" if times > 1 else problem for problem, times in counted.items()]
+        raise WheelkitError(f"nothing was added to {root} ({count}):\n  - " + "\n  - ".join(lines))
     _publish_all(root, result.added)
     for placement in result.added:
         log.info("added %s (%s)", placement.relative, placement.reason)
