@@ -17,5 +17,5 @@ def raise_on_usage_errors(parser: argparse.ArgumentParser) -> Callable[[str], No
     def fail(message: str) -> NoReturn:
         raise WheelkitError(f"{message}\n{parser.format_usage().strip()}")
 
-    parser.error = fail  # type: ignore[method-assign,assignment]
+    parser.error = fail  # type: ignore[method-assign]
     return fail

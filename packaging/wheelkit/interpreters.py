@@ -158,7 +158,7 @@ def resolve(name_or_path: str, known: Iterable[Interpreter] = ()) -> Interpreter
             f"no Python interpreter '{name_or_path}': give a name on PATH (python3.9), a path "
             "(/opt/python/cp39-cp39/bin/python) or a version found on this machine"
         )
-    interpreter = probe(Path(located))
-    if interpreter is None:
+    probed = probe(Path(located))
+    if probed is None:
         raise WheelkitError(f"'{located}' is not a working CPython interpreter")
-    return interpreter
+    return probed
