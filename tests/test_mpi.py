@@ -350,3 +350,12 @@ def test_an_mpi_library_already_loaded_is_used(implementation, tmp_path):
     assert {r["found_by"] for r in reports} == {"already loaded"}
     assert {r["implementation"] for r in reports} == {implementation}
     assert all(r["initialized_here"] for r in reports)
+
+
+def test_a_build_without_shims_says_how_to_get_mpi(tmp_path):
+    """What a build without MPI headers answers (every build here has shims: an empty shim folder stands in)."""
+    code = f"from cablesim import _core; _core.MPISession.open({str(tmp_path)!r}, [])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT,
+                          env=clean_env(), check=False)
+    assert done.returncode != 0
+    assert f"this build of cablesim has no MPI shims (no libcablesim_mpi_*.so in {tmp_path})" in done.stderr

@@ -204,8 +204,9 @@ session& session::open(const std::string& shim_dir_or_empty, const std::vector<s
     const std::vector<std::string> shims = shims_in(shim_dir);
     if (shims.empty()) {
         throw mpi_error("this build of cablesim has no MPI shims (no libcablesim_mpi_*.so in " + shim_dir +
-                        "): it was built without MPI headers; install a wheel with MPI, or build with "
-                        "-DCABLESIM_MPI=ON and MPICH's or Open MPI's development headers");
+                        "): it was built with CABLESIM_MPI=OFF or found no MPI headers; install a cablesim wheel "
+                        "(every one has MPI), or build with -DCABLESIM_MPI=ON (docs/mpi.md: the bundled headers, or "
+                        "CABLESIM_MPI_HEADERS=SYSTEM with MPICH's or Open MPI's development package)");
     }
     const std::optional<launcher> started_by = detect_launcher();
     auto h = std::make_unique<handles>();
