@@ -5,6 +5,8 @@ so these tests check wheelkit's own logic in milliseconds; the real builds run i
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import tarfile
 import zipfile
@@ -339,3 +341,30 @@ def test_a_move_across_file_systems_fails_clearly(plan, monkeypatch):
     results = run_builder(plan, monkeypatch, FakeTools(), keep_going=True)
     assert all(r.status == "failed" for r in results)
     assert "must be on the wheelhouse's file system" in results[0].message
+
+
+@pytest.mark.parametrize(("code", "reason"), [(errno.EACCES, "permission denied"), (errno.EPERM, "permission denied"),
+                                              (errno.EROFS, "its file system is read-only")])
+def test_a_wheelhouse_that_cannot_be_written_is_reported_as_such_naming_the_folder(plan, monkeypatch, code, reason):
+    def refused(source, destination):
+        raise OSError(code, os.strerror(code), str(source), None, str(destination))
+
+    monkeypatch.setattr(build.os, "replace", refused)
+    results = run_builder(plan, monkeypatch, FakeTools(), keep_going=True)
+    assert all(r.status == "failed" for r in results)
+    assert results[0].message.startswith(f"cannot write into {plan.wheelhouse}: {reason};")
+    assert "file system" not in results[0].message.replace("its file system is read-only", "")
+
+
+def test_a_wheelhouse_that_cannot_be_written_is_refused_before_anything_compiles(plan, monkeypatch):
+    plan.wheelhouse.mkdir()
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(plan.wheelhouse))
+
+    monkeypatch.setattr(build.tempfile, "TemporaryFile", refused)
+    tools = FakeTools()
+    with pytest.raises(WheelkitError, match=rf"^cannot write into {plan.wheelhouse}: permission denied; make it "
+                       "writable"):
+        run_builder(plan, monkeypatch, tools)
+    assert tools.commands == []

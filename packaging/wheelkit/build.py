@@ -4,11 +4,13 @@ never leaves a wheel in the wheelhouse."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +82,33 @@ def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str
         raise WheelkitError(
             f"{what or command[0]} failed (exit {result.returncode}); last lines of {log_path}:\n" + "\n".join(tail)
         )
+
+
+def file_system_error(error: OSError, folder: Path, what: str) -> WheelkitError:
+    """What an OSError while writing `what` into folder means, and what to do about it."""
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return WheelkitError(f"cannot write into {folder}: permission denied; make it writable for this user "
+                             f"(chmod u+w {folder}, or chown it) and build again")
+    if error.errno == errno.EROFS:
+        return WheelkitError(f"cannot write into {folder}: its file system is read-only; mount it read-write, or "
+                             "build in a writable checkout")
+    if error.errno == errno.ENOSPC:
+        return WheelkitError(f"cannot write into {folder}: no space left on its device; free some and build again")
+    if error.errno == errno.EXDEV:
+        return WheelkitError(f"cannot move {what} into {folder}: the build folders (CABLESIM_BUILD_ROOT) must be on "
+                             "the wheelhouse's file system for the move to be atomic")
+    return WheelkitError(f"cannot move {what} into {folder}: {error.strerror or error}")
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse a folder the wheels could not be moved into, before anything compiles: write a file into it (or into
+    the folder it would be made in), since permission bits say nothing for root or on a read-only mount."""
+    existing = next(p for p in (folder, *folder.parents) if p.is_dir())
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise file_system_error(error, folder, "the wheels") from None
 
 
 def run_captured(command: Sequence[str], what: str) -> str:
@@ -253,19 +282,16 @@ class Builder:
             result.vendored = vendored_libraries(repaired, self.target)
             result.size = repaired.stat().st_size
             output_dir = self.plan.output_dir(cell)
-            output_dir.mkdir(parents=True, exist_ok=True)
             final = output_dir / repaired.name
             # Atomic moves on one file system (both under the checkout); the archive first, so that a wheel in the
             # wheelhouse always has its debug information next to it.
             try:
+                output_dir.mkdir(parents=True, exist_ok=True)
                 if debug_archive is not None:
                     os.replace(debug_archive, output_dir / debug_archive.name)
                 os.replace(repaired, final)
             except OSError as error:
-                raise WheelkitError(
-                    f"cannot move {repaired.name} into {output_dir}: {error}; the build folders "
-                    "(CABLESIM_BUILD_ROOT) must be on the wheelhouse's file system for the move to be atomic"
-                ) from None
+                raise file_system_error(error, output_dir, repaired.name) from None
             result.wheel, result.status = final, "built"
         except WheelkitError as error:
             result.status, result.message = "failed", str(error)
@@ -282,6 +308,8 @@ class Builder:
         """Build every cell; returns one result per cell in plan order."""
         if not self.plan.cells:
             raise WheelkitError("the plan has no cells: nothing to build")
+        for folder in dict.fromkeys(self.plan.output_dir(cell) for cell in self.plan.cells):
+            check_writable(folder)
         for cell in self.plan.cells:
             cell.log_path.unlink(missing_ok=True)  # each run's log starts afresh
         # The build environments do not need the core: they are made while it compiles.

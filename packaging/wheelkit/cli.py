@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .build import Builder, CellResult, LogProgress, Progress
+from .build import Builder, CellResult, LogProgress, Progress, check_writable
 from .errors import WheelkitError, raise_on_usage_errors
 from .interpreters import discover
 from .nightly import rename_sdist, rename_wheel
@@ -103,6 +103,7 @@ def run_build(
         if release.refusal:
             raise WheelkitError(f"the build would refuse release {release.version}: {release.refusal}")
         return []
+    check_writable(wheelhouse)  # a nightly's wheels are moved in after the build
     progress: Progress = RichProgress(len(plan.cells)) if live else LogProgress(emit)
     builder = Builder(plan, keep_going=options.keep_going, repair_tool=str(tools_bin / target.repair_tool),
                       wheel_tool=str(tools_bin / "wheel"), tools_bin=tools_bin, progress=progress)
