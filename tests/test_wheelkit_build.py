@@ -21,7 +21,7 @@ from wheelkit.interpreters import Interpreter  # noqa: E402
 from wheelkit.plan import BACKEND_CALL, VARIANTS, Variant, make_plan  # noqa: E402
 from wheelkit.targets import MACOS  # noqa: E402
 from wheelkit.repair import check_excludes_matched, check_no_mpi_bundled, vendored_libraries  # noqa: E402
-from wheelkit.report import summary_table  # noqa: E402
+from wheelkit.report import failure_report, summary_table  # noqa: E402
 
 PYTHONS = tuple(Interpreter((3, minor, 0), Path(sys.executable)) for minor in (9, 10, 11))
 PLAT = "manylinux_2_28_x86_64"
@@ -172,7 +172,7 @@ def test_mpi_and_exclude_checks(tmp_path):
 
 def test_run_logged_reports_the_log_tail(tmp_path):
     log_path = tmp_path / "logs" / "x.log"
-    with pytest.raises(WheelkitError, match=r"step failed \(exit 3\); last lines of .*x.log:\n.*\nsomething broke"):
+    with pytest.raises(WheelkitError, match=r"step failed \(exit 3\); last lines of .*x.log:\nsomething broke$"):
         build.run_logged([sys.executable, "-c", "print('something broke'); raise SystemExit(3)"], log_path, what="step")
     with pytest.raises(WheelkitError, match="no-such-tool not found"):
         build.run_logged(["no-such-tool"], log_path)
@@ -331,6 +331,40 @@ def test_a_core_that_does_not_compile_fails_every_wheel_with_the_reason(plan, mo
     assert all("compiling the core failed" in r.message for r in results)
     assert "0 of 3 wheel(s) built" in summary_table(results)
     assert not plan.wheelhouse.exists()
+
+
+REAL_RUN_LOGGED = build.run_logged
+
+
+def test_a_core_that_does_not_compile_names_its_own_log_and_shows_the_compiler_error(plan, monkeypatch):
+    tools = FakeTools()
+    compiler = "c++: error: unrecognized command-line option '-fno-such-flag-xyz'"
+
+    def failing_core(command, log_path, env=None, what="", cwd=None):
+        if command[:2] == ["cmake", "--build"]:  # the real run_logged: the log and message a user gets
+            script = f"print('[1/9] Building CXX object hh.cpp.o'); print({compiler!r}); raise SystemExit(1)"
+            return REAL_RUN_LOGGED([sys.executable, "-c", script], log_path, env, what)
+        return tools(command, log_path, env, what, cwd)
+
+    results = run_builder(plan, monkeypatch, failing_core)
+    assert [r.status for r in results] == ["failed"] * 3
+    (core_log,) = {r.log_path for r in results}
+    assert core_log is not None and core_log.exists() and compiler in core_log.read_text()
+    assert core_log.parent == plan.cells[0].log_path.parent  # next to the wheels' logs, in build/logs/
+    assert results[0].tail[-1] == compiler
+    report = failure_report(results)
+    assert report.count(compiler) == 1, report  # one core: its error is said once for the three wheels
+    assert report.startswith("cp39-default, cp310-default, cp311-default: compiling the core failed (exit 1)\n")
+    assert f"log: {core_log}" in report and "cp39-default.log" not in report
+
+
+def test_run_logged_shows_only_the_failing_steps_own_lines(tmp_path):
+    log_path = tmp_path / "logs" / "x.log"
+    build.run_logged([sys.executable, "-c", "print('an earlier step')"], log_path, what="earlier")
+    with pytest.raises(build.StepFailed) as caught:
+        build.run_logged([sys.executable, "-c", "print('it broke'); raise SystemExit(2)"], log_path, what="step")
+    assert (caught.value.headline, caught.value.tail, caught.value.log_path) == (
+        "step failed (exit 2)", ("it broke",), log_path)
 
 
 def test_a_move_across_file_systems_fails_clearly(plan, monkeypatch):

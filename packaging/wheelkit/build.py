@@ -35,8 +35,9 @@ class CellResult:
     size: int = 0
     vendored: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    message: str = ""
-    log_path: Optional[Path] = None
+    message: str = ""  # why it failed or was skipped
+    log_path: Optional[Path] = None  # the log with the failing step's output (the core's, when it did not compile)
+    tail: tuple[str, ...] = ()  # the failing step's last lines
 
 
 class Progress(Protocol):
@@ -63,13 +64,26 @@ class LogProgress:
             self.emit(f"{result.cell.key}: {result.status} after {result.seconds:.1f} s")
 
 
+class StepFailed(WheelkitError):
+    """A step's command failed: what it was, its exit status, and the last lines it wrote into its log."""
+
+    def __init__(self, what: str, returncode: int, log_path: Path, tail: Sequence[str]) -> None:
+        self.headline = f"{what} failed (exit {returncode})"
+        self.log_path = log_path
+        self.tail = tuple(tail)
+        shown = "\n".join(self.tail) if self.tail else "(it printed nothing)"
+        super().__init__(f"{self.headline}; last lines of {log_path}:\n{shown}")
+
+
 def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str, str]] = None, what: str = "",
                cwd: Optional[Path] = None) -> None:
-    """Run a command with its output appended to log_path; on failure raise with the log's tail and its path."""
+    """Run a command with its output appended to log_path; on failure raise StepFailed with the last lines this
+    command wrote (not an earlier step's) and the log's path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(command)}\n")
         handle.flush()
+        output_starts = handle.tell()
         started = time.perf_counter()
         try:
             result = subprocess.run(list(command), stdout=handle, stderr=subprocess.STDOUT, env=dict(env or os.environ),
@@ -78,10 +92,10 @@ def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str
             raise WheelkitError(f"{what or command[0]}: {error.filename} not found; is it installed?") from None
         handle.write(f"# exit {result.returncode} after {time.perf_counter() - started:.2f} s\n")
     if result.returncode != 0:
-        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        raise WheelkitError(
-            f"{what or command[0]} failed (exit {result.returncode}); last lines of {log_path}:\n" + "\n".join(tail)
-        )
+        with log_path.open("rb") as handle:
+            handle.seek(output_starts)
+            output = handle.read().decode("utf-8", errors="replace").splitlines()[:-1]  # without the "# exit" line
+        raise StepFailed(what or command[0], result.returncode, log_path, output[-LOG_TAIL_LINES:])
 
 
 def file_system_error(error: OSError, folder: Path, what: str) -> WheelkitError:
@@ -166,21 +180,32 @@ class Builder:
             env.update(cell.build_environment())
         return env
 
-    def build_core(self) -> None:
-        """The Python-independent core of each variant, compiled once for every wheel of the plan."""
+    def build_core(self) -> dict[Path, WheelkitError]:
+        """The Python-independent core of each variant, compiled once for every wheel of the plan. Returns the
+        failures by core folder; after one, the other cores are built only with --keep-going."""
+        failures: dict[Path, WheelkitError] = {}
         for cell in self.plan.core_cells:
-            log_path = cell.core_dir.parent / f"{cell.core_dir.name}.log"
+            if failures and not self.keep_going:
+                break
+            log_path = cell.core_log_path
             log_path.unlink(missing_ok=True)
             env = self.compile_environment(cell)
             # All cores for the core (nothing else runs yet), unless the maintainer set a level.
             env["CMAKE_BUILD_PARALLEL_LEVEL"] = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
             started = time.perf_counter()
-            self.progress.step(f"core-{cell.variant.label}", f"compiling the C++ core once ({cell.core_dir})")
-            # Configuring again is cheap and picks up changed knobs (CABLESIM_CMAKE_ARGS, debug information).
-            run_logged(cell.core_command(), log_path, env, "configuring the core")
-            run_logged(["cmake", "--build", str(cell.core_dir), "--target", "cablesim_core"], log_path, env,
-                       "compiling the core")
-            self.progress.step(f"core-{cell.variant.label}", f"ready in {time.perf_counter() - started:.1f} s", done=True)
+            label = f"core-{cell.variant.label}"
+            self.progress.step(label, f"compiling the C++ core once ({cell.core_dir}; log: {log_path})")
+            try:
+                # Configuring again is cheap and picks up changed knobs (CABLESIM_CMAKE_ARGS, debug information).
+                run_logged(cell.core_command(), log_path, env, "configuring the core")
+                run_logged(["cmake", "--build", str(cell.core_dir), "--target", "cablesim_core"], log_path, env,
+                           "compiling the core")
+            except WheelkitError as error:
+                log.error("%s: %s", label, error)
+                failures[cell.core_dir] = error
+                continue
+            self.progress.step(label, f"ready in {time.perf_counter() - started:.1f} s", done=True)
+        return failures
 
     def _env_lock(self, cell: Cell) -> threading.Lock:
         with self._locks_guard:
@@ -294,7 +319,8 @@ class Builder:
                 raise file_system_error(error, output_dir, repaired.name) from None
             result.wheel, result.status = final, "built"
         except WheelkitError as error:
-            result.status, result.message = "failed", str(error)
+            result.status = "failed"
+            _describe_failure(result, error)
             log.error("%s: %s", cell.key, error)
             if not self.keep_going:
                 self._stop.set()
@@ -316,21 +342,36 @@ class Builder:
         with ThreadPoolExecutor(max_workers=len(self.plan.cells)) as pool:
             environments = [pool.submit(self._prepare_environment, cell) for cell in self.plan.cells]
             try:
-                self.build_core()
-            except WheelkitError as error:
-                # Nothing can link without the core: every wheel failed, each with the reason, in the summary.
-                return [CellResult(cell, status="failed", message=str(error), log_path=cell.log_path)
-                        for cell in self.plan.cells]
+                core_failures = self.build_core()
             finally:
                 for future in environments:
                     future.result()
+        if core_failures and not self.keep_going:
+            self._stop.set()
+        # Nothing links without its core: those wheels failed with the core's reason and log.
+        results = {cell.key: _core_failed(cell, core_failures[cell.core_dir])
+                   for cell in self.plan.cells if cell.core_dir in core_failures}
+        to_build = [cell for cell in self.plan.cells if cell.key not in results]
         with ThreadPoolExecutor(max_workers=self.plan.jobs) as pool:
             try:
                 # build_cell turns every WheelkitError into a result; anything else is a bug and propagates.
-                return list(pool.map(self.build_cell, self.plan.cells))
+                results.update((r.cell.key, r) for r in pool.map(self.build_cell, to_build))
             except KeyboardInterrupt:
                 self._stop.set()  # cells not started yet are skipped; running ones clean up their staging
                 raise
+        return [results[cell.key] for cell in self.plan.cells]
+
+
+def _describe_failure(result: CellResult, error: WheelkitError) -> None:
+    result.message = error.headline if isinstance(error, StepFailed) else str(error)
+    if isinstance(error, StepFailed):
+        result.log_path, result.tail = error.log_path, error.tail
+
+
+def _core_failed(cell: Cell, error: WheelkitError) -> CellResult:
+    result = CellResult(cell, status="failed", log_path=cell.core_log_path)
+    _describe_failure(result, error)
+    return result
 
 
 def _single_wheel(folder: Path) -> Path:

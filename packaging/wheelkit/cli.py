@@ -17,7 +17,7 @@ from .errors import WheelkitError, raise_on_usage_errors
 from .interpreters import discover
 from .nightly import rename_sdist, rename_wheel
 from .plan import KNOBS, make_plan
-from .report import RichProgress, plan_table, summary_table
+from .report import RichProgress, failure_report, plan_table, summary_table
 from .selection import KNOWN_VARIANTS, select
 from .targets import LINUX, MACOS, Target
 from .version import PRETEND_VERSION, BuildVersion, build_version
@@ -117,11 +117,7 @@ def run_build(
     emit(summary_table(results))
     failed = [r for r in results if r.status != "built"]
     if failed:
-        details = "\n".join(
-            f"{r.cell.key}: {r.status}: {r.message.splitlines()[-1] if r.message else ''} (log: {r.log_path})"
-            for r in failed
-        )
-        raise WheelkitError(f"{len(failed)} of {len(results)} wheel(s) not built:\n{details}")
+        raise WheelkitError(f"{len(failed)} of {len(results)} wheel(s) not built:\n{failure_report(results)}")
     return results
 
 

@@ -157,6 +157,11 @@ class Cell:
         return self.build_root / "logs" / f"{self.key}.log"
 
     @property
+    def core_log_path(self) -> Path:
+        """The core's log, next to the wheels' logs: the compiler's messages when the core does not compile."""
+        return self.build_root / "logs" / f"core-{self.core_dir.name}.log"
+
+    @property
     def env_python(self) -> Path:
         return self.env_dir / "bin" / "python"
 

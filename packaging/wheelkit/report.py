@@ -32,6 +32,26 @@ def summary_table(results: Sequence[CellResult]) -> str:
     return render_table(title, ("python", "variant", "tag", "size", "vendored libraries", "time", "status"), rows)
 
 
+SUMMARY_TAIL_LINES = 12  # of a failing step's output in the final report (the live log line has more)
+
+
+def failure_report(results: Sequence[CellResult]) -> str:
+    """Why each wheel was not built: a failure shared by several (their core did not compile) is said once, with the
+    failing step's last lines and the log that has them all."""
+    groups: dict[tuple[str, str, tuple[str, ...], str], list[str]] = {}
+    for r in results:
+        if r.status != "built":
+            groups.setdefault((r.status, r.message, r.tail, str(r.log_path or "")), []).append(r.cell.key)
+    lines: list[str] = []
+    for (status, message, tail, log_path), keys in groups.items():
+        headline, *rest = message.splitlines() or [""]
+        lines.append(f"{', '.join(keys)}: {headline if status == 'failed' else f'{status}: {headline}'}")
+        lines += [f"    {line}" for line in (*rest, *tail[-SUMMARY_TAIL_LINES:])]
+        if status == "failed" and log_path:
+            lines.append(f"  log: {log_path}")
+    return "\n".join(lines)
+
+
 class RichProgress:
     """Live progress on a terminal: a bar of wheels done, and one line per wheel with its current step and time."""
 
