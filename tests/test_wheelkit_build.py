@@ -6,7 +6,9 @@ so these tests check wheelkit's own logic in milliseconds; the real builds run i
 from __future__ import annotations
 
 import errno
+import json
 import os
+import shlex
 import sys
 import tarfile
 import zipfile
@@ -41,6 +43,26 @@ def wheel_members(path: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+def cmake_cache(folder: Path) -> dict[str, str]:
+    cache = folder / "CMakeCache.txt"
+    return dict(line.split("=", 1) for line in cache.read_text().splitlines()) if cache.exists() else {}
+
+
+def configure(folder: Path, defines: list[str], env) -> None:
+    """What CMake does to its cache: a -D sets an entry, CXXFLAGS counts on the first configure only, and every
+    entry stays until the cache is deleted."""
+    cache = cmake_cache(folder)
+    cache.setdefault("CMAKE_CXX_FLAGS", env.get("CXXFLAGS", ""))
+    cache.update(define.split(":", 1)[0].split("=", 1) if "=" in define else (define, "") for define in defines)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "CMakeCache.txt").write_text("".join(f"{k.split(':')[0]}={v}\n" for k, v in cache.items()))
+
+
+def compile_with_cache(folder: Path) -> None:
+    if "-fno-such-flag-xyz" in cmake_cache(folder)["CMAKE_CXX_FLAGS"]:
+        raise WheelkitError("compiling failed (exit 1); c++: error: unrecognized option '-fno-such-flag-xyz'")
+
+
 class FakeTools:
     """Stands in for run_logged: records commands and behaves per Python as configured, writing what the real
     tools write (pip wheel a wheel with a compiled library, wheel unpack/pack, objcopy, the repair tool)."""
@@ -53,8 +75,19 @@ class FakeTools:
     def __call__(self, command, log_path, env=None, what="", cwd=None):
         self.commands.append(list(command))
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        if command[1:3] == ["-c", BACKEND_CALL]:
+        env = os.environ if env is None else env
+        if command[:2] == ["cmake", "-S"]:
+            configure(Path(command[command.index("-B") + 1]), [a[2:] for a in command if a.startswith("-D")], env)
+        elif command[:2] == ["cmake", "--build"]:
+            compile_with_cache(Path(command[2]))
+        elif command[1:3] == ["-c", BACKEND_CALL]:
             assert cwd is not None and (cwd / "build").exists()  # the backend builds the checkout in its folder
+            settings = json.loads(command[4])
+            defines = [f"{k[len('cmake.define.'):]}={v}" for k, v in settings.items() if k.startswith("cmake.define.")]
+            arguments = [*settings.get("cmake.args", []), *shlex.split(env.get("CMAKE_ARGS", ""))]
+            folder = Path(settings["build-dir"])
+            configure(folder, [*defines, *(a[2:] for a in arguments if a.startswith("-D"))], env)
+            compile_with_cache(folder)
             out = Path(command[3])
             tag = next(part for part in out.parts if part.startswith("cp")).split("-")[0]
             if tag in self.fail_wheel:
@@ -358,6 +391,15 @@ def test_a_core_that_does_not_compile_names_its_own_log_and_shows_the_compiler_e
     assert f"log: {core_log}" in report and "cp39-default.log" not in report
 
 
+def test_the_failure_report_shows_the_error_lines_of_a_long_cmake_epilogue(plan):
+    compiler = "c++: error: unrecognized command-line option '-fno-such-flag-xyz'"
+    epilogue = ["  CMake will not be able to correctly generate this project.", "Call Stack (most recent call first):",
+                *(f"  CMakeLists.txt:{n} (project)" for n in range(12))]
+    result = build.CellResult(plan.cells[0], "failed", message="configuring the core failed (exit 1)",
+                              log_path=plan.cells[0].core_log_path, tail=("-- Detecting CXX", compiler, *epilogue))
+    assert f"\n    {compiler}\n" in failure_report([result])
+
+
 def test_run_logged_shows_only_the_failing_steps_own_lines(tmp_path):
     log_path = tmp_path / "logs" / "x.log"
     build.run_logged([sys.executable, "-c", "print('an earlier step')"], log_path, what="earlier")
@@ -402,3 +444,57 @@ def test_a_wheelhouse_that_cannot_be_written_is_refused_before_anything_compiles
                        "writable"):
         run_builder(plan, monkeypatch, tools)
     assert tools.commands == []
+
+
+RECORD_SWITCHES = "-DCMAKE_CXX_FLAGS=-frecord-gcc-switches"
+
+
+def knob_plan(root: Path, jobs: int = 1, **knobs: str):
+    return make_plan(PYTHONS[:1], (), root=root, version="1.0", jobs=jobs, environ={"AUDITWHEEL_PLAT": PLAT, **knobs})
+
+
+def test_a_knob_dropped_between_runs_is_not_inherited_from_the_build_folders(tmp_path, monkeypatch):
+    (cell,) = knob_plan(tmp_path, CABLESIM_CMAKE_ARGS=RECORD_SWITCHES).cells
+    run_builder(knob_plan(tmp_path, CABLESIM_CMAKE_ARGS=RECORD_SWITCHES), monkeypatch, FakeTools())
+    assert cmake_cache(cell.core_dir)["CMAKE_CXX_FLAGS"] == "-frecord-gcc-switches"
+    assert cmake_cache(cell.build_dir)["CMAKE_CXX_FLAGS"] == "-frecord-gcc-switches"
+    (result,) = run_builder(knob_plan(tmp_path), monkeypatch, FakeTools())
+    assert result.status == "built"
+    assert cmake_cache(cell.core_dir)["CMAKE_CXX_FLAGS"] == "" and cmake_cache(cell.build_dir)["CMAKE_CXX_FLAGS"] == ""
+    assert "configure inputs changed" in cell.core_log_path.read_text()
+    assert "configure inputs changed" in cell.log_path.read_text()
+
+
+@pytest.mark.parametrize(("variable", "value"), [("CXXFLAGS", "-frecord-gcc-switches"), ("CMAKE_ARGS", RECORD_SWITCHES)])
+def test_an_environment_variable_dropped_between_runs_is_not_inherited(tmp_path, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    (cell,) = knob_plan(tmp_path).cells
+    run_builder(knob_plan(tmp_path), monkeypatch, FakeTools())
+    assert cmake_cache(cell.build_dir)["CMAKE_CXX_FLAGS"] == "-frecord-gcc-switches"
+    monkeypatch.delenv(variable)
+    run_builder(knob_plan(tmp_path), monkeypatch, FakeTools())
+    assert cmake_cache(cell.core_dir)["CMAKE_CXX_FLAGS"] == "" and cmake_cache(cell.build_dir)["CMAKE_CXX_FLAGS"] == ""
+
+
+def test_debug_information_turned_off_between_runs_is_off_in_both_build_folders(tmp_path, monkeypatch):
+    (cell,) = knob_plan(tmp_path).cells
+    run_builder(knob_plan(tmp_path), monkeypatch, FakeTools())
+    assert cmake_cache(cell.core_dir)["CABLESIM_DEBUG_INFO"] == cmake_cache(cell.build_dir)["CABLESIM_DEBUG_INFO"] == "ON"
+    run_builder(knob_plan(tmp_path, CABLESIM_DEBUG_INFO="strip"), monkeypatch, FakeTools())
+    assert "CABLESIM_DEBUG_INFO" not in cmake_cache(cell.core_dir) and "CABLESIM_DEBUG_INFO" not in cmake_cache(
+        cell.build_dir)
+
+
+def test_a_bad_flag_does_not_poison_later_runs(tmp_path, monkeypatch):
+    bad = knob_plan(tmp_path, CABLESIM_CMAKE_ARGS="-DCMAKE_CXX_FLAGS=-fno-such-flag-xyz")
+    assert [r.status for r in run_builder(bad, monkeypatch, FakeTools())] == ["failed"]
+    assert [r.status for r in run_builder(knob_plan(tmp_path), monkeypatch, FakeTools())] == ["built"]
+
+
+def test_unchanged_knobs_keep_the_build_folders_for_an_incremental_build(tmp_path, monkeypatch):
+    (cell,) = knob_plan(tmp_path).cells
+    run_builder(knob_plan(tmp_path, jobs=1), monkeypatch, FakeTools())
+    for folder in (cell.core_dir, cell.build_dir):
+        (folder / "object.o").write_text("compiled earlier")
+    run_builder(knob_plan(tmp_path, jobs=3), monkeypatch, FakeTools())  # another share of the cores: same inputs
+    assert (cell.core_dir / "object.o").exists() and (cell.build_dir / "object.o").exists()

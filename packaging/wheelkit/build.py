@@ -5,6 +5,7 @@ never leaves a wheel in the wheelhouse."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import shutil
@@ -95,7 +96,8 @@ def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str
         with log_path.open("rb") as handle:
             handle.seek(output_starts)
             output = handle.read().decode("utf-8", errors="replace").splitlines()[:-1]  # without the "# exit" line
-        raise StepFailed(what or command[0], result.returncode, log_path, output[-LOG_TAIL_LINES:])
+        lines = [line.rstrip() for line in output if line.strip()]
+        raise StepFailed(what or command[0], result.returncode, log_path, lines[-LOG_TAIL_LINES:])
 
 
 def file_system_error(error: OSError, folder: Path, what: str) -> WheelkitError:
@@ -134,6 +136,56 @@ def run_captured(command: Sequence[str], what: str) -> str:
     if result.returncode != 0:
         raise WheelkitError(f"{what} failed (exit {result.returncode}): {result.stderr.strip()[-500:]}")
     return result.stdout
+
+
+# Next to a CMakeCache: the configure inputs it was made from (plan.Cell.*_configure_inputs).
+CONFIGURE_RECORD = "cablesim-configure-inputs.json"
+
+
+def fresh_build_folder(folder: Path, inputs: Mapping[str, object]) -> str:
+    """Keep a build folder only if it was configured from exactly these inputs: CMake keeps every value it once
+    read in its cache (a dropped -D flag, CXXFLAGS), so another knob gets an empty folder. The record is written
+    before the configure, so that a cache in the folder always comes from the recorded inputs, even when that
+    configure failed. Returns what changed ("" when the folder is kept)."""
+    record = folder / CONFIGURE_RECORD
+    wanted = json.dumps(inputs, indent=1, sort_keys=True) + "\n"
+    try:
+        recorded = record.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        recorded = ""
+    if recorded == wanted:
+        return ""
+    changed = _changed_inputs(recorded, inputs) if folder.exists() else ""
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        record.write_text(wanted, encoding="utf-8")
+    except OSError as error:
+        raise WheelkitError(f"cannot empty {folder} for a fresh configure ({error.strerror or error}): delete it by "
+                            "hand and build again") from None
+    return changed
+
+
+def _changed_inputs(recorded: str, inputs: Mapping[str, object]) -> str:
+    try:
+        before = json.loads(recorded)
+    except json.JSONDecodeError:
+        before = None
+    if not isinstance(before, dict):
+        return "no record of them next to the cache"
+    changes: list[str] = []
+    for part, now in inputs.items():
+        old = before.get(part)
+        if isinstance(now, dict) and isinstance(old, dict):
+            changes += [f"{key}" for key in sorted(set(now) | set(old)) if now.get(key) != old.get(key)]
+        elif isinstance(now, list) and isinstance(old, list):
+            changes += [f"added {a}" for a in now if a not in old] + [f"dropped {a}" for a in old if a not in now]
+            if not changes and now != old:
+                changes.append(part)
+        elif now != old:
+            changes.append(part)
+    return ", ".join(changes) or "their order"
 
 
 class Builder:
@@ -194,9 +246,10 @@ class Builder:
             env["CMAKE_BUILD_PARALLEL_LEVEL"] = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
             started = time.perf_counter()
             label = f"core-{cell.variant.label}"
-            self.progress.step(label, f"compiling the C++ core once ({cell.core_dir}; log: {log_path})")
             try:
-                # Configuring again is cheap and picks up changed knobs (CABLESIM_CMAKE_ARGS, debug information).
+                self._fresh_build_folder(label, cell.core_dir, cell.core_configure_inputs(env), log_path)
+                self.progress.step(label, f"compiling the C++ core once ({cell.core_dir}; log: {log_path})")
+                # Configuring again is cheap; a folder configured with other knobs was emptied above.
                 run_logged(cell.core_command(), log_path, env, "configuring the core")
                 run_logged(["cmake", "--build", str(cell.core_dir), "--target", "cablesim_core"], log_path, env,
                            "compiling the core")
@@ -206,6 +259,15 @@ class Builder:
                 continue
             self.progress.step(label, f"ready in {time.perf_counter() - started:.1f} s", done=True)
         return failures
+
+    def _fresh_build_folder(self, key: str, folder: Path, inputs: Mapping[str, object], log_path: Path) -> None:
+        changed = fresh_build_folder(folder, inputs)
+        if changed:
+            note = f"the configure inputs changed ({changed}): configuring {folder} afresh"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("a", encoding="utf-8") as handle:
+                handle.write(f"# {note}\n")
+            self.progress.step(key, note)
 
     def _env_lock(self, cell: Cell) -> threading.Lock:
         with self._locks_guard:
@@ -274,10 +336,11 @@ class Builder:
                 result.status, result.message = "skipped", "an earlier build failed (use --keep-going to go on)"
                 return result
             self.ensure_environment(cell, log_path)
+            env = self.compile_environment(cell)
+            self._fresh_build_folder(cell.key, cell.build_dir, cell.bindings_configure_inputs(env), log_path)
             self.progress.step(cell.key, f"compiling the bindings (log: {log_path})")
             (cell.staging_dir / "raw").mkdir(parents=True)
-            run_logged(cell.wheel_command(), log_path, self.compile_environment(cell),
-                       "the wheel build (scikit-build-core)", cwd=cell.root)
+            run_logged(cell.wheel_command(), log_path, env, "the wheel build (scikit-build-core)", cwd=cell.root)
             to_repair = _single_wheel(cell.staging_dir / "raw")
             debug_archive: Optional[Path] = None
             tree = self._unpack(cell, to_repair, log_path)

@@ -40,6 +40,21 @@ KNOBS: Mapping[str, str] = {
 }
 
 
+# What a CMake configure reads from the environment besides its arguments: CMake the compilers, their flags, the
+# generator, the launcher and the toolchain (CMAKE_*); scikit-build-core CMAKE_ARGS and SKBUILD_*. CMake keeps what
+# it read in its cache for good, so a build folder is kept only while these, and the arguments, stay the same.
+CONFIGURE_VARIABLES = ("CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "ARCHFLAGS", "MACOSX_DEPLOYMENT_TARGET",
+                       "SDKROOT")
+CONFIGURE_PREFIXES = ("CMAKE_", "SKBUILD_")
+BUILD_TIME_VARIABLES = ("CMAKE_BUILD_PARALLEL_LEVEL", "CMAKE_INSTALL_PARALLEL_LEVEL", "CMAKE_NO_VERBOSE")
+
+
+def configure_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of an environment a CMake configure reads (see CONFIGURE_VARIABLES)."""
+    return {name: value for name, value in sorted(environ.items())
+            if (name in CONFIGURE_VARIABLES or name.startswith(CONFIGURE_PREFIXES)) and name not in BUILD_TIME_VARIABLES}
+
+
 @dataclass(frozen=True)
 class Variant:
     """A kind of wheel: the CMake switches of its core and bindings, and what its repair must leave out."""
@@ -178,6 +193,15 @@ class Cell:
             "-DCABLESIM_BUILD_PYTHON=OFF", *(f"-D{name}={value}" for name, value in self._cmake_defines()),
             *self.cmake_args,
         ]
+
+    def core_configure_inputs(self, environ: Mapping[str, str]) -> dict[str, object]:
+        """Everything the core's configure depends on: its command and what CMake reads from the environment."""
+        return {"command": self.core_command(), "environment": configure_environment(environ)}
+
+    def bindings_configure_inputs(self, environ: Mapping[str, str]) -> dict[str, object]:
+        """Everything the bindings' configure depends on: the Python, the backend's settings, the environment."""
+        return {"python": [str(self.python.path), ".".join(map(str, self.python.version))],
+                "config-settings": self.config_settings(), "environment": configure_environment(environ)}
 
     def config_settings(self) -> dict[str, object]:
         """The PEP 517 config settings of this cell's build (scikit-build-core's names)."""

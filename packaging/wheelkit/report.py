@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import TracebackType
 from typing import Any, Optional, Sequence
 
@@ -32,7 +33,14 @@ def summary_table(results: Sequence[CellResult]) -> str:
     return render_table(title, ("python", "variant", "tag", "size", "vendored libraries", "time", "status"), rows)
 
 
-SUMMARY_TAIL_LINES = 12  # of a failing step's output in the final report (the live log line has more)
+SUMMARY_TAIL_LINES = 8  # of a failing step's output in the final report (the live log line has more)
+_ERROR_LINE = re.compile(r"error|failed|fatal", re.IGNORECASE)
+
+
+def _key_lines(tail: Sequence[str]) -> list[str]:
+    """The lines of a failing step's output that say what went wrong (CMake and ninja end with many others)."""
+    errors = [line.strip() for line in tail if _ERROR_LINE.search(line)]
+    return (errors or [line.strip() for line in tail])[-SUMMARY_TAIL_LINES:]
 
 
 def failure_report(results: Sequence[CellResult]) -> str:
@@ -46,7 +54,7 @@ def failure_report(results: Sequence[CellResult]) -> str:
     for (status, message, tail, log_path), keys in groups.items():
         headline, *rest = message.splitlines() or [""]
         lines.append(f"{', '.join(keys)}: {headline if status == 'failed' else f'{status}: {headline}'}")
-        lines += [f"    {line}" for line in (*rest, *tail[-SUMMARY_TAIL_LINES:])]
+        lines += [f"    {line}" for line in (*rest, *_key_lines(tail))]
         if status == "failed" and log_path:
             lines.append(f"  log: {log_path}")
     return "\n".join(lines)
