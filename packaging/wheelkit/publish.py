@@ -54,7 +54,15 @@ from typing import IO, Callable, Mapping, Optional, Sequence
 from packaging.version import InvalidVersion, Version
 
 from .errors import WheelkitError, raise_on_usage_errors
-from .wheelfile import WheelContents, normalize_distribution, parse_wheel_name, safe_extract, verify_record
+from .wheelfile import (
+    WheelContents,
+    name_and_version_disagreements,
+    normal_version,
+    normalize_distribution,
+    parse_wheel_name,
+    safe_extract,
+    verify_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,13 +179,6 @@ def collect(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _normal_version(text: str) -> str:
-    try:
-        return str(Version(text))
-    except InvalidVersion:
-        return text
-
-
 @dataclass(frozen=True)
 class Release:
     """The files to upload, all of one distribution and version."""
@@ -260,13 +261,9 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
         meta_name = (metadata.get("Name") or [""])[0]
         meta_version = (metadata.get("Version") or [""])[0]
         display_name = display_name or meta_name
-        if normalize_distribution(meta_name) != normalize_distribution(file_name):
-            problems.append(f"{path.name}: its metadata names {meta_name!r}: the file was renamed; rebuild it")
-        if _normal_version(meta_version) != file_version:
-            problems.append(f"{path.name}: its metadata says version {meta_version!r}, its name {file_version!r} "
-                            "(versions must be PEP 440-normalised and agree): rebuild it")
+        problems += name_and_version_disagreements(path.name, file_name, file_version, metadata)
         names.setdefault(normalize_distribution(meta_name or file_name), []).append(path.name)
-        versions.setdefault(_normal_version(meta_version or file_version), []).append(path.name)
+        versions.setdefault(normal_version(meta_version or file_version), []).append(path.name)
         pythons.update(m[1] for c in metadata.get("Classifier", []) if (m := _PYTHON_CLASSIFIER.match(c)))
     for what, seen in (("distribution names", names), ("versions", versions)):
         if len(seen) > 1:
@@ -649,17 +646,17 @@ def _new_behind_fallback(redirect: RedirectedElsewhere, repository: Repository, 
 
 
 def _matches(filename: str, distribution: str, version: str) -> bool:
-    wanted_name, wanted_version = normalize_distribution(distribution), _normal_version(version)
+    wanted_name, wanted_version = normalize_distribution(distribution), normal_version(version)
     if filename.endswith(".whl"):
         try:
             name = parse_wheel_name(filename)
         except WheelkitError:
             return False
-        return normalize_distribution(name.distribution) == wanted_name and _normal_version(name.version) == \
+        return normalize_distribution(name.distribution) == wanted_name and normal_version(name.version) == \
             wanted_version
     match = _SDIST.match(filename)
     return bool(match and is_sdist(Path(filename)) and normalize_distribution(match["name"]) == wanted_name
-                and _normal_version(match["version"]) == wanted_version)
+                and normal_version(match["version"]) == wanted_version)
 
 
 def _download(url: str, target: Path, expected: str, environ: Mapping[str, str]) -> None:
@@ -800,7 +797,7 @@ def run_upload(argv: Sequence[str], *, root: Path, twine: str, emit: Callable[[s
     options = parse_upload_args(argv)
     if options.stage_from:
         source, name, version = options.stage_from
-        staging = root / "build" / "upload-staging" / f"{normalize_distribution(name)}-{_normal_version(version)}"
+        staging = root / "build" / "upload-staging" / f"{normalize_distribution(name)}-{normal_version(version)}"
         emit(f"# Gathering {name} {version} from {source} into {staging}")
         files = stage(source, name, version, staging, env)
         emit(f"{len(files)} file(s) gathered, hashes verified: {', '.join(f.name for f in files)}")

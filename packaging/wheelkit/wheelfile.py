@@ -101,6 +101,31 @@ def normalize_distribution(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
+def normal_version(text: str) -> str:
+    """The PEP 440 normal form of a version (as file names carry it); the text itself when it is none."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return str(Version(text))
+    except InvalidVersion:
+        return text
+
+
+def name_and_version_disagreements(file_name: str, file_distribution: str, file_version: str,
+                                   metadata: Mapping[str, Sequence[str]]) -> list[str]:
+    """Where a distribution's file name and its METADATA (or PKG-INFO) disagree on the name or the version: a renamed
+    file. One check for test_wheels and upload."""
+    meta_name = (metadata.get("Name") or [""])[0]
+    meta_version = (metadata.get("Version") or [""])[0]
+    problems = []
+    if normalize_distribution(meta_name) != normalize_distribution(file_distribution):
+        problems.append(f"{file_name}: its metadata names {meta_name!r}: the file was renamed; rebuild it")
+    if normal_version(meta_version) != file_version:
+        problems.append(f"{file_name}: its metadata says version {meta_version!r}, its name {file_version!r} "
+                        "(versions must be PEP 440-normalised and agree): rebuild it")
+    return problems
+
+
 def moved_member(member: str, old_dist_info: str, new_stem: str) -> str:
     """A wheel member's name once its .dist-info and .data folders belong to new_stem (name-version): what a
     rename or a new version does to every member; others keep their names."""

@@ -37,6 +37,7 @@ from .wheelfile import (
     glibc_version,
     manylinux_glibc,
     missing_vendored_libraries,
+    name_and_version_disagreements,
     parse_wheel_name,
     read_all,
     requirement_lower_bound,
@@ -149,6 +150,7 @@ class WheelReport:
     seconds: float = 0.0
     wheel: Optional[Path] = None
     kept: Optional[Path] = None  # the work folder, kept when something failed
+    kept_unpacked: Optional[Path] = None  # the folder a zip of artifacts was unpacked into, kept with a failed wheel
     reproduce: str = ""  # the command that re-runs this job
 
     def count(self, status: str) -> int:
@@ -301,8 +303,9 @@ def resolve_jobs(
 
     No arguments: every wheel of the wheelhouse (and of its variant folders, such as coreneuron/) with the
     interpreter that fits it. PYTHON only: the wheelhouse's wheels for it. A zip is unpacked (safely) into
-    unpack_dir first.
+    unpack_dir first. Every path is made absolute here: the checks run in an empty folder of their own.
     """
+    wheelhouse, unpack_dir = Path(wheelhouse).resolve(), Path(unpack_dir).resolve()
     if python is None:
         every = sorted([*Path(wheelhouse).glob("*.whl"), *Path(wheelhouse).glob("*/*.whl")])
         if not every:
@@ -326,11 +329,11 @@ def resolve_jobs(
         return [Job(interpreter, wheel=w) for w in pick_wheels(Path(wheelhouse), interpreter, str(wheelhouse))]
     if looks_like_spec(target):
         return [Job(interpreter, spec=tuple(shlex.split(target)))]
-    path = Path(target)
-    if not path.exists():
+    if not Path(target).exists():
         raise WheelkitError(f"{target}: no such file or folder; give a wheel, a folder of wheels, a zip or a pip spec")
+    path = Path(target).resolve()
     if path.is_dir():
-        return [Job(interpreter, wheel=w) for w in pick_wheels(path, interpreter, str(path))]
+        return [Job(interpreter, wheel=w) for w in pick_wheels(path, interpreter, target)]
     if path.suffix == ".zip":
         safe_extract(path, unpack_dir)
         return [Job(interpreter, wheel=w) for w in pick_wheels(unpack_dir, interpreter, f"{path} (unpacked)")]
@@ -413,6 +416,8 @@ class WheelTester:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in self.environ.items() if k not in _SCRUBBED}
         env["PYTHONNOUSERSITE"] = "1"
+        # Temporary files of the commands (Open MPI's session folder ompi.*, 8 MB) go with the work folder.
+        env["TMPDIR"] = str(self.workdir / "tmp")
         env["UV_PYTHON_DOWNLOADS"] = "never"
         env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         if self.use_venv:
@@ -445,6 +450,7 @@ class WheelTester:
         static: list[tuple[str, Callable[[], CheckOutcome], bool]] = [
             ("tags", self.check_tags, False),
             ("RECORD", self.check_record, False),
+            ("metadata", self.check_metadata, False),
             ("no MPI bundled", self.check_no_mpi, False),
             ("vendored libraries", self.check_vendored, False),
             ("check-wheel-contents", self.check_wheel_contents, False),
@@ -477,6 +483,7 @@ class WheelTester:
                 self._record(report, CheckResult("interpreter", FAILED, 0.0, self.job.problem or "no interpreter"))
                 return report
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.workdir / "tmp").mkdir(exist_ok=True)
             if self.job.wheel is None:
                 self._step(report, "download", self.download, needs_install=False)
                 if self.wheel is None:
@@ -496,7 +503,7 @@ class WheelTester:
             report.seconds = time.perf_counter() - started
             if self.contents is not None:
                 self.contents.close()
-            used = self.workdir.exists() and any(p.name != "run" for p in self.workdir.iterdir())
+            used = self.workdir.exists() and any(p.name not in ("run", "tmp") for p in self.workdir.iterdir())
             if (report.failed or self.keep) and used:
                 report.kept = self.workdir
             elif self._own_workdir:
@@ -620,6 +627,15 @@ class WheelTester:
         assert self.contents is not None
         return f"{verify_record(self.contents)} files match their hashes"
 
+    def check_metadata(self) -> CheckOutcome:
+        assert self.contents is not None
+        name = self.contents.name
+        problems = name_and_version_disagreements(self.contents.path.name, name.distribution, name.version,
+                                                  self.contents.metadata())
+        if problems:
+            raise WheelkitError("; ".join(problems))
+        return f"Name and Version agree with the file name ({name.distribution} {name.version})"
+
     def check_no_mpi(self) -> CheckOutcome:
         assert self.wheel is not None and self.contents is not None
         # delocate vendors into <package>/.dylibs/, auditwheel into <package>.libs/
@@ -684,11 +700,6 @@ class WheelTester:
         expected = self.contents.name.version
         if not version:
             raise WheelkitError(f"{self.package}.__version__ is empty: the build did not write _version.py")
-        if self.installed["metadata_version"] != expected:
-            raise WheelkitError(
-                f"the installed metadata says version {self.installed['metadata_version']!r}, the file name "
-                f"{expected!r}: the wheel was renamed; rebuild it"
-            )
         if version != expected:
             label = site_label(built=version, published=expected)
             if label is None:
@@ -917,6 +928,8 @@ def failure_summary(reports: Sequence[WheelReport]) -> str:
                 lines.append(f"    reproduce the job: {report.reproduce}")
             if report.kept:
                 lines.append(f"    kept for inspection: {report.kept}")
+            if report.kept_unpacked:
+                lines.append(f"    the unpacked artifacts, kept too: {report.kept_unpacked}")
     return "\n".join(lines)
 
 
@@ -998,5 +1011,10 @@ def run_wheel_tests(
             reports.append(tester.test())
         return reports
     finally:
-        if not any(r.kept for r in reports):
+        # Kept only with a failed wheel unpacked there (its reproduce command names it), and then said so.
+        keep_unpacked = False
+        for report in reports:
+            if report.kept and report.wheel is not None and report.wheel.resolve().is_relative_to(unpack_dir.resolve()):
+                report.kept_unpacked, keep_unpacked = unpack_dir, True
+        if not keep_unpacked:
             shutil.rmtree(unpack_dir, ignore_errors=True)
