@@ -99,9 +99,18 @@ def pypi_mpi(implementation: str) -> PypiMPI:
         raise
 
 
+@functools.lru_cache(maxsize=None)
+def _scratch() -> str:
+    folder = tempfile.mkdtemp(prefix="cablesim-test-mpi-tmp-")
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without launcher or cablesim MPI variables (pytest may itself run under mpirun)."""
+    """This environment without launcher or cablesim MPI variables (pytest may itself run under mpirun), with a
+    TMPDIR of the tests' own: Open MPI leaves its session folder (ompi.*) there, removed at exit."""
     env = {k: v for k, v in os.environ.items() if not LAUNCH_VARIABLES.match(k)}
+    env["TMPDIR"] = _scratch()
     env.update(extra)
     return env
 
@@ -111,8 +120,7 @@ def mpirun(launcher: str, args: list[str], ranks: int = 2, python: str = "",
     """`mpiexec -n ranks python args` with the mpiexec of PyPI's `launcher`, and (unless given) its python."""
     environment = pypi_mpi(launcher)
     command = [str(environment.mpiexec), "-n", str(ranks)]
-    # Open MPI's session folder (ompi.*) goes with the environment's folder, removed at exit.
-    env = clean_env(TMPDIR=str(environment.root.parent), **extra)
+    env = clean_env(**extra)
     if launcher == "openmpi":
         command.append("--oversubscribe")  # more ranks than cores is fine for a test
         if hasattr(os, "geteuid") and os.geteuid() == 0:
