@@ -465,7 +465,8 @@ def test_a_knob_dropped_between_runs_is_not_inherited_from_the_build_folders(tmp
     assert "configure inputs changed" in cell.log_path.read_text()
 
 
-@pytest.mark.parametrize(("variable", "value"), [("CXXFLAGS", "-frecord-gcc-switches"), ("CMAKE_ARGS", RECORD_SWITCHES)])
+@pytest.mark.parametrize(("variable", "value"), [("CXXFLAGS", "-frecord-gcc-switches"),
+                                                 ("CMAKE_ARGS", RECORD_SWITCHES)])
 def test_an_environment_variable_dropped_between_runs_is_not_inherited(tmp_path, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     (cell,) = knob_plan(tmp_path).cells
@@ -479,7 +480,8 @@ def test_an_environment_variable_dropped_between_runs_is_not_inherited(tmp_path,
 def test_debug_information_turned_off_between_runs_is_off_in_both_build_folders(tmp_path, monkeypatch):
     (cell,) = knob_plan(tmp_path).cells
     run_builder(knob_plan(tmp_path), monkeypatch, FakeTools())
-    assert cmake_cache(cell.core_dir)["CABLESIM_DEBUG_INFO"] == cmake_cache(cell.build_dir)["CABLESIM_DEBUG_INFO"] == "ON"
+    assert cmake_cache(cell.core_dir)["CABLESIM_DEBUG_INFO"] == "ON"
+    assert cmake_cache(cell.build_dir)["CABLESIM_DEBUG_INFO"] == "ON"
     run_builder(knob_plan(tmp_path, CABLESIM_DEBUG_INFO="strip"), monkeypatch, FakeTools())
     assert "CABLESIM_DEBUG_INFO" not in cmake_cache(cell.core_dir) and "CABLESIM_DEBUG_INFO" not in cmake_cache(
         cell.build_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from wheelkit import WheelkitError  # noqa: E402
 from wheelkit.cli import parse_build_args  # noqa: E402
 from wheelkit.interpreters import Interpreter, candidate_paths, discover, probe, resolve  # noqa: E402
 from wheelkit.targets import MACOS  # noqa: E402
-from wheelkit.plan import expected_platform, make_plan  # noqa: E402
+from wheelkit.plan import BUILD_REQUIREMENTS_TEXT, expected_platform, make_plan  # noqa: E402
 from wheelkit.wheelfile import normalize_distribution  # noqa: E402
 from wheelkit.selection import select  # noqa: E402
 
@@ -181,7 +182,8 @@ def test_plan_names_tags_and_commands(tmp_path):
         "cablesim-1.2.0-cp310-cp310-manylinux_2_28_x86_64.whl",
     ]
     commands = plan.commands()
-    assert commands[0].startswith("cmake -S") and "-DCABLESIM_BUILD_PYTHON=OFF" in commands[0]
+    assert shlex.split(commands[0])[-len(plan.cells[0].core_command()):] == plan.cells[0].core_command()
+    assert "CMAKE_BUILD_PARALLEL_LEVEL=" in commands[0].split("cmake -S")[0]  # what the build sets
     wheel_commands = [c for c in commands if "build_wheel" in c]
     assert len(wheel_commands) == 2
     assert all(c.startswith(f"cd {tmp_path} && ") and "CABLESIM_PREBUILT_CORE_DIR" in c for c in wheel_commands)
@@ -249,3 +251,74 @@ def test_a_virtual_environment_counts_as_its_base_interpreter(tmp_path):
     base = subprocess.run([str(found.path), "-c", "import sys; print(sys.prefix == sys.base_prefix)"],
                           capture_output=True, text=True, check=True)
     assert base.stdout.strip() == "True"
+
+
+def test_plan_commands_are_pasteable_shell_with_nothing_left_to_fill_in(tmp_path, monkeypatch):
+    import subprocess
+
+    from wheelkit.plan import VARIANTS, Variant
+
+    monkeypatch.setitem(VARIANTS, "gpu", Variant("gpu", (("CABLESIM_GPU", "ON"),), ("libcuda.so.*",)))
+    root = tmp_path / "my checkout"  # a space: every path must be quoted
+    python = Interpreter((3, 11, 0), Path(sys.executable))
+    plan = make_plan((python,), ("gpu",), root=root, version="1", environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    (cell,) = plan.cells
+    tools = tmp_path / "tools bin"
+    lines = plan.commands(tools_bin=tools)
+    script = "\n".join(lines)
+    assert "<" not in script and "each compiled library" not in script
+    assert subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True, check=False).stderr == ""
+    repair = next(line for line in lines if "auditwheel" in line)
+    assert "--exclude 'libcuda.so.*'" in repair
+    assert repair.endswith(f"'{root}/build/staging/cp311-gpu/split/'*.whl")  # the one wheel that step wrote
+    assert f"'{tools}/auditwheel' repair" in repair and f"PATH='{tools}:'\"$PATH\" " in repair
+    build = next(line for line in lines if "build_wheel" in line)
+    assert shlex.split(build)[:2] == ["cd", str(root)]
+    assert shlex.split(build)[-len(cell.wheel_command()):] == cell.wheel_command()  # quoted, not rewritten
+    assert f"'{root}/build/staging/cp311-gpu/unpacked/'*" in script  # the one folder wheel unpack made
+    loop = lines[lines.index(next(line for line in lines if line.endswith("do"))):]
+    assert loop[1:4] == [
+        f"mkdir -p '{root}/build/staging/cp311-gpu/debug/'\"$(dirname \"$lib\")\"",
+        f"objcopy --only-keep-debug \"$lib\" '{root}/build/staging/cp311-gpu/debug/'\"$lib\".debug",
+        f"objcopy --strip-all '--add-gnu-debuglink={root}/build/staging/cp311-gpu/debug/'\"$lib\".debug \"$lib\"",
+    ] and loop[4] == "done"
+
+
+def test_the_plan_marks_a_build_environment_that_will_be_reused(tmp_path):
+    plan = make_plan(FOUND[:2], (), root=tmp_path, version="1", environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    ready, fresh = plan.cells
+    ready.env_python.parent.mkdir(parents=True)
+    ready.env_python.touch()
+    ready.requirements_stamp.write_text(BUILD_REQUIREMENTS_TEXT)
+    lines = plan.commands()
+    assert f"# reused: the build environment {ready.env_dir} (its build requirements are installed)" in lines
+    made = [line for line in lines if " venv " in line]
+    assert len(made) == 1 and str(fresh.env_dir) in made[0] and str(ready.env_dir) not in "".join(made)
+
+
+@pytest.mark.parametrize("name", ["_core.cpython-311-x86_64-linux-gnu.so", "libcablesim_mpi_mpich.so", "libgomp.so.1",
+                                  "_core.cpython-312-darwin.so", "libomp.dylib", "__init__.py", "cablesim-build.json"])
+def test_the_plans_library_loop_finds_what_the_build_splits(name):
+    import fnmatch
+
+    from wheelkit.plan import LIBRARY_NAMES
+    from wheelkit.targets import LINUX
+
+    for target in (LINUX, MACOS):
+        assert any(fnmatch.fnmatch(name, p) for p in LIBRARY_NAMES[target.name]) == target.is_library(name)
+
+
+def test_the_plan_shows_which_build_folders_will_be_configured_afresh(tmp_path, monkeypatch):
+    import os
+
+    from wheelkit.plan import CONFIGURE_RECORD, configure_record
+
+    plan = make_plan(FOUND[:1], (), root=tmp_path, version="1", environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    (cell,) = plan.cells
+    monkeypatch.delenv("CXXFLAGS", raising=False)
+    current = cell.core_configure_inputs({**os.environ, **plan.compile_variables(cell, core=True)})
+    cell.core_dir.mkdir(parents=True)
+    (cell.core_dir / CONFIGURE_RECORD).write_text(configure_record(current))
+    assert not any(line.startswith("rm -rf") and str(cell.core_dir) in line for line in plan.commands())
+    monkeypatch.setenv("CXXFLAGS", "-O3")
+    assert f"rm -rf {cell.core_dir}  # configured with other inputs: CXXFLAGS" in plan.commands()

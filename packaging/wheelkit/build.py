@@ -5,7 +5,6 @@ never leaves a wheel in the wheelhouse."""
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import shutil
@@ -20,7 +19,16 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from .errors import WheelkitError
-from .plan import BUILD_REQUIREMENTS, Cell, Plan
+from .plan import (
+    BUILD_REQUIREMENTS,
+    BUILD_REQUIREMENTS_TEXT,
+    CONFIGURE_RECORD,
+    ENVIRONMENT_VARIABLES,
+    Cell,
+    Plan,
+    changed_configure_inputs,
+    configure_record,
+)
 from .repair import check_excludes_matched, check_no_mpi_bundled, check_no_mpi_needed, vendored_libraries
 
 log = logging.getLogger(__name__)
@@ -138,54 +146,23 @@ def run_captured(command: Sequence[str], what: str) -> str:
     return result.stdout
 
 
-# Next to a CMakeCache: the configure inputs it was made from (plan.Cell.*_configure_inputs).
-CONFIGURE_RECORD = "cablesim-configure-inputs.json"
-
-
 def fresh_build_folder(folder: Path, inputs: Mapping[str, object]) -> str:
     """Keep a build folder only if it was configured from exactly these inputs: CMake keeps every value it once
     read in its cache (a dropped -D flag, CXXFLAGS), so another knob gets an empty folder. The record is written
     before the configure, so that a cache in the folder always comes from the recorded inputs, even when that
-    configure failed. Returns what changed ("" when the folder is kept)."""
-    record = folder / CONFIGURE_RECORD
-    wanted = json.dumps(inputs, indent=1, sort_keys=True) + "\n"
-    try:
-        recorded = record.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        recorded = ""
-    if recorded == wanted:
+    configure failed. Returns what changed ("" when the folder is kept or new)."""
+    changed = changed_configure_inputs(folder, inputs)
+    if folder.exists() and not changed:
         return ""
-    changed = _changed_inputs(recorded, inputs) if folder.exists() else ""
     try:
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        record.write_text(wanted, encoding="utf-8")
+        (folder / CONFIGURE_RECORD).write_text(configure_record(inputs), encoding="utf-8")
     except OSError as error:
         raise WheelkitError(f"cannot empty {folder} for a fresh configure ({error.strerror or error}): delete it by "
                             "hand and build again") from None
     return changed
-
-
-def _changed_inputs(recorded: str, inputs: Mapping[str, object]) -> str:
-    try:
-        before = json.loads(recorded)
-    except json.JSONDecodeError:
-        before = None
-    if not isinstance(before, dict):
-        return "no record of them next to the cache"
-    changes: list[str] = []
-    for part, now in inputs.items():
-        old = before.get(part)
-        if isinstance(now, dict) and isinstance(old, dict):
-            changes += [f"{key}" for key in sorted(set(now) | set(old)) if now.get(key) != old.get(key)]
-        elif isinstance(now, list) and isinstance(old, list):
-            changes += [f"added {a}" for a in now if a not in old] + [f"dropped {a}" for a in old if a not in now]
-            if not changes and now != old:
-                changes.append(part)
-        elif now != old:
-            changes.append(part)
-    return ", ".join(changes) or "their order"
 
 
 class Builder:
@@ -217,20 +194,8 @@ class Builder:
         self._stop = threading.Event()
 
     # --- steps ------------------------------------------------------------------------------------
-    def compile_environment(self, cell: Optional[Cell] = None) -> dict[str, str]:
-        env = dict(os.environ)
-        per_build = max(1, (os.cpu_count() or 1) // max(1, self.plan.jobs))
-        env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(per_build))
-        if shutil.which("ninja"):
-            env.setdefault("CMAKE_GENERATOR", "Ninja")
-        if shutil.which("ccache"):
-            # Fixed paths and environments make ccache hits possible across runs and checkouts.
-            env.setdefault("CMAKE_CXX_COMPILER_LAUNCHER", "ccache")
-            env.setdefault("CCACHE_BASEDIR", str(self.plan.cells[0].root if self.plan.cells else Path.cwd()))
-            env.setdefault("CCACHE_NOHASHDIR", "true")
-        if cell is not None:
-            env.update(cell.build_environment())
-        return env
+    def compile_environment(self, cell: Cell, *, core: bool = False) -> dict[str, str]:
+        return {**os.environ, **self.plan.compile_variables(cell, core=core)}
 
     def build_core(self) -> dict[Path, WheelkitError]:
         """The Python-independent core of each variant, compiled once for every wheel of the plan. Returns the
@@ -241,9 +206,7 @@ class Builder:
                 break
             log_path = cell.core_log_path
             log_path.unlink(missing_ok=True)
-            env = self.compile_environment(cell)
-            # All cores for the core (nothing else runs yet), unless the maintainer set a level.
-            env["CMAKE_BUILD_PARALLEL_LEVEL"] = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
+            env = self.compile_environment(cell, core=True)
             started = time.perf_counter()
             label = f"core-{cell.variant.label}"
             try:
@@ -251,8 +214,7 @@ class Builder:
                 self.progress.step(label, f"compiling the C++ core once ({cell.core_dir}; log: {log_path})")
                 # Configuring again is cheap; a folder configured with other knobs was emptied above.
                 run_logged(cell.core_command(), log_path, env, "configuring the core")
-                run_logged(["cmake", "--build", str(cell.core_dir), "--target", "cablesim_core"], log_path, env,
-                           "compiling the core")
+                run_logged(cell.core_build_command(), log_path, env, "compiling the core")
             except WheelkitError as error:
                 log.error("%s: %s", label, error)
                 failures[cell.core_dir] = error
@@ -275,18 +237,16 @@ class Builder:
 
     def ensure_environment(self, cell: Cell, log_path: Path) -> None:
         """A persistent build environment per Python, created once and reused while its requirements hold."""
-        stamp = cell.env_dir / "cablesim-build-requirements.txt"
-        wanted = "\n".join(BUILD_REQUIREMENTS) + "\n"
         with self._env_lock(cell):
-            if cell.env_python.exists() and stamp.exists() and stamp.read_text() == wanted:
+            if cell.environment_ready():
                 return
             self.progress.step(cell.key, f"creating the build environment {cell.env_dir}")
             shutil.rmtree(cell.env_dir, ignore_errors=True)
-            env = dict(os.environ, UV_PYTHON_DOWNLOADS="never")
+            env = {**os.environ, **ENVIRONMENT_VARIABLES}
             create, install = cell.environment_commands(shutil.which("uv"))
             run_logged(create, log_path, env, "creating the build environment")
             run_logged(install, log_path, env, "installing the build requirements")
-            stamp.write_text(wanted)
+            cell.requirements_stamp.write_text(BUILD_REQUIREMENTS_TEXT)
 
     def _unpack(self, cell: Cell, wheel: Path, log_path: Path) -> Path:
         run_logged(cell.unpack_command(self.wheel_tool, str(wheel)), log_path, self.tools_env, "wheel unpack")
@@ -298,7 +258,7 @@ class Builder:
 
     def split_debug_information(self, cell: Cell, tree: Path, log_path: Path) -> Path:
         """Move the debug information of every compiled library into an archive; return the archive's path."""
-        debug_root = cell.staging_dir / "debug"
+        debug_root = cell.debug_dir
         for library in self._libraries(tree):
             relative = library.relative_to(tree)
             debug_file = debug_root / self.target.debug_file(str(relative))
@@ -356,7 +316,7 @@ class Builder:
                 to_repair = _single_wheel(cell.staging_dir / "split")
             self.progress.step(cell.key, f"repairing {to_repair.name}")
             repaired_dir = cell.staging_dir / "repaired"
-            env = dict(self.tools_env, **cell.build_environment())
+            env = {**self.tools_env, **dict(cell.environment)}
             run_logged(self.target.repair_command(self.repair_tool, str(to_repair), cell.platform_tag,
                                                   str(repaired_dir), cell.python.machine, cell.variant.repair_excludes),
                        log_path, env, self.target.repair_tool)

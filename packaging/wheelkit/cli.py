@@ -99,7 +99,7 @@ def run_build(
     emit(plan_table(plan))
     emit(_version_line(release, wheelhouse))
     if options.plan_only:
-        emit("Commands:\n" + "\n".join(plan.commands()))
+        emit("Commands:\n" + "\n".join(plan.commands(tools_bin=tools_bin)))
         if release.refusal:
             raise WheelkitError(f"the build would refuse release {release.version}: {release.refusal}")
         return []
