@@ -11,6 +11,8 @@ import os
 import shlex
 import sys
 import tarfile
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -19,8 +21,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
 from wheelkit import WheelkitError, build  # noqa: E402
+from wheelkit.errors import Interrupted  # noqa: E402
 from wheelkit.interpreters import Interpreter  # noqa: E402
-from wheelkit.plan import BACKEND_CALL, VARIANTS, Variant, make_plan  # noqa: E402
+from wheelkit.plan import BACKEND_CALL, BUILD_REQUIREMENTS, VARIANTS, Variant, make_plan  # noqa: E402
 from wheelkit.targets import MACOS  # noqa: E402
 from wheelkit.repair import check_excludes_matched, check_no_mpi_bundled, vendored_libraries  # noqa: E402
 from wheelkit.report import failure_report, summary_table  # noqa: E402
@@ -122,6 +125,14 @@ def libraries_need_no_mpi(monkeypatch):
     """readelf on the built libraries: the headers-only MPI shims need no MPI library."""
     needed = " 0x1 (NEEDED)  Shared library: [libstdc++.so.6]\n 0x1 (NEEDED)  Shared library: [libc.so.6]\n"
     monkeypatch.setattr(build, "run_captured", lambda command, what: needed)
+
+
+@pytest.fixture(autouse=True)
+def processes(monkeypatch):
+    """A build's running commands and interruption of its own (build.STOP is one per process)."""
+    stop = build.Processes()
+    monkeypatch.setattr(build, "STOP", stop)
+    return stop
 
 
 @pytest.fixture
@@ -329,7 +340,7 @@ def test_build_environment_is_made_once_by_uv_or_venv(tmp_path, monkeypatch, uv)
     builder.ensure_environment(cell, tmp_path / "log")  # reused: its requirements are unchanged
     if uv:
         assert commands == [[uv, "venv", "--quiet", "--python", sys.executable, str(cell.env_dir)],
-                            [uv, "pip", "install", "--python", str(cell.env_python), *build.BUILD_REQUIREMENTS]]
+                            [uv, "pip", "install", "--python", str(cell.env_python), *BUILD_REQUIREMENTS]]
     else:
         assert [c[1:3] for c in commands] == [["-m", "venv"], ["-m", "pip"]]
 
@@ -500,3 +511,37 @@ def test_unchanged_knobs_keep_the_build_folders_for_an_incremental_build(tmp_pat
         (folder / "object.o").write_text("compiled earlier")
     run_builder(knob_plan(tmp_path, jobs=3), monkeypatch, FakeTools())  # another share of the cores: same inputs
     assert (cell.core_dir / "object.o").exists() and (cell.build_dir / "object.o").exists()
+
+
+def test_a_wheel_finished_after_an_interrupt_is_not_moved_into_the_wheelhouse(plan, monkeypatch, processes):
+    tools = FakeTools()
+
+    def signal_during_the_repair(command, log_path, env=None, what="", cwd=None):
+        tools(command, log_path, env, what, cwd)
+        if "repair" in command:
+            processes.interrupt("SIGTERM")
+
+    with pytest.raises(Interrupted, match="SIGTERM"):
+        run_builder(plan, monkeypatch, signal_during_the_repair)
+    assert not plan.wheelhouse.exists() or not any(plan.wheelhouse.iterdir())
+    assert not any(c.staging_dir.exists() for c in plan.cells) and processes.published == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_an_interrupt_stops_the_running_commands_process_group_and_refuses_new_ones(tmp_path, processes):
+    log_path = tmp_path / "step.log"
+    child = tmp_path / "child.pid"
+    script = f"sleep 300 & echo $! > {child}; wait"
+    timer = threading.Timer(0.5, processes.interrupt, ("SIGINT",))
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(Interrupted, match="SIGINT"):
+        build.run_logged(["sh", "-c", script], log_path, what="a long step")
+    assert time.monotonic() - started < 5
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]:
+        assert time.monotonic() < deadline, "the step's child still runs"
+        time.sleep(0.05)
+    with pytest.raises(Interrupted):
+        build.run_logged(["true"], log_path)

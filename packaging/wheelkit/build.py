@@ -8,19 +8,20 @@ import errno
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Protocol, Sequence
+from typing import IO, Callable, Iterator, Mapping, Optional, Protocol, Sequence, Union
 
-from .errors import WheelkitError
+from .errors import Interrupted, WheelkitError
 from .plan import (
-    BUILD_REQUIREMENTS,
     BUILD_REQUIREMENTS_TEXT,
     CONFIGURE_RECORD,
     ENVIRONMENT_VARIABLES,
@@ -84,10 +85,88 @@ class StepFailed(WheelkitError):
         super().__init__(f"{self.headline}; last lines of {log_path}:\n{shown}")
 
 
+class Processes:
+    """The commands a build runs, each started in a session (and process group) of its own, so that a signal
+    stops whole trees (cmake, ninja and the compilers; uv and its children) and a terminal's Ctrl-C reaches them
+    only through wheelkit, which then publishes nothing more. One per process (STOP); tests make their own."""
+
+    GRACE = 2.0  # seconds between SIGTERM (ninja removes half-written objects) and SIGKILL
+
+    def __init__(self) -> None:
+        self.reason = ""  # why the build was interrupted; "" while it runs
+        self.published: list[Path] = []  # the wheels moved into a wheelhouse, in order
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._stopped: list[subprocess.Popen[bytes]] = []
+        self._publishing = threading.Lock()
+
+    @contextmanager
+    def running(self, command: Sequence[str], *, env: Mapping[str, str], cwd: Optional[Path] = None,
+                stdout: Union[int, IO[bytes], IO[str], None] = None, stderr: Union[int, IO[str], None] = None,
+                ) -> Iterator[subprocess.Popen[bytes]]:
+        """Start a command in a session of its own and keep it known while it runs; refused once interrupted."""
+        if self.reason:
+            raise Interrupted(self.reason)
+        process = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                   env=dict(env), cwd=cwd, start_new_session=True)
+        self._running.add(process)
+        try:
+            if self.reason:  # interrupted while it started: interrupt() may not have seen it
+                _signal_group(process, signal.SIGTERM)
+            yield process
+        finally:
+            self._running.discard(process)
+
+    def interrupt(self, reason: str) -> bool:
+        """Stop every running command's process group (SIGTERM, SIGKILL after GRACE) and refuse further commands
+        and publishing; a wheel being moved into the wheelhouse is moved first. True the first time."""
+        with self._publishing:
+            if self.reason:
+                return False
+            self.reason = reason
+        self._stopped = list(self._running)
+        for process in self._stopped:
+            _signal_group(process, signal.SIGTERM)
+        if self._stopped:
+            timer = threading.Timer(self.GRACE, self.kill)
+            timer.daemon = True
+            timer.start()
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL what an interrupt stopped and what still runs (a second signal: no more waiting)."""
+        for process in {*self._stopped, *self._running}:
+            _signal_group(process, signal.SIGKILL)
+
+    def finish(self, timeout: float = 1.0) -> None:
+        """After an interrupt: give the stopped processes a moment to end (ninja's clean-up), then kill the rest."""
+        deadline = time.monotonic() + timeout
+        while any(p.poll() is None for p in self._stopped) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.kill()
+
+    @contextmanager
+    def publishing(self) -> Iterator[None]:
+        """Move files into the wheelhouse either before an interrupt or not at all."""
+        with self._publishing:
+            if self.reason:
+                raise Interrupted(self.reason)
+            yield
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass  # the whole group has ended
+
+
+STOP = Processes()
+
+
 def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str, str]] = None, what: str = "",
                cwd: Optional[Path] = None) -> None:
     """Run a command with its output appended to log_path; on failure raise StepFailed with the last lines this
-    command wrote (not an earlier step's) and the log's path."""
+    command wrote (not an earlier step's) and the log's path; Interrupted when a signal stopped it."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(command)}\n")
@@ -95,17 +174,20 @@ def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str
         output_starts = handle.tell()
         started = time.perf_counter()
         try:
-            result = subprocess.run(list(command), stdout=handle, stderr=subprocess.STDOUT, env=dict(env or os.environ),
-                                    cwd=cwd, check=False)
+            with STOP.running(command, env=env or os.environ, cwd=cwd, stdout=handle,
+                              stderr=subprocess.STDOUT) as process:
+                returncode = process.wait()
         except FileNotFoundError as error:
             raise WheelkitError(f"{what or command[0]}: {error.filename} not found; is it installed?") from None
-        handle.write(f"# exit {result.returncode} after {time.perf_counter() - started:.2f} s\n")
-    if result.returncode != 0:
+        handle.write(f"# exit {returncode} after {time.perf_counter() - started:.2f} s\n")
+    if STOP.reason:
+        raise Interrupted(STOP.reason)  # stopped by wheelkit: not the step's failure
+    if returncode != 0:
         with log_path.open("rb") as handle:
             handle.seek(output_starts)
             output = handle.read().decode("utf-8", errors="replace").splitlines()[:-1]  # without the "# exit" line
         lines = [line.rstrip() for line in output if line.strip()]
-        raise StepFailed(what or command[0], result.returncode, log_path, lines[-LOG_TAIL_LINES:])
+        raise StepFailed(what or command[0], returncode, log_path, lines[-LOG_TAIL_LINES:])
 
 
 def file_system_error(error: OSError, folder: Path, what: str) -> WheelkitError:
@@ -138,12 +220,16 @@ def check_writable(folder: Path) -> None:
 def run_captured(command: Sequence[str], what: str) -> str:
     """Run a short query command and return its output; raise with its error output when it fails."""
     try:
-        result = subprocess.run(list(command), capture_output=True, text=True, check=False)
+        with STOP.running(command, env=os.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+            stdout, stderr = process.communicate()
     except FileNotFoundError as error:
         raise WheelkitError(f"{what}: {error.filename} not found; is it installed?") from None
-    if result.returncode != 0:
-        raise WheelkitError(f"{what} failed (exit {result.returncode}): {result.stderr.strip()[-500:]}")
-    return result.stdout
+    if STOP.reason:
+        raise Interrupted(STOP.reason)
+    if process.returncode != 0:
+        message = stderr.decode(errors="replace").strip()[-500:]
+        raise WheelkitError(f"{what} failed (exit {process.returncode}): {message}")
+    return stdout.decode(errors="replace")
 
 
 def fresh_build_folder(folder: Path, inputs: Mapping[str, object]) -> str:
@@ -292,6 +378,8 @@ class Builder:
         result.log_path = log_path
         shutil.rmtree(cell.staging_dir, ignore_errors=True)
         try:
+            if STOP.reason:
+                raise Interrupted(STOP.reason)
             if self._stop.is_set():
                 result.status, result.message = "skipped", "an earlier build failed (use --keep-going to go on)"
                 return result
@@ -333,13 +421,15 @@ class Builder:
             final = output_dir / repaired.name
             # Atomic moves on one file system (both under the checkout); the archive first, so that a wheel in the
             # wheelhouse always has its debug information next to it.
-            try:
-                output_dir.mkdir(parents=True, exist_ok=True)
-                if debug_archive is not None:
-                    os.replace(debug_archive, output_dir / debug_archive.name)
-                os.replace(repaired, final)
-            except OSError as error:
-                raise file_system_error(error, output_dir, repaired.name) from None
+            with STOP.publishing():
+                try:
+                    output_dir.mkdir(parents=True, exist_ok=True)
+                    if debug_archive is not None:
+                        os.replace(debug_archive, output_dir / debug_archive.name)
+                    os.replace(repaired, final)
+                except OSError as error:
+                    raise file_system_error(error, output_dir, repaired.name) from None
+                STOP.published.append(final)
             result.wheel, result.status = final, "built"
         except WheelkitError as error:
             result.status = "failed"
@@ -350,7 +440,8 @@ class Builder:
         finally:
             shutil.rmtree(cell.staging_dir, ignore_errors=True)
             result.seconds = time.perf_counter() - started
-            self.progress.finished(result)
+            if result.status != "pending":  # not when interrupted: that is said once, for the whole build
+                self.progress.finished(result)
         return result
 
     def run(self) -> list[CellResult]:

@@ -7,13 +7,17 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Callable, Optional, Sequence
 
-from .build import Builder, CellResult, LogProgress, Progress, check_writable
-from .errors import WheelkitError, raise_on_usage_errors
+from .build import STOP, Builder, CellResult, LogProgress, Progress, check_writable
+from .errors import Interrupted, WheelkitError, raise_on_usage_errors
 from .interpreters import discover
 from .nightly import rename_sdist, rename_wheel
 from .plan import KNOBS, make_plan
@@ -25,6 +29,7 @@ from .version import PRETEND_VERSION, BuildVersion, build_version
 log = logging.getLogger(__name__)
 
 TARGETS = {"linux": LINUX, "macos": MACOS}
+PARENT_POLL = 0.2  # seconds between looks at whether the parent process (nox) still runs
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ def _rename_nightlies(results: Sequence[CellResult], staged: Path, wheelhouse: P
     for result in results:
         if result.status != "built" or result.wheel is None:
             continue
+        if STOP.reason:
+            raise Interrupted(STOP.reason)
         destination = wheelhouse / result.wheel.parent.relative_to(staged)
         try:
             renamed = rename_wheel(result.wheel, distribution, destination)
@@ -147,6 +154,7 @@ def _rename_nightlies(results: Sequence[CellResult], staged: Path, wheelhouse: P
             os.replace(debug, destination / (renamed.name[: -len(".whl")] + ".debug.tar.gz"))
         result.wheel.unlink()
         result.wheel = renamed
+        STOP.published.append(renamed)
     shutil.rmtree(staged, ignore_errors=True)
 
 
@@ -168,6 +176,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(text, flush=True)
 
     tools_bin = Path(sys.executable).parent
+    if arguments[0] == "build":
+        _stop_on_signals()
     try:
         if arguments[0] == "upload":
             from .publish import build_parser as upload_parser
@@ -184,7 +194,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             run_build(arguments[2:], root=Path.cwd(), target=TARGETS[arguments[1]], tools_bin=tools_bin, emit=emit,
                       live=sys.stdout.isatty())
+            if STOP.reason:  # after the last step: the run is still reported as interrupted
+                raise Interrupted(STOP.reason)
     except WheelkitError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 1
+    except Interrupted as stop:
+        # Said before the last clean-up: nox sends SIGKILL half a second after its own SIGTERM.
+        wheelhouse = Path.cwd() / "wheelhouse"
+        published = sum(wheel.parent == wheelhouse or wheelhouse in wheel.parents for wheel in STOP.published)
+        where = (f"only the {published} wheel(s) finished before it are in wheelhouse/" if published
+                 else "nothing was moved into wheelhouse/")
+        print(f"error: build interrupted ({stop.reason}): every build process was stopped; {where}",
+              file=sys.stderr, flush=True)
+        STOP.finish()
+        return 128 + (signal.SIGINT if stop.reason == "SIGINT" else signal.SIGTERM)
     return 0
+
+
+def _stop_on_signals() -> None:
+    """On SIGINT or SIGTERM, or when the parent process (nox) ends, stop every build process (build.STOP); the run
+    then ends with Interrupted as the steps it waits for end. A second signal kills what still runs. Nothing is
+    raised from the handler itself: an exception there could land anywhere, even inside starting a process."""
+
+    def on_signal(signum: int, frame: Optional[FrameType]) -> None:
+        if not STOP.interrupt(signal.Signals(signum).name):
+            STOP.kill()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    parent = os.getppid()
+
+    def watch_parent() -> None:
+        # SIGTERM ends nox at once, without a word to its children: without this, the build would go on and move
+        # wheels into wheelhouse/ after the session died.
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        STOP.interrupt("its parent process ended")
+
+    threading.Thread(target=watch_parent, name="wheelkit-parent", daemon=True).start()
