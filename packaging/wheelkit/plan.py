@@ -35,7 +35,8 @@ KNOBS: Mapping[str, str] = {
     "CABLESIM_CMAKE_ARGS": "extra CMake arguments for every build, e.g. '-DCMAKE_CXX_FLAGS=-O3'",
     "CMAKE_BUILD_PARALLEL_LEVEL": "compile jobs per build (default: cores / parallel builds)",
     "CABLESIM_MPT_INCLUDE_DIR": "Linux: a headers-only MPI (HPE MPT's include folder) for one more MPI shim",
-    "CABLESIM_MARCH": "coreneuron variant: an -march level such as x86-64-v3 (arch-optimised, own wheelhouse folder)",
+    "CABLESIM_MARCH": "coreneuron variant only (refused without it): an -march level such as x86-64-v3 "
+    "(arch-optimised, own wheelhouse folder)",
     "CABLESIM_DEBUG_INFO": "split (default: symbols in <wheel>.debug.tar.gz next to the wheel), strip (none at all, "
     "fastest) or keep (inside the wheel)",
     "SETUPTOOLS_SCM_PRETEND_VERSION": "pin the version instead of asking git (--version wins over it)",
