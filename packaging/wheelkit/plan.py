@@ -72,7 +72,7 @@ def changed_configure_inputs(folder: Path, inputs: Mapping[str, object]) -> str:
     try:
         recorded = (folder / CONFIGURE_RECORD).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return "no record of them next to the cache"
+        return "no record of them (a folder made by hand or by an older wheelkit)"
     if recorded == configure_record(inputs):
         return ""
     try:
@@ -80,7 +80,7 @@ def changed_configure_inputs(folder: Path, inputs: Mapping[str, object]) -> str:
     except json.JSONDecodeError:
         before = None
     if not isinstance(before, dict):
-        return "no record of them next to the cache"
+        return "no record of them (a folder made by hand or by an older wheelkit)"
     changes: list[str] = []
     for part, now in inputs.items():
         old = before.get(part)
