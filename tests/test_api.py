@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
+import warnings
 
 import numpy as np
 import pytest
 
 import cablesim
 from cablesim import ModelError
+from cablesim.model_io import ModelFileError, load_model
 
 
 @pytest.fixture
@@ -90,7 +93,9 @@ def test_loops_in_the_tree_are_refused(model):
     a, b, c = (model.Section(name) for name in "abc")
     b.connect(a(1))
     c.connect(b(1))
-    with pytest.raises(ModelError, match=r"connecting section 'a' to c\(1\) would make a loop in the tree \(a -> c -> b -> a\)"):
+    with pytest.raises(
+        ModelError, match=r"connecting section 'a' to c\(1\) would make a loop in the tree \(a -> c -> b -> a\)"
+    ):
         a.connect(c(1))
     with pytest.raises(ModelError, match="cannot connect section 'a' to itself"):
         a.connect(a(0.5))
@@ -196,3 +201,97 @@ def test_selftest_passes():
 
 def test_version_is_set():
     assert cablesim.__version__ and cablesim.__version__ != "0.0.0"
+
+
+# --- numbers: one check for the API and the JSON format -----------------------------------------------------------
+
+NOT_NUMBERS = [
+    ("L", "10", 'L must be a number, got string "10"'),
+    ("nseg", "3", 'nseg must be a number, got string "3"'),
+    ("diam", True, "diam must be a number, got boolean true"),
+    ("nseg", True, "nseg must be a number, got boolean true"),
+    ("Ra", [1], "Ra must be a number, got array"),
+]
+
+
+@pytest.mark.parametrize("key,value,problem", NOT_NUMBERS)
+def test_numeric_strings_and_booleans_are_refused_as_the_json_format_refuses_them(model, key, value, problem):
+    with pytest.raises(ModelError, match=f"^section 's': {re.escape(problem)}$"):
+        model.Section("s", **{key: value})
+    soma = model.Section("soma")
+    with pytest.raises(ModelError, match=f"^section 'soma': {re.escape(problem)}$"):
+        setattr(soma, key, value)
+    with pytest.raises(ModelFileError, match=f"^sections\\[0\\]\\.{key}: {re.escape(problem)}$"):
+        load_model({"sections": [{"name": "soma", key: value}]})
+
+
+def test_numeric_strings_are_refused_everywhere_a_number_is_taken(model):
+    soma = model.Section("soma")
+    with pytest.raises(ModelError, match=r"""^location soma\('0.5'\): x must be a number, got string "0.5"$"""):
+        soma("0.5")
+    with pytest.raises(ModelError, match=r"""^section 'soma' hh: gnabar must be a number, got string "0.2"$"""):
+        soma.insert("hh", gnabar="0.2")
+    with pytest.raises(ModelError, match=r"""^section 'soma' hh: gkbar must be a number, got boolean false$"""):
+        soma.hh.gkbar = False
+    with pytest.raises(ModelError, match=r"""^IClamp at soma\(0.5\): amp must be a number, got string "0.1"$"""):
+        model.IClamp(soma(0.5), amp="0.1")  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match=r"^NetStim 0: number must be a number, got boolean true$"):
+        model.NetStim(number=True)
+    with pytest.raises(ModelError, match=r"""^tstop must be a number, got string "5"$"""):
+        model.run("5")  # type: ignore[arg-type]
+    soma.nseg, soma.L, soma.diam = np.int64(3), np.float32(10), 2.0  # NumPy's numbers are numbers
+    assert (soma.nseg, soma.L, soma.diam) == (3, 10.0, 2.0)
+
+
+# --- the size of a run: refused with the numbers, or a warning above LARGE_RECORDING_BYTES --------------------------
+
+
+def test_a_run_of_more_than_2_to_the_40_steps_is_refused_with_the_numbers(model):
+    model.Section("soma").insert("hh")
+    limit = "one run may take at most 1099511627776 (2^40): use a larger dt or a shorter tstop"
+    with pytest.raises(ModelError, match=re.escape(f"tstop = 1e+12 ms with dt = 0.025 ms is 4e+13 steps; {limit}")):
+        model.run(1e12)
+    with pytest.raises(ModelError, match=re.escape(f"tstop = 5 ms with dt = 1e-300 ms is 5e+300 steps; {limit}")):
+        model.run(5, dt=1e-300)
+    with pytest.raises(ModelError, match=re.escape(f"with dt = 0.025 ms is more than 1e308 steps; {limit}")):
+        model.run(1e308)
+    with pytest.raises(ModelError, match="no results yet"):
+        _ = model.t  # nothing half-run
+
+
+def test_a_recording_larger_than_the_machine_is_refused_before_it_starts(model):
+    soma = model.Section("soma")
+    for x in np.linspace(0, 1, 10):
+        model.record(soma(x))
+    # 2^40 steps would be allowed; the recording is not: 1e12 steps x 11 traces x 8 bytes = 80 TiB
+    with pytest.raises(ModelError) as refused:
+        model.run(2.5e10)
+    assert re.fullmatch(
+        r"the recording would not fit in memory: 1000000000000 steps of 0.025 ms to 2.5e\+10 ms, recording t and "
+        r"10 traces: 80 TiB \(8.8e\+13 bytes\), more than this machine's [\d.]+ [KMGT]iB \(\d+ bytes\); "
+        r"record fewer locations, use a larger dt or a shorter tstop",
+        str(refused.value),
+    )
+
+
+def test_a_recording_above_1_gib_warns_before_the_run(model):
+    soma = model.Section("soma")
+    model.record(soma(0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cablesim.LargeRecordingWarning)  # raised before anything is allocated
+        model.run(10)  # small: no warning
+        with pytest.raises(cablesim.LargeRecordingWarning) as warned:
+            model.run(2e6)
+    assert str(warned.value) == (
+        "large recording: 80000000 steps of 0.025 ms to 2e+06 ms, recording t and 1 trace: 1.19 GiB (1280000016 "
+        "bytes), above 1 GiB; record fewer locations, use a larger dt or a shorter tstop if that is not meant"
+    )
+
+
+def test_a_distributed_run_refuses_on_every_rank_alike(model):
+    soma = model.Section("soma").insert("hh")
+    pc = cablesim.ParallelContext(mpi=False)
+    pc.cell(0, model.NetCon(soma(0.5), None))
+    with pytest.raises(ModelError, match=re.escape("tstop = 1e+12 ms with dt = 0.025 ms is 4e+13 steps")):
+        model.run(1e12, pc=pc)
+    assert len(model.run(5, pc=pc).t) == 201

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
+import warnings
 from pathlib import Path
 
 import pytest
 
+import cablesim
 from cablesim import cli
+from cablesim import model as model_module
 from cablesim.model_io import LoadedModel, ModelFileError, RunSettings, load_model
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -191,7 +197,15 @@ BAD_DOCUMENTS = {
     ),
     "string for a number": (
         {"sections": [_soma(L="18.8")]},
-        'sections[0].L: expected a number, got string "18.8"',
+        'sections[0].L: L must be a number, got string "18.8"',  # as Section(L="18.8") says (tests/test_api.py)
+    ),
+    "string for nseg": (
+        {"sections": [_soma(nseg="3")]},
+        'sections[0].nseg: nseg must be a number, got string "3"',
+    ),
+    "boolean for a number": (
+        {"sections": [_soma(mechanisms={"hh": {"gnabar": True}})]},
+        "sections[0].mechanisms.hh.gnabar: gnabar must be a number, got boolean true",
     ),
     "fractional nseg": (
         {"sections": [_soma(nseg=2.5)]},
@@ -320,6 +334,90 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, _ = _run(capsys, "--version")
     assert code == 0
     assert re.fullmatch(r"cablesim-run \S+\n", stdout)
+
+
+# --- runs too large, large recordings and Ctrl-C ---------------------------------------------------------------------
+
+STEP_LIMIT = "one run may take at most 1099511627776 (2^40): use a larger dt or a shorter tstop"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--tstop", "1e308"], f"tstop = 1e+308 ms with dt = 0.025 ms is more than 1e308 steps; {STEP_LIMIT}"),
+        (["--dt", "1e-300"], f"tstop = 40 ms with dt = 1e-300 ms is 4e+301 steps; {STEP_LIMIT}"),
+        (["--tstop", "1e12"], f"tstop = 1e+12 ms with dt = 0.025 ms is 4e+13 steps; {STEP_LIMIT}"),
+    ],
+)
+def test_a_run_too_large_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, stdout, stderr = _run(capsys, HH_SOMA, "-o", tmp_path / "out.json", *argv)
+    assert (code, stdout) == (2, "")
+    assert stderr == f"cablesim-run: error: run: {message}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_recording_larger_than_memory_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, stderr = _run(capsys, HH_SOMA, "--tstop", "2.5e10")
+    assert (code, stdout) == (2, "")
+    assert re.fullmatch(
+        r"cablesim-run: error: run: the recording would not fit in memory: 1000000000000 steps of 0.025 ms to "
+        r"2.5e\+10 ms, recording t and 1 trace: 14.6 TiB \(1.6e\+13 bytes\), more than this machine's .*; "
+        r"record fewer locations, use a larger dt or a shorter tstop\n",
+        stderr,
+    )
+
+
+def test_a_large_recording_warns_in_one_line_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model_module, "LARGE_RECORDING_BYTES", 2**14)  # hh_soma records 25616 bytes
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", cablesim.LargeRecordingWarning)  # as outside pytest, which makes it an error
+        code, stdout, stderr = _run(capsys, HH_SOMA, "-o", tmp_path / "out.json")
+    assert code == 0 and stdout.startswith("wrote ")
+    assert re.fullmatch(
+        r"cablesim-run: warning: large recording: 1600 steps of 0.025 ms to 40 ms, recording t and 1 trace: "
+        r"25 KiB \(25616 bytes\), above [\d.e-]+ GiB; record fewer locations, use a larger dt or a shorter "
+        r"tstop if that is not meant\n",
+        stderr,
+    )
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see the run start")
+def test_ctrl_c_during_a_run_prints_one_line_and_exits_130(tmp_path: Path) -> None:
+    model = tmp_path / "long.json"  # about a minute uninterrupted
+    model.write_text(
+        json.dumps(
+            {"sections": [_soma(nseg=1001, mechanisms={"hh": {}})], "record": ["soma(0.5)"], "run": {"tstop": 25000}}
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cablesim", str(model), "-o", str(tmp_path / "out.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # SIGINT as in a terminal, not ignored as in a background job (which its children would inherit)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - one call, no locks
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _cpu_seconds(process.pid) < 1.0:  # imports and loading take a quarter of that: it is running
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+    assert (process.returncode, stdout, stderr) == (130, "", "cablesim-run: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.json"]
 
 
 # --- the library API ---------------------------------------------------------------------------------------------

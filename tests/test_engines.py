@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 import cablesim
+from cablesim import _core
 from cablesim import model as model_module
 from cablesim.networks import ring
 
@@ -194,3 +198,68 @@ def test_selftest_without_ring_runs_the_checks():
     done = selftest()
     assert done.returncode == 0, done.stderr
     assert "self-test hh_soma passed" in done.stdout
+
+
+# --- the size of a run, and Ctrl-C: one check in the core for both engines ----------------------------------------
+
+
+@pytest.fixture(params=["default", "coreneuron"])
+def engine(request: pytest.FixtureRequest) -> str:
+    if request.param == "coreneuron":
+        request.getfixturevalue("coreneuron")  # skips (or fails) without the engine
+    return str(request.param)
+
+
+@pytest.mark.parametrize(
+    "tstop,dt,message",
+    [
+        (1e12, 0.025, "tstop = 1e+12 ms with dt = 0.025 ms is 4e+13 steps; one run may take at most 1099511627776"),
+        (5, 1e-300, "tstop = 5 ms with dt = 1e-300 ms is 5e+300 steps; one run may take at most 1099511627776"),
+        (2.5e10, 0.025, "the recording would not fit in memory: 1000000000000 steps of 0.025 ms to 2.5e+10 ms"),
+    ],
+)
+def test_both_engines_refuse_a_run_too_large_before_it_starts(engine, tstop, dt, message):
+    model = cablesim.Model()
+    model.record(model.Section("soma").insert("hh")(0.5))
+    with pytest.raises(cablesim.ModelError, match=f"^{re.escape(message)}"):
+        model.run(tstop, dt=dt, engine=engine)
+    # The compiled engines check for themselves, for those who drive them directly.
+    compiled = _core.Model()
+    compiled.add_voltage_probe(compiled.add_section("soma"), 0.5)
+    direct = (_core.Simulation if engine == "default" else _core.CoreNeuronSimulation)(compiled, dt=dt)
+    direct.finitialize(-65)
+    with pytest.raises(cablesim.ModelError, match=f"^{re.escape(message)}"):
+        direct.run(tstop)
+
+
+INTERRUPTED_RUN = """
+import cablesim, sys
+model = cablesim.Model()
+soma = model.Section("soma", nseg=1001).insert("hh")
+model.record(soma(0.5))
+print("running", flush=True)
+model.run(25000, engine=sys.argv[1])  # about a minute uninterrupted
+"""
+
+
+def test_ctrl_c_stops_either_engine_within_a_moment(engine):
+    # Python only notes a SIGINT that arrives in compiled code; the engines ask it every few steps.
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUN, engine],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # SIGINT as in a terminal, not ignored as in a background job (which its children would inherit)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - one call, no locks
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "running\n"
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGINT  # Python ends an uncaught KeyboardInterrupt by SIGINT
+    assert stderr.rstrip().endswith("KeyboardInterrupt")

@@ -66,6 +66,8 @@ void register_model(py::module_& m) {
         .def("add_voltage_probe", [](model& self, std::size_t sec, double x) {
                 return self.add_voltage_probe(location{sec, x});
             }, "section"_a, "x"_a)
+        .def_property_readonly("voltage_probe_count",
+                               [](const model& self) { return self.voltage_probes().size(); })
         .def("set_current_clamp_parameter", &model::set_current_clamp_parameter, "id"_a, "parameter"_a, "value"_a)
         .def("current_clamp_parameter", &model::current_clamp_parameter, "id"_a, "parameter"_a)
         .def("set_exp_synapse_parameter", &model::set_exp_synapse_parameter, "id"_a, "parameter"_a, "value"_a)

@@ -1,5 +1,6 @@
 // Binds cablesim::simulation: initialise, advance, and read traces and spikes as NumPy arrays.
 #include <cablesim/errors.hpp>
+#include <cablesim/run_size.hpp>
 #include <cablesim/simulation.hpp>
 
 #include "engine_methods.hpp"
@@ -7,6 +8,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <string>
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -28,4 +30,13 @@ void register_simulation(py::module_& m) {
                    cablesim::format_number(s.time()) + " ms nodes=" + std::to_string(s.layout().size()) + ">";
         });
     cablesim_bindings::bind_engine_methods(cls);
+
+    m.def("run_size", [](double tstop, double dt, std::size_t probes) {
+            const cablesim::run_size size = cablesim::estimate_run_size(0.0, tstop, dt, probes, 1);
+            const std::string refusal = cablesim::run_size_refusal(size, cablesim::physical_memory());
+            return py::dict("steps"_a = size.steps, "bytes"_a = size.bytes, "summary"_a = cablesim::describe(size),
+                            "refusal"_a = refusal.empty() ? py::object(py::none()) : py::str(refusal));
+        }, "tstop"_a, "dt"_a, "probes"_a,
+        "What a run from t = 0 to tstop [ms] recording t and `probes` traces holds: steps, bytes, a summary, and "
+        "the reason every engine will refuse it (None when it will not).");
 }

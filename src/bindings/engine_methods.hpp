@@ -6,7 +6,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <vector>
 
 namespace cablesim_bindings {
@@ -17,13 +20,34 @@ inline py::array_t<double> to_array(const std::vector<double>& values) {
     return py::array_t<double>(static_cast<py::ssize_t>(values.size()), values.data());
 }
 
+// Runs without the GIL, looking for signals (Ctrl-C) every 50 ms: Python's handler only sets a flag, which
+// nothing would look at until the whole run is over. A handler that raises (KeyboardInterrupt) stops the run.
+template <typename Engine>
+void run_interruptibly(Engine& engine, double tstop) {
+    using clock = std::chrono::steady_clock;
+    auto next_look = clock::now() + std::chrono::milliseconds(50);
+    std::optional<py::error_already_set> raised;
+    {
+        py::gil_scoped_release release;
+        engine.run(tstop, [&] {
+            if (clock::now() < next_look) return true;
+            next_look = clock::now() + std::chrono::milliseconds(50);
+            py::gil_scoped_acquire acquire;
+            if (PyErr_CheckSignals() == 0) return true;
+            raised.emplace(); // takes the handler's exception
+            return false;
+        });
+    }
+    if (raised) throw std::move(*raised);
+}
+
 // Engine: anything with simulation's read-out interface (time, dt, layout, voltage_at, traces, spikes).
 template <typename Engine>
 void bind_engine_methods(py::class_<Engine>& cls) {
     using namespace pybind11::literals;
     cls.def("finitialize", &Engine::finitialize, "v_init"_a = -65.0)
-        .def("run", &Engine::run, "tstop"_a, py::call_guard<py::gil_scoped_release>(),
-             "Advance until t reaches tstop [ms].")
+        .def("run", &run_interruptibly<Engine>, "tstop"_a,
+             "Advance until t reaches tstop [ms]; Ctrl-C stops it after a whole step (KeyboardInterrupt).")
         .def_property_readonly("t", &Engine::time)
         .def_property_readonly("dt", &Engine::dt)
         .def_property_readonly("node_count", [](const Engine& s) { return s.layout().size(); })

@@ -18,6 +18,7 @@ from ._version import __version__
 from .model import (
     ExpSyn,
     IClamp,
+    LargeRecordingWarning,
     Mechanism,
     Model,
     ModelError,
@@ -63,6 +64,7 @@ _warn_if_both_distributions()
 __all__ = [
     "ExpSyn",
     "IClamp",
+    "LargeRecordingWarning",
     "MPIError",
     "Mechanism",
     "Model",

@@ -13,7 +13,9 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -27,6 +29,7 @@ __all__ = ["main"]
 
 PROG = "cablesim-run"
 EXIT_OK, EXIT_WRITE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 128 + 2  # the shell's status for SIGINT
 SHOWN_SPIKES = 5  # spike times listed per source in the summary
 
 DESCRIPTION = "Run a cablesim model described in a JSON file and report its spikes and voltage traces."
@@ -51,7 +54,8 @@ output:
                  spikes go to a second file, OUT with .csv replaced by .spikes.csv (columns source,t)
   Files are written atomically: an error never leaves a partial file.
 
-exit status: 0 success, 1 output could not be written, 2 bad arguments or invalid model file"""
+exit status: 0 success, 1 output could not be written, 2 bad arguments, invalid model file or a run too
+large for this machine (docs/model-format.md, "Limits of a run"), 130 interrupted (Ctrl-C)"""
 
 
 class _Failure(Exception):
@@ -239,8 +243,36 @@ def _run(args: argparse.Namespace) -> str:
     return f"wrote {written} ({len(results.traces['t'])} time points, {_plural(count, 'spike')})"
 
 
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show each warning as one ``cablesim-run: warning: ...`` line on stderr, when it is issued."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        print(f"{PROG}: warning: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``cablesim-run`` with ``argv`` (default: sys.argv[1:]); return the exit status."""
+    try:
+        with _warnings_as_lines():
+            return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C: the run stops after a whole step, and no file is half written
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -7,7 +7,11 @@ Everything is validated as it is set (by the compiled core) and raises :class:`M
 
 from __future__ import annotations
 
+import json
 import math
+import numbers
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, Optional, Union
 
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ExpSyn",
     "IClamp",
+    "LargeRecordingWarning",
     "Mechanism",
     "Model",
     "ModelError",
@@ -41,6 +46,46 @@ ENGINES = tuple(_core.build_info()["engines"])
 NO_CORENEURON = (
     "this build of cablesim has no coreneuron engine; install a coreneuron wheel / build with -DCABLESIM_CORENEURON=ON"
 )
+# run() warns when a run's recording (t and every trace, 8 bytes a point) will be larger than this
+# (docs/model-format.md, "Limits of a run"). The engines refuse one larger than the machine's memory.
+LARGE_RECORDING_BYTES = 2**30
+
+
+class LargeRecordingWarning(UserWarning):
+    """A run will record more than ``LARGE_RECORDING_BYTES`` (1 GiB): it fits in memory, but is it meant?"""
+
+
+def describe(value: object) -> str:
+    """A value as error messages show it, JSON-flavoured: ``string "18.8"``, ``boolean true``, ``null``, ``array``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {json.dumps(value)}"
+    if isinstance(value, (int, float)):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        text = json.dumps(value)
+        return f"string {text if len(text) <= 40 else text[:37] + '...'}"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, Sequence):
+        return "array"
+    return type(value).__name__
+
+
+def as_number(value: object, name: str, where: str = "") -> float:
+    """``value`` as a float, or ModelError ``<where>: <name> must be a number, got string "10"``.
+
+    The one check of every number a model takes, from Python and from the JSON format (model_io): ints and floats,
+    NumPy's too; not numeric strings and not booleans, which JSON refuses as numbers. Ranges are the core's to check.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        problem = f"{name} must be a number, got {describe(value)}"
+        raise ModelError(f"{where}: {problem}" if where else problem)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond a double: the core reports it as not finite
+        return math.inf
 
 
 def build_info() -> dict[str, object]:
@@ -66,10 +111,7 @@ def build_info() -> dict[str, object]:
 
 
 def _require_x(section: "Section", x: float) -> float:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        raise ModelError(f"location {section.name}({x!r}): x must be a number in [0, 1]") from None
+    value = as_number(x, "x", f"location {section.name}({x!r})")
     if not (0.0 <= value <= 1.0) or math.isnan(value):
         raise ModelError(f"location {section.name}({x!r}): x must be in [0, 1], got {x!r}")
     return value
@@ -116,7 +158,8 @@ class Mechanism:
 
     def __setattr__(self, parameter: str, value: float) -> None:
         s = self._section
-        s.model._core.set_mechanism_parameter(s.index, self._name, parameter, float(value))
+        number = as_number(value, parameter, f"section '{s.name}' {self._name}")
+        s.model._core.set_mechanism_parameter(s.index, self._name, parameter, number)
 
     def __repr__(self) -> str:
         return f"<{self._name} in {self._section.name}>"
@@ -136,13 +179,16 @@ class Section:
     def _geometry(self, key: str) -> float:
         return self.model._core.section_geometry(self.index)[key]
 
+    def _number(self, value: object, name: str) -> float:
+        return as_number(value, name, f"section '{self.name}'")
+
     @property
     def L(self) -> float:  # noqa: N802 - NEURON's name
         return self._geometry("L")
 
     @L.setter
     def L(self, value: float) -> None:  # noqa: N802
-        self.model._core.set_length(self.index, float(value))
+        self.model._core.set_length(self.index, self._number(value, "L"))
 
     @property
     def diam(self) -> float:
@@ -150,7 +196,7 @@ class Section:
 
     @diam.setter
     def diam(self, value: float) -> None:
-        self.model._core.set_diameter(self.index, float(value))
+        self.model._core.set_diameter(self.index, self._number(value, "diam"))
 
     @property
     def nseg(self) -> int:
@@ -158,12 +204,10 @@ class Section:
 
     @nseg.setter
     def nseg(self, value: int) -> None:
-        if isinstance(value, float) and not value.is_integer() or isinstance(value, bool):
+        number = self._number(value, "nseg")
+        if not isinstance(value, numbers.Integral) and not number.is_integer():
             raise ModelError(f"section '{self.name}': nseg must be a whole number >= 1, got {value!r}")
-        try:
-            count = int(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ModelError(f"section '{self.name}': nseg must be a whole number >= 1, got {value!r}") from None
+        count = int(value) if isinstance(value, numbers.Integral) else int(number)
         if not -(2**31) <= count < 2**31:
             raise ModelError(f"section '{self.name}': nseg must be in [1, 32767], got {value!r}")
         self.model._core.set_nseg(self.index, count)
@@ -174,7 +218,7 @@ class Section:
 
     @Ra.setter
     def Ra(self, value: float) -> None:  # noqa: N802
-        self.model._core.set_axial_resistivity(self.index, float(value))
+        self.model._core.set_axial_resistivity(self.index, self._number(value, "Ra"))
 
     @property
     def cm(self) -> float:
@@ -182,7 +226,7 @@ class Section:
 
     @cm.setter
     def cm(self, value: float) -> None:
-        self.model._core.set_membrane_capacitance(self.index, float(value))
+        self.model._core.set_membrane_capacitance(self.index, self._number(value, "cm"))
 
     def __call__(self, x: float) -> Segment:
         return Segment(self, x)
@@ -219,7 +263,7 @@ class Section:
         """Insert a density mechanism ('hh' or 'pas') with optional parameters; returns the section."""
         self.model._core.insert(self.index, mechanism)
         for key, value in parameters.items():
-            self.model._core.set_mechanism_parameter(self.index, mechanism, key, float(value))
+            setattr(Mechanism(self, mechanism), key, value)
         return self
 
     def uninsert(self, mechanism: str) -> "Section":
@@ -269,7 +313,12 @@ class _PointProcess:
     def __setattr__(self, parameter: str, value: float) -> None:
         if parameter not in self._parameters:
             raise AttributeError(f"{self._kind} has no parameter '{parameter}' (known: {', '.join(self._parameters)})")
-        getattr(self.model._core, self._setter)(self.index, parameter, float(value))
+        number = as_number(value, parameter, self._where())
+        getattr(self.model._core, self._setter)(self.index, parameter, number)
+
+    def _where(self) -> str:
+        """How the core's messages name this: ``NetStim 0``, ``NetCon 2``; ``IClamp at soma(0.5)``."""
+        return f"{self._kind} {self.index}"
 
     def _set_all(self, parameters: dict[str, Optional[float]]) -> None:
         for key, value in parameters.items():
@@ -288,12 +337,18 @@ class IClamp(_PointProcess):
     _kind, _setter, _getter = "IClamp", "set_current_clamp_parameter", "current_clamp_parameter"
     _parameters = ("delay", "dur", "amp")
 
+    def _where(self) -> str:
+        return f"IClamp at {self.segment}"
+
 
 class ExpSyn(_PointProcess):
     """Exponential synapse: i = g (v - e), g [uS] decays with ``tau`` [ms] and jumps by each event's weight."""
 
     _kind, _setter, _getter = "ExpSyn", "set_exp_synapse_parameter", "exp_synapse_parameter"
     _parameters = ("tau", "e")
+
+    def _where(self) -> str:
+        return f"ExpSyn at {self.segment}"
 
 
 class NetStim(_PointProcess):
@@ -477,6 +532,11 @@ class Model:
         (``OMP_NUM_THREADS`` if set, else one per core). The default engine runs on one thread.
         ``pc``: a :class:`~cablesim.ParallelContext` whose ranks each run their part of a network with gids
         (collective: every rank calls it with the same settings); a model with gids but no ``pc`` runs as one rank.
+
+        Limits (docs/model-format.md, "Limits of a run"): t and every recorded trace hold one 8-byte point per step.
+        A run of more than 2^40 steps, or whose recording is larger than the machine's memory, is refused before
+        it starts with a ModelError that gives the steps and bytes; one above 1 GiB (``LARGE_RECORDING_BYTES``)
+        warns with a :class:`LargeRecordingWarning`. Ctrl-C stops a run (not yet a distributed one) after a whole step.
         """
         if method not in METHODS:
             raise ModelError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
@@ -493,10 +553,12 @@ class Model:
         if not self.sections:
             raise ModelError("the model has no sections; add one with Model.Section(name) before run()")
         for key, value in (("tstop", tstop), ("dt", dt), ("v_init", v_init), ("celsius", celsius)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            if not math.isfinite(as_number(value, key)):
                 raise ModelError(f"{key} must be a finite number, got {value!r}")
         if tstop < 0:
             raise ModelError(f"tstop must be >= 0 ms, got {tstop!r}")
+        if dt > 0:  # else the engine refuses dt itself
+            self._warn_if_large(float(tstop), float(dt))
         settings = {"dt": float(dt), "celsius": float(celsius), "secondorder": METHODS[method]}
         if pc is not None or self._core.distributed:
             if engine != "default":
@@ -527,6 +589,18 @@ class Model:
         self._simulation = simulation
         times, sources = simulation.spikes()
         return Run(simulation.time_trace(), times, sources, float(dt), method, engine, used_threads)
+
+    def _warn_if_large(self, tstop: float, dt: float) -> None:
+        # The engines refuse a run too long or too large for this machine (with the same numbers, on every rank
+        # of a distributed run alike); a run that fits but is large is worth a word before it starts.
+        size = _core.run_size(tstop, dt, self._core.voltage_probe_count)
+        if size["refusal"] is None and size["bytes"] > LARGE_RECORDING_BYTES:
+            warnings.warn(
+                f"large recording: {size['summary']}, above {LARGE_RECORDING_BYTES / 2**30:g} GiB; "
+                "record fewer locations, use a larger dt or a shorter tstop if that is not meant",
+                LargeRecordingWarning,
+                stacklevel=3,
+            )
 
     @property
     def t(self) -> np.ndarray:

@@ -22,7 +22,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .model import METHODS, ExpSyn, Mechanism, Model, ModelError, NetCon, NetStim, Section, Segment, Trace
+from .model import (
+    METHODS,
+    ExpSyn,
+    Mechanism,
+    Model,
+    ModelError,
+    NetCon,
+    NetStim,
+    Section,
+    Segment,
+    Trace,
+    as_number,
+)
+from .model import describe as _describe
 
 __all__ = ["LoadedModel", "ModelFileError", "Outputs", "RunSettings", "load_model", "load_model_file"]
 
@@ -93,24 +106,6 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _describe(value: object) -> str:
-    """A JSON-flavoured description of a value for error messages: ``string "18.8"``, ``null``, ``array``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {json.dumps(value)}"
-    if isinstance(value, (int, float)):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        text = json.dumps(value)
-        return f"string {text if len(text) <= 40 else text[:37] + '...'}"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, Sequence):
-        return "array"
-    return type(value).__name__
-
-
 def _known(names: Sequence[str]) -> str:
     if not names:
         return "none"
@@ -145,20 +140,19 @@ def _array(value: object, path: str) -> Sequence[Any]:
     return value
 
 
-def _number(value: object, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelFileError(path, f"expected a number, got {_describe(value)}")
+def _number(value: object, path: str, name: str) -> float:
+    """``value`` (the key ``name`` at ``path``) checked as the Python API checks it: the same message."""
     try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
+        number = as_number(value, name)
+    except ModelError as error:
+        raise ModelFileError(path, str(error)) from None
     if not math.isfinite(number):
         raise ModelFileError(path, f"expected a finite number, got {value!r}")
     return number
 
 
-def _whole_number(value: object, path: str) -> int:
-    number = _number(value, path)
+def _whole_number(value: object, path: str, name: str) -> int:
+    number = _number(value, path, name)
     if not number.is_integer():
         raise ModelFileError(path, f"expected a whole number, got {value!r}")
     return int(number)
@@ -231,11 +225,11 @@ class _Builder:
         self.sections[name] = section
         for key in ("L", "diam", "Ra", "cm"):
             if key in spec:
-                number = _number(spec[key], _join(path, key))
+                number = _number(spec[key], _join(path, key), key)
                 with _core_errors(_join(path, key)):
                     setattr(section, key, number)
         if "nseg" in spec:
-            nseg = _whole_number(spec["nseg"], _join(path, "nseg"))
+            nseg = _whole_number(spec["nseg"], _join(path, "nseg"), "nseg")
             with _core_errors(_join(path, "nseg")):
                 section.nseg = nseg
         mechanisms_path = _join(path, "mechanisms")
@@ -245,7 +239,7 @@ class _Builder:
             with _core_errors(mechanism_path):
                 section.insert(mechanism)
             for parameter, given in parameters.items():
-                number = _number(given, _join(mechanism_path, parameter))
+                number = _number(given, _join(mechanism_path, parameter), parameter)
                 with _core_errors(_join(mechanism_path, parameter)):
                     setattr(Mechanism(section, mechanism), parameter, number)
         parent = spec.get("parent")
@@ -279,7 +273,7 @@ class _Builder:
             clamp = self.model.IClamp(where)
         for key in ("delay", "dur", "amp"):
             if key in spec:
-                number = _number(spec[key], _join(path, key))
+                number = _number(spec[key], _join(path, key), key)
                 with _core_errors(_join(path, key)):
                     setattr(clamp, key, number)
 
@@ -294,7 +288,7 @@ class _Builder:
             synapse = self.model.ExpSyn(where)
         for key in ("tau", "e"):
             if key in spec:
-                number = _number(spec[key], _join(path, key))
+                number = _number(spec[key], _join(path, key), key)
                 with _core_errors(_join(path, key)):
                     setattr(synapse, key, number)
         self.synapses[name] = synapse
@@ -306,7 +300,7 @@ class _Builder:
             stim = self.model.NetStim()
         for key in ("start", "number", "interval"):
             if key in spec:
-                number = _number(spec[key], _join(path, key))
+                number = _number(spec[key], _join(path, key), key)
                 with _core_errors(_join(path, key)):
                     setattr(stim, key, number)
         self.netstims[name] = stim
@@ -346,7 +340,7 @@ class _Builder:
             netcon = self.model.NetCon(source, target)
         for key in ("threshold", "delay", "weight"):
             if key in spec:
-                number = _number(spec[key], _join(path, key))
+                number = _number(spec[key], _join(path, key), key)
                 with _core_errors(_join(path, key)):
                     setattr(netcon, key, number)
         named[name if name is not None else f"netcons[{index}]"] = netcon
@@ -363,7 +357,7 @@ class _Builder:
 def _run_settings(value: object) -> RunSettings:
     spec = _object(value, "run", RUN_KEYS)
     numbers = {
-        key: _number(spec[key], _join("run", key)) for key in ("tstop", "dt", "v_init", "celsius") if key in spec
+        key: _number(spec[key], _join("run", key), key) for key in ("tstop", "dt", "v_init", "celsius") if key in spec
     }
     if numbers.get("tstop", 0.0) < 0:
         raise ModelFileError("run.tstop", f"tstop must be >= 0 ms, got {spec['tstop']!r}")

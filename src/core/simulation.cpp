@@ -317,14 +317,18 @@ void simulation::fadvance() {
     deliver_events(t_ + half_dt);
 }
 
-void simulation::run(double tstop) {
+void simulation::run(double tstop, const keep_running& keep_going) {
     if (!std::isfinite(tstop)) throw model_error("tstop must be a finite time in ms, got " + format_number(tstop));
     if (!initialized_) throw model_error("call finitialize(v_init) before run(tstop)");
-    const std::size_t steps_left =
-        tstop > t_ ? static_cast<std::size_t>(std::llround((tstop - t_) / options_.dt)) : 0;
-    time_trace_.reserve(time_trace_.size() + steps_left);
-    for (auto& trace: voltage_traces_) trace.reserve(trace.size() + steps_left);
-    while (t_ < tstop - 0.5 * options_.dt) fadvance();
+    const run_size size = estimate_run_size(t_, tstop, options_.dt, probe_nodes_.size(), time_trace_.size());
+    check_run_size(size);
+    reserve_recording(size, time_trace_, voltage_traces_);
+    // Asked every 16 steps: often enough to stop within a moment, rarely enough to cost nothing.
+    constexpr std::uint64_t ask_every = 16;
+    for (std::uint64_t k = 1; t_ < tstop - 0.5 * options_.dt; ++k) {
+        fadvance();
+        if (k % ask_every == 0 && keep_going && !keep_going()) return;
+    }
 }
 
 } // namespace cablesim

@@ -623,15 +623,18 @@ void simulation::fadvance() {
     s.advance(std::numeric_limits<double>::infinity(), 1);
 }
 
-void simulation::run(double tstop) {
+void simulation::run(double tstop, const keep_running& keep_going) {
     state& s = *state_;
     if (!std::isfinite(tstop)) throw model_error("tstop must be a finite time in ms, got " + format_number(tstop));
     if (!s.initialized) throw model_error("call finitialize(v_init) before run(tstop)");
+    const run_size size = estimate_run_size(s.t, tstop, s.options.dt, s.voltage_traces.size(), s.time_trace.size());
+    check_run_size(size);
+    reserve_recording(size, s.time_trace, s.voltage_traces);
     const double limit = tstop - 0.5 * s.options.dt; // [ms] NEURON's continuerun stops within half a step
-    const std::size_t steps_left = tstop > s.t ? static_cast<std::size_t>(std::llround((tstop - s.t) / s.options.dt)) : 0;
-    s.time_trace.reserve(s.time_trace.size() + steps_left + 1);
-    for (auto& trace: s.voltage_traces) trace.reserve(trace.size() + steps_left + 1);
-    while (s.t < limit) s.advance(limit, s.interval_steps);
+    while (s.t < limit) {
+        s.advance(limit, s.interval_steps);
+        if (keep_going && !keep_going()) return;
+    }
 }
 
 double simulation::time() const { return state_->t; }

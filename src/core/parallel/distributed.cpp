@@ -1,5 +1,6 @@
 #include <cablesim/errors.hpp>
 #include <cablesim/parallel.hpp>
+#include <cablesim/run_size.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -87,6 +88,23 @@ network_plan check_network(const std::vector<double>& all, int processes, double
     return plan;
 }
 
+// Refuses a run too long or too large to record (cablesim/run_size.hpp) on every process alike: each records
+// its own probes on its own machine, so all gather every process's numbers and reach the same verdict.
+void check_run_sizes(const simulation& sim, double tstop, communicator& comm) {
+    const std::vector<double> all = comm.allgather(
+        {static_cast<double>(sim.probe_count()), static_cast<double>(physical_memory())});
+    if (all.size() != 2 * static_cast<std::size_t>(comm.size())) {
+        throw internal_error("run_distributed: a run size was cut short in the allgather");
+    }
+    for (int p = 0; p < comm.size(); ++p) {
+        const std::size_t at = 2 * static_cast<std::size_t>(p);
+        const run_size size = estimate_run_size(0.0, tstop, sim.dt(), static_cast<std::size_t>(all[at]), 1);
+        const std::string refusal = run_size_refusal(size, static_cast<std::uint64_t>(all[at + 1]));
+        if (refusal.empty()) continue;
+        throw model_error(comm.size() > 1 ? "rank " + std::to_string(p) + ": " + refusal : refusal);
+    }
+}
+
 } // namespace
 
 distributed_result run_distributed(simulation& sim, double v_init, double tstop, communicator& comm) {
@@ -94,6 +112,7 @@ distributed_result run_distributed(simulation& sim, double v_init, double tstop,
     const double dt = sim.dt();
 
     const network_plan plan = check_network(comm.allgather(declaration(sim)), comm.size(), dt);
+    check_run_sizes(sim, tstop, comm);
 
     distributed_result result;
     result.min_delay = plan.min_delay;

@@ -46,8 +46,8 @@ struct distributed_result {
 // NEURON's finitialize(v_init) and psolve(tstop) [mV], [ms] on this process's part of the network. Collective:
 // every process calls it with the same dt, v_init and tstop. First checks, on all processes alike, that each
 // gid has one output on one process, that every gid connected to has an output somewhere, and that gid
-// connections are at least 2 dt long (so a spike exchanged at an interval's end is still in time); throws
-// model_error on every process otherwise.
+// connections are at least 2 dt long (so a spike exchanged at an interval's end is still in time), and that
+// every process's run fits (cablesim/run_size.hpp); throws model_error on every process otherwise.
 distributed_result run_distributed(simulation& sim, double v_init, double tstop, communicator& comm);
 
 } // namespace cablesim::parallel

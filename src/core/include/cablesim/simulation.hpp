@@ -12,9 +12,11 @@
 #include <cablesim/hh.hpp>
 #include <cablesim/model.hpp>
 #include <cablesim/morphology.hpp>
+#include <cablesim/run_size.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -30,6 +32,10 @@ struct simulation_options {
 
 // Throws model_error naming the bad value; every engine checks its options with it.
 void check_options(const simulation_options& options);
+
+// Asked by the engines' run() between steps (every few steps, or between the coreneuron engine's intervals):
+// false stops the run there, after a whole step. The bindings stop on Ctrl-C with it. Empty: never stops.
+using keep_running = std::function<bool()>;
 
 // A spike: the time its source crossed threshold (or the NetStim fired) and the source's index.
 struct spike {
@@ -80,8 +86,9 @@ public:
     void finitialize(double v_init); // [mV]
     // One fixed step of dt.
     void fadvance();
-    // NEURON's continuerun: steps until t reaches tstop (within half a step).
-    void run(double tstop); // [ms]
+    // NEURON's continuerun: steps until t reaches tstop [ms] (within half a step), or until keep_going says
+    // stop. First checks the run's size (cablesim/run_size.hpp) and reserves its recording.
+    void run(double tstop, const keep_running& keep_going = {});
 
     double time() const { return t_; }
     double dt() const { return options_.dt; }
@@ -92,6 +99,7 @@ public:
     // Recorded at finitialize and after every step.
     const std::vector<double>& time_trace() const { return time_trace_; }
     const std::vector<double>& voltage_trace(std::size_t probe) const;
+    std::size_t probe_count() const { return voltage_traces_.size(); }
 
     const std::vector<spike>& spikes() const { return spikes_; }
     const std::vector<spike_source>& spike_sources() const { return wiring_.sources; }

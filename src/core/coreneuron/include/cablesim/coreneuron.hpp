@@ -32,10 +32,11 @@ public:
     simulation(simulation&&) noexcept;
     simulation& operator=(simulation&&) noexcept;
 
-    // As cablesim::simulation: finitialize(v_init [mV]), one step, or steps until t reaches tstop [ms].
+    // As cablesim::simulation: finitialize(v_init [mV]), one step, or steps until t reaches tstop [ms] (asking
+    // keep_going between intervals).
     void finitialize(double v_init);
     void fadvance();
-    void run(double tstop);
+    void run(double tstop, const keep_running& keep_going = {});
 
     double time() const;
     double dt() const;
