@@ -179,15 +179,6 @@ def test_selftest_ring_with_coreneuron_matches(coreneuron):
     assert_same_spikes(np.array(engine["spikes"]), np.array(default["spikes"]))
 
 
-def test_selftest_mpi_without_shims_says_so():
-    if cablesim.build_info()["mpi"]:
-        pytest.skip("this build has MPI shims: tests/test_mpi.py runs the ring under mpirun")
-    done = selftest("--ring", "--mpi", "--cells", "2")
-    assert done.returncode == 2
-    assert "this build of cablesim has no MPI shims" in done.stderr
-    assert done.stdout == ""
-
-
 def test_selftest_ring_refuses_an_unknown_engine():
     done = selftest("--ring", "--engine", "gpu", "--cells", "2")
     assert done.returncode == 2

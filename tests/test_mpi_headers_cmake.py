@@ -18,8 +18,9 @@ pytestmark = pytest.mark.skipif(shutil.which("cmake") is None, reason="needs CMa
 
 
 def configure(tmp_path: Path, *defines: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["cmake", "-S", str(ROOT), "-B", str(tmp_path / "build"), "-DCABLESIM_BUILD_TESTS=ON",
-                           *defines], capture_output=True, text=True, check=False)
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []  # a new machine has Ninja, not always make
+    return subprocess.run(["cmake", "-S", str(ROOT), "-B", str(tmp_path / "build"), *generator,
+                           "-DCABLESIM_BUILD_TESTS=ON", *defines], capture_output=True, text=True, check=False)
 
 
 def shims_line(done: subprocess.CompletedProcess[str]) -> str:
