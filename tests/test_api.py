@@ -157,10 +157,10 @@ def test_point_process_parameters_are_validated(model):
         clamp.amplitude = 1
 
 
-def test_netcon_target_must_be_a_synapse(model):
+def test_netcon_target_must_be_a_synapse_or_a_netstim(model):
     soma = model.Section("soma")
     clamp = model.IClamp(soma(0.5))
-    with pytest.raises(ModelError, match="NetCon target must be an ExpSyn of this Model or None"):
+    with pytest.raises(ModelError, match="NetCon target must be an ExpSyn or a NetStim of this Model, or None"):
         model.NetCon(soma(0.5), clamp)  # type: ignore[arg-type]
 
 

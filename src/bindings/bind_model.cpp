@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -17,7 +18,18 @@ void register_model(py::module_& m) {
     using cablesim::model;
     py::class_<model>(m, "Model", "A model under construction: every setter validates its value at once.")
         .def(py::init<>())
-        .def("add_section", &model::add_section, "name"_a, "Add a section (NEURON defaults); return its index.")
+        .def("add_section", [](model& self, const std::string& name, std::optional<double> length,
+                               std::optional<double> diameter, std::optional<int> nseg, std::optional<double> ra,
+                               std::optional<double> cm) {
+                return self.add_section(name, cablesim::section_geometry{length, diameter, ra, cm, nseg});
+            }, "name"_a, "L"_a = py::none(), "diam"_a = py::none(), "nseg"_a = py::none(), "Ra"_a = py::none(),
+            "cm"_a = py::none(),
+            "Add a section (NEURON defaults for what is not given); return its index. Every value is checked "
+            "before the section exists: on ModelError the model is unchanged.")
+        .def_property_readonly("revision", &model::revision, "Counts every change to the model.")
+        .def("segment_area", [](const model& self, std::size_t id) {
+                return cablesim::segment_area(self.section_at(id));
+            }, "id"_a, "The membrane area of one segment of the section [um2] (NEURON's seg.area()).")
         .def_property_readonly("section_count", &model::section_count)
         .def("section_name", [](const model& self, std::size_t id) { return self.section_at(id).name; }, "id"_a)
         .def("section_geometry", [](const model& self, std::size_t id) {
@@ -45,6 +57,14 @@ void register_model(py::module_& m) {
         .def("set_mechanism_parameter", &model::set_mechanism_parameter, "id"_a, "mechanism"_a, "parameter"_a,
              "value"_a)
         .def("mechanism_parameter", &model::mechanism_parameter, "id"_a, "mechanism"_a, "parameter"_a)
+        .def("set_segment_parameter", [](model& self, std::size_t sec, double x, const std::string& mechanism,
+                                         const std::string& parameter, double value) {
+                self.set_segment_parameter(location{sec, x}, mechanism, parameter, value);
+            }, "section"_a, "x"_a, "mechanism"_a, "parameter"_a, "value"_a)
+        .def("segment_parameter", [](const model& self, std::size_t sec, double x, const std::string& mechanism,
+                                     const std::string& parameter) {
+                return self.segment_parameter(location{sec, x}, mechanism, parameter);
+            }, "section"_a, "x"_a, "mechanism"_a, "parameter"_a)
         .def("add_current_clamp", [](model& self, std::size_t sec, double x) {
                 return self.add_current_clamp(location{sec, x});
             }, "section"_a, "x"_a)
@@ -56,7 +76,19 @@ void register_model(py::module_& m) {
                                                 std::optional<std::size_t> target) {
                 return self.add_connection_from_voltage(location{sec, x}, target);
             }, "section"_a, "x"_a, "target"_a)
-        .def("add_connection_from_generator", &model::add_connection_from_generator, "generator"_a, "target"_a)
+        .def("add_connection_from_generator",
+             py::overload_cast<std::size_t, std::optional<std::size_t>>(&model::add_connection_from_generator),
+             "generator"_a, "target"_a)
+        .def("add_connection", [](model& self, std::optional<std::size_t> generator, std::size_t sec, double x,
+                                  const std::string& target_kind, std::size_t target) {
+                const cablesim::target_kind kind = target_kind == "ExpSyn"    ? cablesim::target_kind::exp_synapse
+                                                   : target_kind == "NetStim" ? cablesim::target_kind::spike_generator
+                                                                              : cablesim::target_kind::none;
+                if (generator) return self.add_connection_from_generator(*generator, kind, target);
+                return self.add_connection_from_voltage(location{sec, x}, kind, target);
+            }, "generator"_a, "section"_a, "x"_a, "target_kind"_a, "target"_a,
+            "A NetCon from a NetStim (generator) or else from the threshold at section(x), to an ExpSyn or a NetStim "
+            "(target_kind \"ExpSyn\", \"NetStim\"; anything else: no target).")
         .def("add_connection_from_gid", &model::add_connection_from_gid, "gid"_a, "target"_a,
              "A NetCon from cell gid's output, on this process or another (ParallelContext.gid_connect).")
         .def("set_output_gid", &model::set_output_gid, "gid"_a, "connection"_a,
@@ -66,8 +98,19 @@ void register_model(py::module_& m) {
         .def("add_voltage_probe", [](model& self, std::size_t sec, double x) {
                 return self.add_voltage_probe(location{sec, x});
             }, "section"_a, "x"_a)
-        .def_property_readonly("voltage_probe_count",
-                               [](const model& self) { return self.voltage_probes().size(); })
+        .def("add_probe", [](model& self, std::size_t sec, double x, const std::string& variable, double interval) {
+                return self.add_probe(location{sec, x}, variable, interval);
+            }, "section"_a, "x"_a, "variable"_a, "interval"_a = 0.0,
+            "Record a range variable (v, ina, ik, ena, ek, m_hh, h_hh, n_hh, gna_hh, gk_hh, il_hh, i_pas) every "
+            "step (interval 0) or every interval ms.")
+        .def("add_current_clamp_probe", &model::add_current_clamp_probe, "clamp"_a, "variable"_a, "interval"_a = 0.0)
+        .def("add_exp_synapse_probe", &model::add_exp_synapse_probe, "synapse"_a, "variable"_a, "interval"_a = 0.0)
+        .def_property_readonly("probe_count", [](const model& self) { return self.probes().size(); })
+        .def("probe_intervals", [](const model& self) {
+                std::vector<double> intervals;
+                for (const auto& p: self.probes()) intervals.push_back(p.interval);
+                return intervals;
+            }, "Each probe's interval [ms] (0: every step).")
         .def("set_current_clamp_parameter", &model::set_current_clamp_parameter, "id"_a, "parameter"_a, "value"_a)
         .def("current_clamp_parameter", &model::current_clamp_parameter, "id"_a, "parameter"_a)
         .def("set_exp_synapse_parameter", &model::set_exp_synapse_parameter, "id"_a, "parameter"_a, "value"_a)

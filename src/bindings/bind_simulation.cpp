@@ -7,8 +7,10 @@
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <string>
+#include <vector>
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -31,12 +33,12 @@ void register_simulation(py::module_& m) {
         });
     cablesim_bindings::bind_engine_methods(cls);
 
-    m.def("run_size", [](double tstop, double dt, std::size_t probes) {
-            const cablesim::run_size size = cablesim::estimate_run_size(0.0, tstop, dt, probes, 1);
+    m.def("run_size", [](double tstop, double dt, const std::vector<double>& probe_intervals) {
+            const cablesim::run_size size = cablesim::estimate_run_size(0.0, tstop, dt, probe_intervals, 1);
             const std::string refusal = cablesim::run_size_refusal(size, cablesim::physical_memory());
             return py::dict("steps"_a = size.steps, "bytes"_a = size.bytes, "summary"_a = cablesim::describe(size),
                             "refusal"_a = refusal.empty() ? py::object(py::none()) : py::str(refusal));
-        }, "tstop"_a, "dt"_a, "probes"_a,
-        "What a run from t = 0 to tstop [ms] recording t and `probes` traces holds: steps, bytes, a summary, and "
+        }, "tstop"_a, "dt"_a, "probe_intervals"_a,
+        "What a run from t = 0 to tstop [ms] recording t and probes with these intervals (0: every step) holds: steps, bytes, a summary, and "
         "the reason every engine will refuse it (None when it will not).");
 }

@@ -22,14 +22,15 @@ inline py::array_t<double> to_array(const std::vector<double>& values) {
 
 // Runs without the GIL, looking for signals (Ctrl-C) every 50 ms: Python's handler only sets a flag, which
 // nothing would look at until the whole run is over. A handler that raises (KeyboardInterrupt) stops the run.
-template <typename Engine>
+template <typename Engine, bool continuing>
 void run_interruptibly(Engine& engine, double tstop) {
     using clock = std::chrono::steady_clock;
     auto next_look = clock::now() + std::chrono::milliseconds(50);
     std::optional<py::error_already_set> raised;
     {
         py::gil_scoped_release release;
-        engine.run(tstop, [&] {
+        const auto run = continuing ? &Engine::continuerun : &Engine::run;
+        (engine.*run)(tstop, [&] {
             if (clock::now() < next_look) return true;
             next_look = clock::now() + std::chrono::milliseconds(50);
             py::gil_scoped_acquire acquire;
@@ -46,8 +47,13 @@ template <typename Engine>
 void bind_engine_methods(py::class_<Engine>& cls) {
     using namespace pybind11::literals;
     cls.def("finitialize", &Engine::finitialize, "v_init"_a = -65.0)
-        .def("run", &run_interruptibly<Engine>, "tstop"_a,
-             "Advance until t reaches tstop [ms]; Ctrl-C stops it after a whole step (KeyboardInterrupt).")
+        .def("run", &run_interruptibly<Engine, false>, "tstop"_a,
+             "Advance to tstop [ms] as NEURON's pc.psolve counts steps; Ctrl-C stops it after a whole step "
+             "(KeyboardInterrupt).")
+        .def("continuerun", &run_interruptibly<Engine, true>, "tstop"_a,
+             "Advance to tstop [ms] as NEURON's continuerun (stdrun.hoc) decides when to stop; Ctrl-C as run().")
+        .def("update_parameters", &Engine::update_parameters, "model"_a,
+             "Take the model's parameters, keeping the state; ModelError when its structure changed.")
         .def_property_readonly("t", &Engine::time)
         .def_property_readonly("dt", &Engine::dt)
         .def_property_readonly("node_count", [](const Engine& s) { return s.layout().size(); })
@@ -56,8 +62,11 @@ void bind_engine_methods(py::class_<Engine>& cls) {
                 return s.voltage_at(cablesim::location{sec, x});
             }, "section"_a, "x"_a)
         .def("time_trace", [](const Engine& s) { return to_array(s.time_trace()); })
-        .def("voltage_trace", [](const Engine& s, std::size_t probe) { return to_array(s.voltage_trace(probe)); },
-             "probe"_a)
+        .def("trace", [](const Engine& s, std::size_t probe) { return to_array(s.trace(probe)); }, "probe"_a,
+             "A probe's values (NumPy copy).")
+        .def("trace_times", [](const Engine& s, std::size_t probe) { return to_array(s.trace_times(probe)); },
+             "probe"_a, "A probe's sample times [ms]: the time trace, or its own for a probe with an interval.")
+        .def_property_readonly("probe_count", &Engine::probe_count)
         .def("spikes", [](const Engine& s) {
                 const auto& spikes = s.spikes();
                 py::array_t<double> times(static_cast<py::ssize_t>(spikes.size()));

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ExpSyn",
     "IClamp",
+    "Reference",
     "LargeRecordingWarning",
     "Mechanism",
     "Model",
@@ -117,19 +118,110 @@ def _require_x(section: "Section", x: float) -> float:
     return value
 
 
+# Range variables by NEURON's name: the variables a location records, and the parameters a mechanism has.
+RANGE_VARIABLES = ("v", "ina", "ik", "ena", "ek", "m_hh", "h_hh", "n_hh", "gna_hh", "gk_hh", "il_hh", "i_pas")
+PARAMETERS = {"hh": ("gnabar", "gkbar", "gl", "el", "ena", "ek"), "pas": ("g", "e")}
+# Of those, the ones that live on the segment (on the ions, in NEURON), not on a mechanism.
+ION_PARAMETERS = ("ena", "ek")
+
+
+def _split_suffix(name: str) -> Optional[tuple[str, str]]:
+    """``gnabar_hh`` -> ("hh", "gnabar"); None when ``name`` is not a mechanism parameter by NEURON's suffix name."""
+    parameter, _, mechanism = name.rpartition("_")
+    if mechanism in PARAMETERS and parameter in PARAMETERS[mechanism]:
+        return mechanism, parameter
+    return None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What NEURON's ``_ref_`` attributes give: a variable of a location or a point process, for
+    :meth:`Model.record` (``model.record(soma(0.5)._ref_m_hh, 0.1)``)."""
+
+    owner: Union["Segment", "IClamp", "ExpSyn"]
+    variable: str  # NEURON's name: "v", "m_hh", "ina"; "i", "g" for point processes
+
+    def __repr__(self) -> str:
+        return f"{self.owner!r}._ref_{self.variable}"
+
+
 class Segment:
-    """A location ``sec(x)`` on a section (x in [0, 1])."""
+    """A location ``sec(x)`` on a section (x in [0, 1]). Range variables as NEURON names them: ``seg.v``,
+    ``seg.area()``, ``seg.ena``, ``seg.hh.gnabar`` (or ``seg.gnabar_hh``), and ``seg._ref_m_hh`` to record one."""
 
     __slots__ = ("section", "x")
 
     def __init__(self, section: "Section", x: float) -> None:
-        self.section = section
-        self.x = _require_x(section, x)
+        object.__setattr__(self, "section", section)
+        object.__setattr__(self, "x", _require_x(section, x))
 
     @property
     def v(self) -> float:
         """Membrane potential [mV] here at the end of the last run."""
         return self.section.model._simulation_or_error().voltage_at(self.section.index, self.x)
+
+    def area(self) -> float:
+        """The membrane area of this segment [um2] (NEURON's ``seg.area()``): 0 at the section's 0 and 1 ends."""
+        if self.x in (0.0, 1.0):
+            return 0.0
+        return float(self.section.model._core.segment_area(self.section.index))
+
+    @property
+    def hh(self) -> "Mechanism":
+        return self.section._mechanism("hh", self)
+
+    @property
+    def pas(self) -> "Mechanism":
+        return self.section._mechanism("pas", self)
+
+    @property
+    def ena(self) -> float:
+        """Sodium reversal potential [mV] here (where hh is inserted)."""
+        return self._parameter("hh", "ena")
+
+    @ena.setter
+    def ena(self, value: float) -> None:
+        self._set_parameter("hh", "ena", value)
+
+    @property
+    def ek(self) -> float:
+        """Potassium reversal potential [mV] here (where hh is inserted)."""
+        return self._parameter("hh", "ek")
+
+    @ek.setter
+    def ek(self, value: float) -> None:
+        self._set_parameter("hh", "ek", value)
+
+    def _parameter(self, mechanism: str, parameter: str) -> float:
+        s = self.section
+        return float(s.model._core.segment_parameter(s.index, self.x, mechanism, parameter))
+
+    def _set_parameter(self, mechanism: str, parameter: str, value: object) -> None:
+        s = self.section
+        number = as_number(value, parameter, f"{self} {mechanism}")
+        s.model._core.set_segment_parameter(s.index, self.x, mechanism, parameter, number)
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_ref_"):
+            variable = name[len("_ref_") :]
+            if variable not in RANGE_VARIABLES:
+                raise AttributeError(
+                    f"{self} has no range variable '{variable}' to record (known: {', '.join(RANGE_VARIABLES)})"
+                )
+            return Reference(self, variable)
+        found = _split_suffix(name)
+        if found is None:
+            raise AttributeError(f"'Segment' object has no attribute '{name}'")
+        return self._parameter(*found)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(getattr(type(self), name, None), property):
+            object.__setattr__(self, name, value)
+            return
+        found = _split_suffix(name)
+        if found is None:
+            raise AttributeError(f"'Segment' object has no attribute '{name}' (parameters: gnabar_hh, g_pas, ena, ...)")
+        self._set_parameter(*found, value)
 
     def __repr__(self) -> str:
         return f"{self.section.name}({self.x:g})"
@@ -142,35 +234,61 @@ class Segment:
 
 
 class Mechanism:
-    """Parameters of a density mechanism on a section: ``soma.hh.gnabar = 0.2``."""
+    """Parameters of a density mechanism on a section (``soma.hh.gnabar = 0.2``: every segment) or on one segment
+    (``soma(0.5).hh.gnabar = 0.2``); on a segment, ``seg.hh._ref_m`` is the gate to record."""
 
-    __slots__ = ("_section", "_name")
+    __slots__ = ("_section", "_name", "_segment")
 
-    def __init__(self, section: "Section", name: str) -> None:
+    def __init__(self, section: "Section", name: str, segment: Optional[Segment] = None) -> None:
         object.__setattr__(self, "_section", section)
         object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_segment", segment)
 
-    def __getattr__(self, parameter: str) -> float:
+    def __getattr__(self, parameter: str) -> object:
+        if parameter.startswith("_ref_") and self._segment is not None:
+            return getattr(self._segment, f"{parameter}_{self._name}")
         if parameter.startswith("_"):
             raise AttributeError(parameter)
+        if self._segment is not None:
+            return self._segment._parameter(self._name, parameter)
         s = self._section
         return s.model._core.mechanism_parameter(s.index, self._name, parameter)
 
     def __setattr__(self, parameter: str, value: float) -> None:
+        if self._segment is not None:
+            self._segment._set_parameter(self._name, parameter, value)
+            return
         s = self._section
         number = as_number(value, parameter, f"section '{s.name}' {self._name}")
         s.model._core.set_mechanism_parameter(s.index, self._name, parameter, number)
 
     def __repr__(self) -> str:
-        return f"<{self._name} in {self._section.name}>"
+        where = self._segment if self._segment is not None else self._section.name
+        return f"<{self._name} in {where}>"
 
 
 class Section:
-    """An unbranched cable: L [um], diam [um], nseg, Ra [ohm cm], cm [uF/cm2] (NEURON's defaults)."""
+    """An unbranched cable: L [um], diam [um], nseg, Ra [ohm cm], cm [uF/cm2] (NEURON's defaults).
+    ``for seg in sec`` iterates its segments; ``sec.gnabar_hh = x`` sets a parameter in all of them."""
 
     def __init__(self, model: "Model", index: int) -> None:
-        self.model = model
-        self.index = index
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "index", index)
+
+    def __getattr__(self, name: str) -> float:
+        found = _split_suffix(name)
+        if found is None:
+            raise AttributeError(f"'Section' object has no attribute '{name}'")
+        return float(self.model._core.mechanism_parameter(self.index, *found))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        found = _split_suffix(name)
+        if found is None:
+            object.__setattr__(self, name, value)
+            return
+        mechanism, parameter = found
+        number = as_number(value, parameter, f"section '{self.name}' {mechanism}")
+        self.model._core.set_mechanism_parameter(self.index, mechanism, parameter, number)
 
     @property
     def name(self) -> str:
@@ -204,13 +322,7 @@ class Section:
 
     @nseg.setter
     def nseg(self, value: int) -> None:
-        number = self._number(value, "nseg")
-        if not isinstance(value, numbers.Integral) and not number.is_integer():
-            raise ModelError(f"section '{self.name}': nseg must be a whole number >= 1, got {value!r}")
-        count = int(value) if isinstance(value, numbers.Integral) else int(number)
-        if not -(2**31) <= count < 2**31:
-            raise ModelError(f"section '{self.name}': nseg must be in [1, 32767], got {value!r}")
-        self.model._core.set_nseg(self.index, count)
+        self.model._core.set_nseg(self.index, _whole_nseg(value, f"section '{self.name}'"))
 
     @property
     def Ra(self) -> float:  # noqa: N802
@@ -236,6 +348,29 @@ class Section:
         n = self.nseg
         for j in range(n):
             yield Segment(self, (j + 0.5) / n)
+
+    def __iter__(self) -> Iterator[Segment]:
+        return self.segments()
+
+    @property
+    def ena(self) -> float:
+        """Sodium reversal potential [mV] (where hh is inserted): set in every segment, read at x = 0.5."""
+        return float(self.model._core.mechanism_parameter(self.index, "hh", "ena"))
+
+    @ena.setter
+    def ena(self, value: float) -> None:
+        number = as_number(value, "ena", f"section '{self.name}' hh")
+        self.model._core.set_mechanism_parameter(self.index, "hh", "ena", number)
+
+    @property
+    def ek(self) -> float:
+        """Potassium reversal potential [mV] (where hh is inserted): set in every segment, read at x = 0.5."""
+        return float(self.model._core.mechanism_parameter(self.index, "hh", "ek"))
+
+    @ek.setter
+    def ek(self, value: float) -> None:
+        number = as_number(value, "ek", f"section '{self.name}' hh")
+        self.model._core.set_mechanism_parameter(self.index, "hh", "ek", number)
 
     def connect(self, parent: Union[Segment, "Section"], x: float = 1.0) -> "Section":
         """Attach this section's 0 end to ``parent(x)``: ``dend.connect(soma(1))`` or ``dend.connect(soma, 1)``."""
@@ -285,10 +420,10 @@ class Section:
     def pas(self) -> Mechanism:
         return self._mechanism("pas")
 
-    def _mechanism(self, name: str) -> Mechanism:
+    def _mechanism(self, name: str, segment: Optional[Segment] = None) -> Mechanism:
         if not self.has_mechanism(name):
             raise ModelError(f"section '{self.name}': mechanism '{name}' is not inserted; call insert('{name}') first")
-        return Mechanism(self, name)
+        return Mechanism(self, name, segment)
 
     def __repr__(self) -> str:
         return self.name
@@ -299,13 +434,20 @@ class _PointProcess:
     _setter = ""
     _getter = ""
     _parameters: tuple[str, ...] = ()
+    _variables: tuple[str, ...] = ()  # what _ref_<name> can record
 
     def __init__(self, model: "Model", index: int, where: Optional[Segment]) -> None:
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "index", index)
         object.__setattr__(self, "segment", where)
 
-    def __getattr__(self, parameter: str) -> float:
+    def __getattr__(self, parameter: str) -> object:
+        if parameter.startswith("_ref_"):
+            variable = parameter[len("_ref_") :]
+            if variable not in self._variables:
+                known = ", ".join(self._variables) or "none"
+                raise AttributeError(f"{self._kind} has no variable '{variable}' to record (known: {known})")
+            return Reference(self, variable)  # type: ignore[arg-type]
         if parameter.startswith("_") or parameter not in self._parameters:
             raise AttributeError(f"{self._kind} has no parameter '{parameter}' (known: {', '.join(self._parameters)})")
         return getattr(self.model._core, self._getter)(self.index, parameter)
@@ -332,20 +474,23 @@ class _PointProcess:
 
 
 class IClamp(_PointProcess):
-    """Current clamp: ``amp`` [nA] into the cell for ``delay <= t < delay + dur`` [ms]."""
+    """Current clamp: ``amp`` [nA] into the cell for ``delay <= t < delay + dur`` [ms]. ``_ref_i`` records it."""
 
     _kind, _setter, _getter = "IClamp", "set_current_clamp_parameter", "current_clamp_parameter"
     _parameters = ("delay", "dur", "amp")
+    _variables = ("i",)
 
     def _where(self) -> str:
         return f"IClamp at {self.segment}"
 
 
 class ExpSyn(_PointProcess):
-    """Exponential synapse: i = g (v - e), g [uS] decays with ``tau`` [ms] and jumps by each event's weight."""
+    """Exponential synapse: i = g (v - e), g [uS] decays with ``tau`` [ms] and jumps by each event's weight.
+    ``_ref_g`` and ``_ref_i`` record them."""
 
     _kind, _setter, _getter = "ExpSyn", "set_exp_synapse_parameter", "exp_synapse_parameter"
     _parameters = ("tau", "e")
+    _variables = ("g", "i")
 
     def _where(self) -> str:
         return f"ExpSyn at {self.segment}"
@@ -359,28 +504,55 @@ class NetStim(_PointProcess):
 
 
 class NetCon(_PointProcess):
-    """Connection from a voltage threshold (a location) or a NetStim to an ExpSyn (or to nothing, to record)."""
+    """Connection from a voltage threshold (a location) or a NetStim to an ExpSyn or a NetStim (or to nothing, to
+    detect spikes). A NetStim target starts its sequence on an event of positive weight and stops on a negative one."""
 
     _kind, _setter, _getter = "NetCon", "set_connection_parameter", "connection_parameter"
     _parameters = ("threshold", "delay", "weight")
 
     @property
     def spike_times(self) -> np.ndarray:
-        """Times [ms] at which this NetCon's source fired in the last run."""
+        """Times [ms] at which this NetCon's source fired since the last finitialize (step ends, see docs/api.md)."""
         return self.model._spike_times_of_connection(self.index)
+
+    def record(self, times: list[float], ids: Optional[list[float]] = None, id: float = 0) -> None:  # noqa: A002
+        """NEURON's ``nc.record(tvec[, idvec, id])``: fill the list ``times`` with the times [ms] at which this
+        NetCon's source fires (emptied at finitialize, extended as the run goes on); with ``ids``, add ``id`` to it
+        for each spike. Lists shared by several NetCons get their spikes in the order they happened."""
+        if not isinstance(times, list) or (ids is not None and not isinstance(ids, list)):
+            raise ModelError(f"NetCon {self.index}: record() takes lists to fill, got {type(times).__name__}")
+        self.model._spike_records.append(_SpikeRecord(self, times, ids, as_number(id, "id", f"NetCon {self.index}")))
+        self.model._fill_spike_records()
+
+
+@dataclass(frozen=True)
+class _SpikeRecord:
+    netcon: NetCon
+    times: list[float]
+    ids: Optional[list[float]]
+    id: float
 
 
 class Trace:
-    """Membrane potential [mV] recorded at a location, at t = 0 and after every step of a run."""
+    """A variable recorded at t = 0 and after every step of a run, or every ``dt`` ms (NEURON's Vector.record(ref,
+    Dt)): ``values`` at the times ``t`` (NumPy arrays)."""
 
-    def __init__(self, model: "Model", index: int, where: Segment) -> None:
+    def __init__(self, model: "Model", index: int, what: Reference, dt: Optional[float]) -> None:
         self.model = model
         self.index = index
-        self.segment = where
+        self.variable = what.variable
+        self.owner = what.owner
+        self.dt = dt  # [ms]; None: every step
+        self.segment = what.owner if isinstance(what.owner, Segment) else what.owner.segment
 
     @property
     def values(self) -> np.ndarray:
-        return self.model._simulation_or_error().voltage_trace(self.index)
+        return self.model._simulation_or_error().trace(self.index)
+
+    @property
+    def t(self) -> np.ndarray:
+        """The sample times [ms]: the run's time points, or ``0, dt, 2 dt, ...`` (summed as NEURON sums them)."""
+        return self.model._simulation_or_error().trace_times(self.index)
 
     def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
         values = self.values
@@ -393,7 +565,8 @@ class Trace:
         return self.values[item]  # type: ignore[index]
 
     def __repr__(self) -> str:
-        return f"<Trace of v at {self.segment}>"
+        every = "every step" if self.dt is None else f"every {self.dt:g} ms"
+        return f"<Trace of {self.variable} at {self.owner!r} {every}>"
 
 
 @dataclass(frozen=True)
@@ -413,14 +586,33 @@ class Run:
     cell_spikes: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
 
 
+Engine = Union["_core.Simulation", "_core.CoreNeuronSimulation"]
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What finitialize builds an engine with."""
+
+    dt: float
+    celsius: float
+    method: str
+    engine: str
+    threads: Optional[int]
+    use_rate_table: bool
+
+
 class Model:
-    """A network of cells built from sections. Build it, record, then ``run(tstop)``."""
+    """A network of cells built from sections. Build it, record, then ``run(tstop)``; or ``finitialize()`` and
+    ``continuerun(tstop)`` as often as wanted, changing parameters in between."""
 
     def __init__(self) -> None:
         self._core = _core.Model()
         self.sections: list[Section] = []
         self.netcons: list[NetCon] = []
-        self._simulation: Optional[Union[_core.Simulation, "_core.CoreNeuronSimulation"]] = None
+        self._simulation: Optional[Engine] = None
+        self._settings: Optional[_Settings] = None
+        self._revision = -1  # the model revision the engine has the parameters of
+        self._spike_records: list[_SpikeRecord] = []
 
     # --- construction -------------------------------------------------------------------------
     def Section(  # noqa: N802 - NEURON's name
@@ -433,13 +625,18 @@ class Model:
         Ra: Optional[float] = None,  # noqa: N803
         cm: Optional[float] = None,
     ) -> Section:
-        """A new section with NEURON's defaults (L 100 um, diam 500 um, nseg 1, Ra 35.4 ohm cm, cm 1 uF/cm2)."""
+        """A new section with NEURON's defaults (L 100 um, diam 500 um, nseg 1, Ra 35.4 ohm cm, cm 1 uF/cm2).
+        Every value is checked before the section exists: a ModelError leaves the model as it was."""
         if any(s.name == name for s in self.sections):
             raise ModelError(f"a section named '{name}' already exists; section names must be unique")
-        section = Section(self, self._core.add_section(name))
-        for key, value in (("L", L), ("diam", diam), ("nseg", nseg), ("Ra", Ra), ("cm", cm)):
-            if value is not None:
-                setattr(section, key, value)
+        where = f"section '{name}'"
+        numbers = {
+            key: as_number(value, key, where)
+            for key, value in (("L", L), ("diam", diam), ("Ra", Ra), ("cm", cm))
+            if value is not None
+        }
+        count = None if nseg is None else _whole_nseg(nseg, where)
+        section = Section(self, self._core.add_section(name, nseg=count, **numbers))
         self.sections.append(section)
         return section
 
@@ -459,22 +656,25 @@ class Model:
         return where
 
     def IClamp(  # noqa: N802
-        self, where: Segment, *, delay: float = 0.0, dur: float = 0.0, amp: float = 0.0
+        self, where: Segment, delay: float = 0.0, dur: float = 0.0, amp: float = 0.0
     ) -> IClamp:
+        """A current clamp at ``where``: ``IClamp(soma(0.5), 5, 1, 0.1)`` or with keywords."""
         self._own(where, "IClamp")
         clamp = IClamp(self, self._core.add_current_clamp(where.section.index, where.x), where)
         clamp._set_all({"delay": delay, "dur": dur, "amp": amp})
         return clamp
 
-    def ExpSyn(self, where: Segment, *, tau: float = 0.1, e: float = 0.0) -> ExpSyn:  # noqa: N802
+    def ExpSyn(self, where: Segment, tau: float = 0.1, e: float = 0.0) -> ExpSyn:  # noqa: N802
+        """An exponential synapse at ``where``: ``ExpSyn(dend(0.5), 2, 0)`` or with keywords."""
         self._own(where, "ExpSyn")
         synapse = ExpSyn(self, self._core.add_exp_synapse(where.section.index, where.x), where)
         synapse._set_all({"tau": tau, "e": e})
         return synapse
 
     def NetStim(  # noqa: N802
-        self, *, start: float = 50.0, number: float = 10.0, interval: float = 10.0
+        self, start: float = 50.0, number: float = 10.0, interval: float = 10.0
     ) -> NetStim:
+        """An event generator: ``NetStim(9, 1, 10)`` or with keywords."""
         stim = NetStim(self, self._core.add_spike_generator(), None)
         stim._set_all({"start": start, "number": number, "interval": interval})
         return stim
@@ -482,33 +682,54 @@ class Model:
     def NetCon(  # noqa: N802
         self,
         source: Union[Segment, NetStim],
-        target: Optional[ExpSyn] = None,
-        *,
+        target: Union[ExpSyn, NetStim, None] = None,
         threshold: float = 10.0,
         delay: float = 1.0,
         weight: float = 0.0,
     ) -> NetCon:
-        """Connect a voltage threshold at ``source`` (a location) or a NetStim to ``target`` (or to None)."""
-        if target is not None and not (isinstance(target, ExpSyn) and target.model is self):
-            raise ModelError(f"NetCon target must be an ExpSyn of this Model or None, got {target!r}")
-        target_index = None if target is None else target.index
+        """Connect a voltage threshold at ``source`` (a location) or a NetStim to ``target`` (an ExpSyn, a NetStim,
+        or None to detect spikes only), as NEURON's ``NetCon(source, target, threshold, delay, weight)``."""
+        if target is not None and not (isinstance(target, (ExpSyn, NetStim)) and target.model is self):
+            raise ModelError(f"NetCon target must be an ExpSyn or a NetStim of this Model, or None, got {target!r}")
+        kind = "" if target is None else target._kind
+        target_index = 0 if target is None else target.index
         if isinstance(source, NetStim):
             if source.model is not self:
                 raise ModelError("NetCon source NetStim belongs to another Model")
-            index = self._core.add_connection_from_generator(source.index, target_index)
+            index = self._core.add_connection(source.index, 0, 0.0, kind, target_index)
             where = None
         else:
             where = self._own(source, "NetCon source")
-            index = self._core.add_connection_from_voltage(where.section.index, where.x, target_index)
+            index = self._core.add_connection(None, where.section.index, where.x, kind, target_index)
         netcon = NetCon(self, index, where)
         netcon._set_all({"threshold": threshold, "delay": delay, "weight": weight})
         self.netcons.append(netcon)
         return netcon
 
-    def record(self, where: Segment) -> Trace:
-        """Record v at a location at t = 0 and after every step; read it as a NumPy array after a run."""
-        self._own(where, "record")
-        return Trace(self, self._core.add_voltage_probe(where.section.index, where.x), where)
+    def record(self, what: Union[Segment, Reference], dt: Optional[float] = None) -> Trace:
+        """Record a variable, as NEURON's ``Vector().record(ref[, Dt])``: ``record(soma(0.5))`` (v),
+        ``record(soma(0.5)._ref_m_hh, 0.1)``, ``record(soma(0.5).hh._ref_m)``, ``record(soma(0.5)._ref_ina)``,
+        ``record(stim._ref_i)``, ``record(syn._ref_g)``. Without ``dt``, at t = 0 and after every step; with it,
+        every ``dt`` ms from t = 0, each sample the value at the end of the step whose time is nearest (docs/api.md).
+        Read it after a run: ``trace.values`` at ``trace.t``."""
+        reference = what if isinstance(what, Reference) else Reference(self._own(what, "record"), "v")
+        interval = 0.0
+        if dt is not None:
+            interval = as_number(dt, "dt", f"record {reference!r}")
+            if not (interval > 0 and math.isfinite(interval)):
+                raise ModelError(f"record {reference!r}: dt must be > 0 ms, got {dt!r}")
+        owner = reference.owner
+        if isinstance(owner, Segment):
+            self._own(owner, "record")
+            index = self._core.add_probe(owner.section.index, owner.x, reference.variable, interval)
+        elif isinstance(owner, (IClamp, ExpSyn)) and owner.model is self:
+            add = self._core.add_current_clamp_probe if isinstance(owner, IClamp) else self._core.add_exp_synapse_probe
+            index = add(owner.index, reference.variable, interval)
+        else:
+            raise ModelError(
+                f"record needs a location or a reference of this Model such as soma(0.5)._ref_v, got {what!r}"
+            )
+        return Trace(self, index, reference, None if dt is None else interval)
 
     # --- running ----------------------------------------------------------------------------------
     def run(
@@ -524,7 +745,9 @@ class Model:
         use_rate_table: bool = True,
         pc: Optional["ParallelContext"] = None,
     ) -> Run:
-        """Initialise (NEURON's finitialize) and integrate to ``tstop`` [ms] with fixed steps of ``dt`` [ms].
+        """Initialise (NEURON's finitialize) and integrate to ``tstop`` [ms] with fixed steps of ``dt`` [ms], taking
+        as many steps as NEURON's ``pc.psolve(tstop)``: (tstop / dt + 1e-9) rounded down (so a tstop half a step past
+        the grid adds no step).
 
         ``engine``: ``"default"`` (serial) or ``"coreneuron"`` (cells interleaved for a vectorised solver, on
         OpenMP threads; only in builds that have it, see :func:`build_info`). Both give the same results.
@@ -538,6 +761,82 @@ class Model:
         it starts with a ModelError that gives the steps and bytes; one above 1 GiB (``LARGE_RECORDING_BYTES``)
         warns with a :class:`LargeRecordingWarning`. Ctrl-C stops a run (not yet a distributed one) after a whole step.
         """
+        settings = self._check_settings(dt, celsius, method, engine, threads, use_rate_table)
+        for key, value in (("tstop", tstop), ("v_init", v_init)):
+            if not math.isfinite(as_number(value, key)):
+                raise ModelError(f"{key} must be a finite number, got {value!r}")
+        if tstop < 0:
+            raise ModelError(f"tstop must be >= 0 ms, got {tstop!r}")
+        distributed = pc is not None or self._core.distributed
+        if dt > 0:  # else the engine refuses dt itself
+            # A distributed run is refused by every rank alike, inside the run; any other before it starts.
+            self._check_size(float(tstop), float(dt), refuse=not distributed)
+        if distributed:
+            if engine != "default":
+                raise ModelError(
+                    f"engine '{engine}' cannot run a model with gids (ParallelContext.cell / gid_connect) yet; "
+                    "use engine='default'"
+                )
+            simulation = self._build(settings)
+            done = _core.run_distributed(simulation, float(v_init), float(tstop), mpi=pc is not None and pc.mpi)
+            cells = np.column_stack([done["gids"].astype(float), done["times"]]).reshape(-1, 2)
+            if pc is not None:
+                pc._spikes = cells
+            self._fill_spike_records()
+            times, sources = simulation.spikes()
+            ranks = 1 if pc is None else pc.size
+            return Run(simulation.time_trace(), times, sources, float(dt), method, engine, 1, ranks, cells)
+        self.finitialize(
+            v_init, dt=dt, celsius=celsius, method=method, engine=engine, threads=threads, use_rate_table=use_rate_table
+        )
+        return self._advance(float(tstop), continuing=False)
+
+    def finitialize(
+        self,
+        v_init: float = -65.0,
+        *,
+        dt: float = 0.025,
+        celsius: float = 6.3,
+        method: str = "backward-euler",
+        engine: str = "default",
+        threads: Optional[int] = None,
+        use_rate_table: bool = True,
+    ) -> None:
+        """NEURON's ``finitialize(v_init)``: t = 0, v = ``v_init`` [mV] everywhere, gates at steady state,
+        recordings restarted; the settings (as :meth:`run`'s) hold until the next finitialize. Then
+        :meth:`continuerun` or :meth:`fadvance`."""
+        settings = self._check_settings(dt, celsius, method, engine, threads, use_rate_table)
+        if not math.isfinite(as_number(v_init, "v_init")):
+            raise ModelError(f"v_init must be a finite number, got {v_init!r}")
+        if self._core.distributed:
+            raise ModelError("a model with gids (ParallelContext.cell / gid_connect) runs with model.run(tstop, pc=pc)")
+        simulation = self._build(settings)
+        simulation.finitialize(float(v_init))
+        self._fill_spike_records()
+
+    def continuerun(self, tstop: float) -> Run:
+        """NEURON's ``continuerun(tstop)``: go on from the current t to ``tstop`` [ms] (steps while
+        t < tstop - dt/2, as stdrun.hoc), with the parameters the model has now (mechanisms, geometry, point processes,
+        NetCons): change them between calls. Recordings go on where they were."""
+        if not math.isfinite(as_number(tstop, "tstop")):
+            raise ModelError(f"tstop must be a finite number, got {tstop!r}")
+        simulation = self._simulation_to_continue("continuerun")
+        self._check_size(float(tstop), simulation.dt, start=simulation.t)
+        return self._advance(float(tstop), continuing=True)
+
+    def fadvance(self) -> None:
+        """NEURON's ``fadvance()``: one step of dt, with the parameters the model has now."""
+        self._simulation_to_continue("fadvance").fadvance()
+        self._fill_spike_records()
+
+    @property
+    def time(self) -> float:
+        """The current time t [ms] (NEURON's ``h.t``); 0 after finitialize."""
+        return float(self._simulation_or_error().t)
+
+    def _check_settings(
+        self, dt: float, celsius: float, method: str, engine: str, threads: Optional[int], use_rate_table: bool
+    ) -> _Settings:
         if method not in METHODS:
             raise ModelError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
@@ -552,48 +851,53 @@ class Model:
             )
         if not self.sections:
             raise ModelError("the model has no sections; add one with Model.Section(name) before run()")
-        for key, value in (("tstop", tstop), ("dt", dt), ("v_init", v_init), ("celsius", celsius)):
+        for key, value in (("dt", dt), ("celsius", celsius)):
             if not math.isfinite(as_number(value, key)):
                 raise ModelError(f"{key} must be a finite number, got {value!r}")
-        if tstop < 0:
-            raise ModelError(f"tstop must be >= 0 ms, got {tstop!r}")
-        if dt > 0:  # else the engine refuses dt itself
-            self._warn_if_large(float(tstop), float(dt))
-        settings = {"dt": float(dt), "celsius": float(celsius), "secondorder": METHODS[method]}
-        if pc is not None or self._core.distributed:
-            if engine != "default":
-                raise ModelError(
-                    f"engine '{engine}' cannot run a model with gids (ParallelContext.cell / gid_connect) yet; "
-                    "use engine='default'"
-                )
-            simulation = _core.Simulation(self._core, **settings, use_rate_table=use_rate_table)
-            done = _core.run_distributed(simulation, float(v_init), float(tstop), mpi=pc is not None and pc.mpi)
-            self._simulation = simulation
-            cells = np.column_stack([done["gids"].astype(float), done["times"]]).reshape(-1, 2)
-            if pc is not None:
-                pc._spikes = cells
-            times, sources = simulation.spikes()
-            ranks = 1 if pc is None else pc.size
-            return Run(simulation.time_trace(), times, sources, float(dt), method, engine, 1, ranks, cells)
-        simulation: Union[_core.Simulation, "_core.CoreNeuronSimulation"]
-        if engine == "coreneuron":
-            simulation = _core.CoreNeuronSimulation(
-                self._core, **settings, use_rate_table=use_rate_table, threads=threads
-            )
-            used_threads = simulation.threads
-        else:
-            simulation = _core.Simulation(self._core, **settings, use_rate_table=use_rate_table)
-            used_threads = 1
-        simulation.finitialize(float(v_init))
-        simulation.run(float(tstop))
-        self._simulation = simulation
-        times, sources = simulation.spikes()
-        return Run(simulation.time_trace(), times, sources, float(dt), method, engine, used_threads)
+        return _Settings(float(dt), float(celsius), method, engine, threads, bool(use_rate_table))
 
-    def _warn_if_large(self, tstop: float, dt: float) -> None:
+    def _build(self, settings: _Settings) -> Engine:
+        options = {"dt": settings.dt, "celsius": settings.celsius, "secondorder": METHODS[settings.method]}
+        simulation: Engine
+        if settings.engine == "coreneuron":
+            simulation = _core.CoreNeuronSimulation(
+                self._core, **options, use_rate_table=settings.use_rate_table, threads=settings.threads
+            )
+        else:
+            simulation = _core.Simulation(self._core, **options, use_rate_table=settings.use_rate_table)
+        self._simulation, self._settings, self._revision = simulation, settings, self._core.revision
+        return simulation
+
+    def _simulation_to_continue(self, what: str) -> Engine:
+        if self._simulation is None:
+            raise ModelError(f"{what}: call Model.finitialize(v_init) (or run) first")
+        if self._core.revision != self._revision:
+            self._simulation.update_parameters(self._core)
+            self._revision = self._core.revision
+        return self._simulation
+
+    def _advance(self, tstop: float, *, continuing: bool) -> Run:
+        simulation = self._simulation
+        settings = self._settings
+        assert simulation is not None and settings is not None
+        try:
+            if continuing:
+                simulation.continuerun(tstop)
+            else:
+                simulation.run(tstop)
+        finally:
+            self._fill_spike_records()
+        times, sources = simulation.spikes()
+        threads = simulation.threads if settings.engine == "coreneuron" else 1
+        return Run(simulation.time_trace(), times, sources, settings.dt, settings.method, settings.engine, threads)
+
+    def _check_size(self, tstop: float, dt: float, *, start: float = 0.0, refuse: bool = True) -> None:
         # The engines refuse a run too long or too large for this machine (with the same numbers, on every rank
-        # of a distributed run alike); a run that fits but is large is worth a word before it starts.
-        size = _core.run_size(tstop, dt, self._core.voltage_probe_count)
+        # of a distributed run alike): refused here first, nothing is initialised or half run. A run that fits but
+        # is large is worth a word before it starts.
+        size = _core.run_size(tstop - start, dt, self._core.probe_intervals())
+        if size["refusal"] is not None and refuse:
+            raise ModelError(size["refusal"])
         if size["refusal"] is None and size["bytes"] > LARGE_RECORDING_BYTES:
             warnings.warn(
                 f"large recording: {size['summary']}, above {LARGE_RECORDING_BYTES / 2**30:g} GiB; "
@@ -607,7 +911,7 @@ class Model:
         """The time points [ms] of the last run (t = 0 and after every step)."""
         return self._simulation_or_error().time_trace()
 
-    def _simulation_or_error(self) -> Union["_core.Simulation", "_core.CoreNeuronSimulation"]:
+    def _simulation_or_error(self) -> Engine:
         if self._simulation is None:
             raise ModelError("no results yet: call Model.run(tstop) first")
         return self._simulation
@@ -617,5 +921,36 @@ class Model:
         times, sources = simulation.spikes()
         return times[sources == simulation.source_of_connection(connection)]
 
+    def _fill_spike_records(self) -> None:
+        """Refill every list given to NetCon.record with the spikes since finitialize, in the order they happened."""
+        if not self._spike_records or self._simulation is None:
+            return
+        times, sources = self._simulation.spikes()
+        lists: dict[int, list[_SpikeRecord]] = {}
+        for record in self._spike_records:
+            lists.setdefault(id(record.times), []).append(record)
+        for records in lists.values():
+            watched = [(self._simulation.source_of_connection(r.netcon.index), r) for r in records]
+            found = [
+                (float(t), r)
+                for t, source in zip(times, sources)
+                for watched_source, r in watched
+                if source == watched_source
+            ]
+            records[0].times[:] = [t for t, _ in found]
+            for ids in {id(r.ids): r.ids for r in records if r.ids is not None}.values():
+                ids[:] = [r.id for _, r in found if r.ids is ids]
+
     def __repr__(self) -> str:
         return f"<cablesim.Model sections={len(self.sections)} netcons={len(self.netcons)}>"
+
+
+def _whole_nseg(value: object, where: str) -> int:
+    """nseg as an int, or ModelError ``<where>: nseg must be a whole number >= 1, got 2.5``."""
+    number = as_number(value, "nseg", where)
+    if not isinstance(value, numbers.Integral) and not number.is_integer():
+        raise ModelError(f"{where}: nseg must be a whole number >= 1, got {value!r}")
+    count = int(value) if isinstance(value, numbers.Integral) else int(number)
+    if not -(2**31) <= count < 2**31:
+        raise ModelError(f"{where}: nseg must be in [1, 32767], got {value!r}")
+    return count

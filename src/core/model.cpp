@@ -1,6 +1,7 @@
 #include <cablesim/errors.hpp>
 #include <cablesim/model.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace cablesim {
@@ -40,7 +41,33 @@ section_id model::add_section(const std::string& name) {
     section s;
     s.name = name;
     sections_.push_back(s);
+    ++revision_;
     return sections_.size() - 1;
+}
+
+section_id model::add_section(const std::string& name, const section_geometry& geometry) {
+    const section_id id = add_section(name);
+    try {
+        if (geometry.length) set_length(id, *geometry.length);
+        if (geometry.diameter) set_diameter(id, *geometry.diameter);
+        if (geometry.nseg) set_nseg(id, *geometry.nseg);
+        if (geometry.axial_resistivity) set_axial_resistivity(id, *geometry.axial_resistivity);
+        if (geometry.membrane_capacitance) set_membrane_capacitance(id, *geometry.membrane_capacitance);
+    }
+    catch (...) {
+        sections_.pop_back(); // nothing refers to it yet: the model is as it was
+        throw;
+    }
+    return id;
+}
+
+int segment_index(const section& s, double x) {
+    return std::min(std::max(static_cast<int>(x * s.nseg), 0), s.nseg - 1);
+}
+
+double segment_area(const section& s) {
+    const double dx = s.length / s.nseg; // [um]
+    return pi * s.diameter * dx;
 }
 
 void model::check_section(section_id id) const {
@@ -52,6 +79,7 @@ void model::check_section(section_id id) const {
 
 section& model::mutable_section(section_id id) {
     check_section(id);
+    ++revision_;
     return sections_[id];
 }
 
@@ -89,6 +117,17 @@ void model::set_nseg(section_id id, int nseg) {
     if (nseg < 1 || nseg > 32767) {
         throw model_error("section " + quoted(s.name) + ": nseg must be in [1, 32767], got " + std::to_string(nseg));
     }
+    // Range variables follow NEURON's rule: each new segment takes the values of the old segment holding its centre.
+    auto remap = [&](auto& values) {
+        if (values.empty()) return;
+        auto old = values;
+        values.resize(static_cast<std::size_t>(nseg));
+        for (int j = 0; j < nseg; ++j) {
+            values[static_cast<std::size_t>(j)] = old[static_cast<std::size_t>(segment_index(s, (j + 0.5) / nseg))];
+        }
+    };
+    remap(s.hh);
+    remap(s.pas);
     s.nseg = nseg;
 }
 
@@ -121,6 +160,7 @@ void model::connect(section_id child, location parent) {
         }
     }
     sections_[child].parent = parent;
+    ++revision_;
 }
 
 void model::disconnect(section_id child) { mutable_section(child).parent.reset(); }
@@ -133,11 +173,12 @@ namespace {
 
 void model::insert(section_id id, const std::string& mechanism) {
     section& s = mutable_section(id);
+    const auto segments = static_cast<std::size_t>(s.nseg);
     if (mechanism == "hh") {
-        if (!s.hh) s.hh = hh_parameters{};
+        if (s.hh.empty()) s.hh.assign(segments, hh_parameters{});
     }
     else if (mechanism == "pas") {
-        if (!s.pas) s.pas = pas_parameters{};
+        if (s.pas.empty()) s.pas.assign(segments, pas_parameters{});
     }
     else {
         unknown_mechanism(s, mechanism);
@@ -146,8 +187,8 @@ void model::insert(section_id id, const std::string& mechanism) {
 
 void model::uninsert(section_id id, const std::string& mechanism) {
     section& s = mutable_section(id);
-    if (mechanism == "hh") s.hh.reset();
-    else if (mechanism == "pas") s.pas.reset();
+    if (mechanism == "hh") s.hh.clear();
+    else if (mechanism == "pas") s.pas.clear();
     else {
         unknown_mechanism(s, mechanism);
     }
@@ -155,19 +196,20 @@ void model::uninsert(section_id id, const std::string& mechanism) {
 
 bool model::has_mechanism(section_id id, const std::string& mechanism) const {
     const section& s = section_at(id);
-    if (mechanism == "hh") return s.hh.has_value();
-    if (mechanism == "pas") return s.pas.has_value();
+    if (mechanism == "hh") return !s.hh.empty();
+    if (mechanism == "pas") return !s.pas.empty();
     unknown_mechanism(s, mechanism);
 }
 
 namespace {
 
-// The one table of mechanism parameters, used by both the setter and the getter.
-double* mechanism_field(section& s, const std::string& mechanism, const std::string& parameter) {
+// The one table of mechanism parameters, used by the setters and the getters: the field of segment j.
+double* mechanism_field(section& s, int j, const std::string& mechanism, const std::string& parameter) {
     const std::string what = "section '" + s.name + "'";
+    const auto segment = static_cast<std::size_t>(j);
     if (mechanism == "hh") {
-        if (!s.hh) throw model_error(what + ": mechanism 'hh' is not inserted; call insert('hh') first");
-        hh_parameters& p = *s.hh;
+        if (s.hh.empty()) throw model_error(what + ": mechanism 'hh' is not inserted; call insert('hh') first");
+        hh_parameters& p = s.hh[segment];
         if (parameter == "gnabar") return &p.gnabar;
         if (parameter == "gkbar") return &p.gkbar;
         if (parameter == "gl") return &p.gl;
@@ -177,8 +219,8 @@ double* mechanism_field(section& s, const std::string& mechanism, const std::str
         unknown_parameter(what + " mechanism 'hh'", parameter, "gnabar, gkbar, gl, el, ena, ek");
     }
     if (mechanism == "pas") {
-        if (!s.pas) throw model_error(what + ": mechanism 'pas' is not inserted; call insert('pas') first");
-        pas_parameters& p = *s.pas;
+        if (s.pas.empty()) throw model_error(what + ": mechanism 'pas' is not inserted; call insert('pas') first");
+        pas_parameters& p = s.pas[segment];
         if (parameter == "g") return &p.g;
         if (parameter == "e") return &p.e;
         unknown_parameter(what + " mechanism 'pas'", parameter, "g, e");
@@ -193,35 +235,58 @@ bool is_conductance(const std::string& mechanism, const std::string& parameter) 
 
 } // namespace
 
+namespace {
+void check_mechanism_value(const std::string& what, const std::string& mechanism, const std::string& parameter,
+                           double value) {
+    if (is_conductance(mechanism, parameter)) require_non_negative(what, parameter, value, "S/cm2");
+    else require_finite(what, parameter, value, "mV");
+}
+} // namespace
+
 void model::set_mechanism_parameter(section_id id, const std::string& mechanism, const std::string& parameter,
                                     double value) {
     section& s = mutable_section(id);
-    double* field = mechanism_field(s, mechanism, parameter);
-    const std::string what = "section '" + s.name + "' " + mechanism;
-    if (is_conductance(mechanism, parameter)) require_non_negative(what, parameter, value, "S/cm2");
-    else require_finite(what, parameter, value, "mV");
-    *field = value;
+    mechanism_field(s, 0, mechanism, parameter); // names checked before the value
+    check_mechanism_value("section '" + s.name + "' " + mechanism, mechanism, parameter, value);
+    for (int j = 0; j < s.nseg; ++j) *mechanism_field(s, j, mechanism, parameter) = value;
 }
 
 double model::mechanism_parameter(section_id id, const std::string& mechanism, const std::string& parameter) const {
-    section copy = section_at(id); // mechanism_field wants a mutable section; parameters are small
-    return *mechanism_field(copy, mechanism, parameter);
+    return segment_parameter(location{id, 0.5}, mechanism, parameter);
+}
+
+void model::set_segment_parameter(location where, const std::string& mechanism, const std::string& parameter,
+                                  double value) {
+    check_location(where);
+    section& s = mutable_section(where.section);
+    double* field = mechanism_field(s, segment_index(s, where.x), mechanism, parameter);
+    check_mechanism_value(describe(where) + " " + mechanism, mechanism, parameter, value);
+    *field = value;
+}
+
+double model::segment_parameter(location where, const std::string& mechanism, const std::string& parameter) const {
+    check_location(where);
+    section copy = section_at(where.section); // mechanism_field wants a mutable section
+    return *mechanism_field(copy, segment_index(copy, where.x), mechanism, parameter);
 }
 
 std::size_t model::add_current_clamp(location where) {
     check_location(where);
     current_clamps_.push_back(current_clamp{where});
+    ++revision_;
     return current_clamps_.size() - 1;
 }
 
 std::size_t model::add_exp_synapse(location where) {
     check_location(where);
     exp_synapses_.push_back(exp_synapse{where});
+    ++revision_;
     return exp_synapses_.size() - 1;
 }
 
 std::size_t model::add_spike_generator() {
     spike_generators_.push_back(spike_generator{});
+    ++revision_;
     return spike_generators_.size() - 1;
 }
 
@@ -232,33 +297,45 @@ void check_index(std::size_t id, std::size_t count, const char* kind) {
                           std::to_string(count) + ")");
     }
 }
-} // namespace
 
-namespace {
-// Every kind of connection ends alike: a checked target (or none: a spike detector only), appended.
-std::size_t append_connection(std::vector<connection>& connections, connection c,
-                              std::optional<std::size_t> target_synapse, std::size_t synapse_count) {
-    if (target_synapse) check_index(*target_synapse, synapse_count, "ExpSyn");
-    c.target = target_synapse;
-    connections.push_back(c);
-    return connections.size() - 1;
+target_kind synapse_or_none(std::optional<std::size_t> target_synapse) {
+    return target_synapse ? target_kind::exp_synapse : target_kind::none;
 }
 } // namespace
 
-std::size_t model::add_connection_from_voltage(location where, std::optional<std::size_t> target_synapse) {
+// Every kind of connection ends alike: a checked target (or none: a spike detector only), appended.
+std::size_t model::append_connection(connection c, target_kind kind, std::size_t target) {
+    if (kind == target_kind::exp_synapse) check_index(target, exp_synapses_.size(), "ExpSyn");
+    if (kind == target_kind::spike_generator) check_index(target, spike_generators_.size(), "NetStim");
+    c.target_type = kind;
+    c.target = kind == target_kind::none ? 0 : target;
+    connections_.push_back(c);
+    ++revision_;
+    return connections_.size() - 1;
+}
+
+std::size_t model::add_connection_from_voltage(location where, target_kind kind, std::size_t target) {
     check_location(where);
     connection c;
     c.kind = source_kind::voltage_threshold;
     c.where = where;
-    return append_connection(connections_, c, target_synapse, exp_synapses_.size());
+    return append_connection(c, kind, target);
 }
 
-std::size_t model::add_connection_from_generator(std::size_t generator, std::optional<std::size_t> target_synapse) {
+std::size_t model::add_connection_from_generator(std::size_t generator, target_kind kind, std::size_t target) {
     check_index(generator, spike_generators_.size(), "NetStim");
     connection c;
     c.kind = source_kind::generator;
     c.generator = generator;
-    return append_connection(connections_, c, target_synapse, exp_synapses_.size());
+    return append_connection(c, kind, target);
+}
+
+std::size_t model::add_connection_from_voltage(location where, std::optional<std::size_t> target_synapse) {
+    return add_connection_from_voltage(where, synapse_or_none(target_synapse), target_synapse.value_or(0));
+}
+
+std::size_t model::add_connection_from_generator(std::size_t generator, std::optional<std::size_t> target_synapse) {
+    return add_connection_from_generator(generator, synapse_or_none(target_synapse), target_synapse.value_or(0));
 }
 
 namespace {
@@ -275,7 +352,7 @@ std::size_t model::add_connection_from_gid(std::int64_t gid, std::optional<std::
     connection c;
     c.kind = source_kind::gid;
     c.gid = gid;
-    return append_connection(connections_, c, target_synapse, exp_synapses_.size());
+    return append_connection(c, synapse_or_none(target_synapse), target_synapse.value_or(0));
 }
 
 void model::set_output_gid(std::int64_t gid, std::size_t connection) {
@@ -297,6 +374,7 @@ void model::set_output_gid(std::int64_t gid, std::size_t connection) {
         }
     }
     gid_outputs_.push_back(gid_output{gid, connection});
+    ++revision_;
 }
 
 bool model::distributed() const {
@@ -307,10 +385,92 @@ bool model::distributed() const {
     return false;
 }
 
-std::size_t model::add_voltage_probe(location where) {
+// --- probes ---------------------------------------------------------------------------------------------------------
+
+namespace {
+
+struct variable_entry {
+    variable var;
+    const char* name;
+    const char* mechanism; // what must be inserted at the location ("" for v, a point process's own)
+};
+
+// NEURON's names of the range variables a location has, and the point processes' variables.
+constexpr variable_entry range_variables[] = {
+    {variable::v, "v", ""},          {variable::ina, "ina", "hh"},      {variable::ik, "ik", "hh"},
+    {variable::ena, "ena", "hh"},    {variable::ek, "ek", "hh"},        {variable::hh_m, "m_hh", "hh"},
+    {variable::hh_h, "h_hh", "hh"},  {variable::hh_n, "n_hh", "hh"},    {variable::hh_gna, "gna_hh", "hh"},
+    {variable::hh_gk, "gk_hh", "hh"}, {variable::hh_il, "il_hh", "hh"}, {variable::pas_i, "i_pas", "pas"},
+};
+constexpr const char* range_variable_names = "v, ina, ik, ena, ek, m_hh, h_hh, n_hh, gna_hh, gk_hh, il_hh, i_pas";
+
+} // namespace
+
+bool is_current(variable var) {
+    switch (var) {
+    case variable::ina:
+    case variable::ik:
+    case variable::hh_gna:
+    case variable::hh_gk:
+    case variable::hh_il:
+    case variable::pas_i:
+    case variable::iclamp_i:
+    case variable::expsyn_i: return true;
+    default: return false;
+    }
+}
+
+std::string variable_name(variable var) {
+    if (var == variable::iclamp_i || var == variable::expsyn_i) return "i";
+    if (var == variable::expsyn_g) return "g";
+    for (const variable_entry& entry: range_variables) {
+        if (entry.var == var) return entry.name;
+    }
+    throw internal_error("variable_name: a variable without a name");
+}
+
+std::size_t model::append_probe(probe p) {
+    const std::string what = "record " + variable_name(p.var) + " at " + describe(p.where);
+    require_non_negative(what, "interval", p.interval, "ms");
+    probes_.push_back(p);
+    ++revision_;
+    return probes_.size() - 1;
+}
+
+std::size_t model::add_voltage_probe(location where) { return add_probe(where, "v", 0.0); }
+
+std::size_t model::add_probe(location where, const std::string& name, double interval) {
     check_location(where);
-    voltage_probes_.push_back(where);
-    return voltage_probes_.size() - 1;
+    for (const variable_entry& entry: range_variables) {
+        if (name != entry.name) continue;
+        const std::string mechanism = entry.mechanism;
+        if (!mechanism.empty() && !has_mechanism(where.section, mechanism)) {
+            throw model_error("record " + name + " at " + describe(where) + ": mechanism '" + mechanism +
+                              "' is not inserted in section '" + sections_[where.section].name + "'");
+        }
+        return append_probe(probe{entry.var, where, 0, interval});
+    }
+    throw model_error("record at " + describe(where) + ": unknown variable '" + name + "' (known: " +
+                      range_variable_names + ")");
+}
+
+std::size_t model::add_current_clamp_probe(std::size_t clamp, const std::string& name, double interval) {
+    check_index(clamp, current_clamps_.size(), "IClamp");
+    if (name != "i") {
+        throw model_error("record: IClamp at " + describe(current_clamps_[clamp].where) + " has no variable '" +
+                          name + "' (known: i)");
+    }
+    return append_probe(probe{variable::iclamp_i, current_clamps_[clamp].where, clamp, interval});
+}
+
+std::size_t model::add_exp_synapse_probe(std::size_t synapse, const std::string& name, double interval) {
+    check_index(synapse, exp_synapses_.size(), "ExpSyn");
+    if (name != "g" && name != "i") {
+        throw model_error("record: ExpSyn at " + describe(exp_synapses_[synapse].where) + " has no variable '" +
+                          name + "' (known: g, i)");
+    }
+    const variable var = name == "g" ? variable::expsyn_g : variable::expsyn_i;
+    return append_probe(probe{var, exp_synapses_[synapse].where, synapse, interval});
 }
 
 namespace {
@@ -351,6 +511,7 @@ void model::set_current_clamp_parameter(std::size_t id, const std::string& param
     if (field == &current_clamps_[id].duration) require_non_negative(what, parameter, value, "ms");
     else require_finite(what, parameter, value, field == &current_clamps_[id].amplitude ? "nA" : "ms");
     *field = value;
+    ++revision_;
 }
 
 double model::current_clamp_parameter(std::size_t id, const std::string& parameter) const {
@@ -366,6 +527,7 @@ void model::set_exp_synapse_parameter(std::size_t id, const std::string& paramet
     if (field == &exp_synapses_[id].tau) require_positive(what, parameter, value, "ms");
     else require_finite(what, parameter, value, "mV");
     *field = value;
+    ++revision_;
 }
 
 double model::exp_synapse_parameter(std::size_t id, const std::string& parameter) const {
@@ -383,6 +545,7 @@ void model::set_spike_generator_parameter(std::size_t id, const std::string& par
     else if (field == &g.number) require_non_negative(what, parameter, value, "events");
     else require_finite(what, parameter, value, "ms");
     *field = value;
+    ++revision_;
 }
 
 double model::spike_generator_parameter(std::size_t id, const std::string& parameter) const {
@@ -399,6 +562,7 @@ void model::set_connection_parameter(std::size_t id, const std::string& paramete
     if (field == &c.delay) require_non_negative(what, parameter, value, "ms");
     else require_finite(what, parameter, value, field == &c.weight ? "uS" : "mV");
     *field = value;
+    ++revision_;
 }
 
 double model::connection_parameter(std::size_t id, const std::string& parameter) const {

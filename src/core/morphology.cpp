@@ -7,10 +7,6 @@
 
 namespace cablesim {
 
-namespace {
-constexpr double pi = 3.14159265358979323846;
-}
-
 std::size_t compartments::node_at(location where) const {
     const section_id s = where.section;
     if (where.x <= 0.0) return zero_end[s];
@@ -60,7 +56,7 @@ compartments discretize(const model& m) {
             pending.pop_front();
             const section& sec = m.section_at(s);
             const double dx = sec.length / sec.nseg;                                     // [um]
-            const double segment_area = pi * sec.diameter * dx;                          // [um2]
+            const double area = segment_area(sec);                                       // [um2]
             // Half a segment of axial resistance: 1e-2 converts ohm cm * um / um2 to MOhm.
             const double half_segment_r = 1e-2 * sec.axial_resistivity * (dx / 2.0) /
                                           (pi * sec.diameter * sec.diameter / 4.0); // [MOhm]
@@ -68,7 +64,7 @@ compartments discretize(const model& m) {
             std::size_t previous = zero_node;
             double previous_half_r = 0.0; // the 0 end is a point: no resistance on its side
             for (int j = 0; j < sec.nseg; ++j) {
-                const std::size_t node = add_node(static_cast<int>(previous), segment_area, sec.membrane_capacitance,
+                const std::size_t node = add_node(static_cast<int>(previous), area, sec.membrane_capacitance,
                                                   half_segment_r + previous_half_r);
                 if (j == 0) c.first_segment[s] = node;
                 previous = node;

@@ -53,6 +53,39 @@ run_size estimate_run_size(double t, double tstop, double dt, std::size_t probes
     return size;
 }
 
+run_size estimate_run_size(double t, double tstop, double dt, const std::vector<double>& probe_intervals,
+                           std::size_t points_recorded) {
+    std::size_t every_step = 0;
+    for (double interval: probe_intervals) every_step += interval > 0.0 ? 0 : 1;
+    run_size size = estimate_run_size(t, tstop, dt, every_step, points_recorded);
+    size.probes = probe_intervals.size();
+    const double span = tstop > t ? tstop - t : 0.0; // [ms]
+    for (double interval: probe_intervals) {
+        if (interval > 0.0) size.bytes += 2.0 * (span / interval + 1.0) * static_cast<double>(sizeof(double));
+    }
+    return size;
+}
+
+stop_rule psolve_rule(double t, double tstop, double dt) {
+    stop_rule rule;
+    const double steps = (tstop - t) / dt + 1e-9;
+    if (steps >= 4.0) { // NEURON casts to int: 4.0 and above are more than 3 steps
+        rule.by_count = true;
+        rule.steps = static_cast<std::uint64_t>(steps);
+    }
+    else {
+        rule.limit = tstop - 0.5 * dt;
+    }
+    return rule;
+}
+
+stop_rule continuerun_rule(double tstop, double dt) {
+    constexpr double hoc_epsilon = 1e-11; // hoc's float_epsilon: its `<` is `less by more than this`
+    stop_rule rule;
+    rule.limit = (tstop - 0.5 * dt) - hoc_epsilon;
+    return rule;
+}
+
 std::string describe(const run_size& size) {
     const std::string recorded = size.probes == 0 ? "t only"
                                  : size.probes == 1 ? "t and 1 trace"
@@ -89,7 +122,7 @@ void check_run_size(const run_size& size) {
 }
 
 void reserve_recording(const run_size& size, std::vector<double>& time_trace,
-                       std::vector<std::vector<double>>& voltage_traces) {
+                       const std::vector<std::vector<double>*>& every_step_traces) {
     const std::string refusal =
         "cannot allocate the recording now: " + describe(size) + "; free memory, or " + what_to_do;
     // + 1: one more step than estimated when the sums of dt/2 round down.
@@ -97,7 +130,7 @@ void reserve_recording(const run_size& size, std::vector<double>& time_trace,
     const auto points = static_cast<std::size_t>(size.points) + 1;
     try {
         time_trace.reserve(points);
-        for (auto& trace: voltage_traces) trace.reserve(points);
+        for (std::vector<double>* trace: every_step_traces) trace->reserve(points);
     }
     catch (const std::bad_alloc&) {
         throw model_error(refusal);

@@ -133,8 +133,8 @@ void compare(const model& m, int secondorder, int threads, double tstop, const c
         CHECK(engine.spikes()[k].time == reference.spikes()[k].time); // bit-identical, not only within 1e-9 ms
     }
     CHECK(engine.time_trace() == reference.time_trace());
-    for (std::size_t p = 0; p < m.voltage_probes().size(); ++p) {
-        CHECK(engine.voltage_trace(p) == reference.voltage_trace(p));
+    for (std::size_t p = 0; p < m.probes().size(); ++p) {
+        CHECK(engine.trace(p) == reference.trace(p));
     }
     CHECK(engine.time() == reference.time());
 }
@@ -162,7 +162,7 @@ int main() {
         reference.finitialize(-65);
         for (int k = 0; k < 400; ++k) engine.fadvance();
         reference.run(10);
-        CHECK(engine.voltage_trace(0) == reference.voltage_trace(0));
+        CHECK(engine.trace(0) == reference.trace(0));
         CHECK(engine.voltage_at(location{0, 0.5}) == reference.voltage_at(location{0, 0.5}));
     }
     // A run continued in pieces equals one run.
@@ -176,7 +176,7 @@ int main() {
         pieces.run(61);
         whole.run(61);
         CHECK(pieces.time_trace() == whole.time_trace());
-        CHECK(pieces.voltage_trace(1) == whole.voltage_trace(1));
+        CHECK(pieces.trace(1) == whole.trace(1));
         CHECK(pieces.spikes().size() == whole.spikes().size());
     }
     CHECK_THROWS(coreneuron::simulation(r, simulation_options{}, 0), model_error);

@@ -27,7 +27,7 @@ int main() {
         simulation sim(m, simulation_options{});
         sim.finitialize(-65);
         sim.run(40);
-        const auto& v = sim.voltage_trace(0);
+        const auto& v = sim.trace(0);
         CHECK(v.size() == 1601);
         CHECK_NEAR(v[200], -64.949, 1e-3);
         CHECK_NEAR(*std::max_element(v.begin(), v.end()), 38.10, 1e-3);
@@ -54,7 +54,7 @@ int main() {
         simulation sim(m, simulation_options{});
         sim.finitialize(-65);
         sim.run(200);
-        for (std::size_t k = 0; k < 5; ++k) CHECK_NEAR(sim.voltage_trace(k).back(), expected[k], 1e-3);
+        for (std::size_t k = 0; k < 5; ++k) CHECK_NEAR(sim.trace(k).back(), expected[k], 1e-3);
     }
     return cablesim_test::finish("test_simulation");
 }

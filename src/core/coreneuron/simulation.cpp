@@ -80,8 +80,8 @@ struct keyed_event {
     double time; // delivery time [ms]
     send_key key;
     event_kind kind;
-    std::size_t target; // model ExpSyn or NetStim index
-    double weight;      // [uS]
+    std::uint8_t flag;  // a NetStim event's flag
+    std::size_t target; // NetCon, NetStim or probe index
 };
 
 // The default engine's event_queue order: delivery time, then the order sent.
@@ -97,11 +97,14 @@ struct keyed_spike {
     spike value;
 };
 
-// A delivery planned for step `step` of an interval (counted from its first step).
+// A delivery or a sample planned for step `step` of an interval (counted from its first step), in the order the
+// default engine's queue gives them.
 struct planned_delivery {
     std::size_t step;
-    std::size_t slot; // ExpSyn instance
-    double weight;    // [uS]
+    bool sample;       // a probe's sample (else an ExpSyn event)
+    std::size_t slot;  // ExpSyn instance, or probe
+    double weight;     // [uS]
+    std::size_t entry; // for a sample: its place in the probe's trace
 };
 
 // A threshold crossing found by a group's thread: at the start of model step `step`.
@@ -155,7 +158,7 @@ struct simulation::state {
     } expsyn;
 
     std::vector<spike_generator> generators;
-    std::vector<std::size_t> generator_fired;
+    std::vector<netstim_state> generator_state;
     spike_wiring wiring;
     std::vector<std::size_t> source_pos;         // per source: the position it watches
     std::vector<std::uint8_t> above_threshold;   // per source (bytes: threads write their own sources' flags)
@@ -164,19 +167,22 @@ struct simulation::state {
     std::vector<keyed_spike> pending_spikes; // sent, not yet in `spikes` (see flush_spikes)
     std::vector<spike> spikes;
 
-    std::vector<std::size_t> probe_pos;
+    // Probes: where each one's value lives (pos: v's position; instance: hh, pas, IClamp or ExpSyn slot here).
+    std::vector<probe_binding> probes;
+    std::vector<std::size_t> probe_pos, probe_slot, probe_group;
+    std::vector<double> probe_current; // a current variable's value at the last step's currents
     std::vector<double> time_trace;
-    std::vector<std::vector<double>> voltage_traces;
+    std::vector<std::vector<double>> traces, trace_times; // per probe (trace_times: interval probes only)
 
-    // Per group: its voltage-threshold sources and probes, the deliveries planned for the interval, and the
-    // threshold crossings its thread found in it.
-    std::vector<std::vector<std::size_t>> group_sources, group_probes;
+    // Per group: its voltage-threshold sources, its every-step probes and its current probes, the deliveries
+    // planned for the interval, and the threshold crossings its thread found in it.
+    std::vector<std::vector<std::size_t>> group_sources, group_probes, group_current_probes;
     std::vector<std::vector<planned_delivery>> planned;
     std::vector<std::vector<crossing>> crossings;
     std::vector<std::size_t> slot_group; // per ExpSyn instance
 
     state(const model& m, simulation_options opts, int nthreads);
-    void push(double time, std::uint64_t stage, event_kind kind, std::size_t target, double weight = 0.0);
+    void push(double time, std::uint64_t stage, event_kind kind, std::size_t target, std::uint8_t flag = 0);
     void emit_spike(std::size_t source, double time, std::uint64_t stage);
     void check_thresholds(std::uint64_t at_step);
     // Pops the events due by `until` [ms] as the default engine's deliver_events does, sending in `stage`;
@@ -186,6 +192,12 @@ struct simulation::state {
     void flush_spikes();
     // Up to `max_steps` steps, while t < limit [ms]: one interval.
     void advance(double limit, std::size_t max_steps);
+    // Intervals until the rule says stop (or keep_going does).
+    void advance(const stop_rule& rule, const keep_running& keep_going);
+    // A probe's value now; current variables as measure_currents last left them.
+    double probe_value(std::size_t probe) const;
+    // The current variables of probes `list` (all: nullptr), at time t [ms]; `solved`: rhs holds the step's dv.
+    void measure_currents(const std::vector<std::size_t>* list, double t_now, bool solved);
     // The parallel part of an interval for one group: `count` steps at the mid-step times t_mid.
     void run_group(std::size_t g, std::size_t count, const std::vector<double>& t_mid, std::size_t trace_base);
     // Currents, solve, voltage update and states of one group's cells, at the mid-step time t_mid [ms].
@@ -234,12 +246,15 @@ simulation::state::state(const model& m, simulation_options opts, int nthreads)
         const section& sec = m.section_at(s);
         for (int j = 0; j < sec.nseg; ++j) {
             const std::size_t pos = il.position[layout.first_segment[s] + static_cast<std::size_t>(j)];
-            if (sec.hh) hhs.push_back(hh_instance{pos, *sec.hh});
-            if (sec.pas) pases.push_back(pas_instance{pos, *sec.pas});
+            const auto segment = static_cast<std::size_t>(j);
+            if (!sec.hh.empty()) hhs.push_back(hh_instance{pos, sec.hh[segment]});
+            if (!sec.pas.empty()) pases.push_back(pas_instance{pos, sec.pas[segment]});
         }
     }
+    std::vector<std::size_t> hh_slot(hhs.size()), pas_slot(pases.size()), iclamp_slot(m.current_clamps().size());
     for (std::size_t k: order_by_position(hhs)) {
         const hh_instance& x = hhs[k];
+        hh_slot[k] = hh.pos.size();
         hh.pos.push_back(x.position);
         hh.gnabar.push_back(x.p.gnabar);
         hh.gkbar.push_back(x.p.gkbar);
@@ -254,6 +269,7 @@ simulation::state::state(const model& m, simulation_options opts, int nthreads)
     hh.n.assign(hh.pos.size(), 0.0);
     if (options.use_rate_table && !hh.pos.empty()) hh_table.emplace(options.celsius);
     for (std::size_t k: order_by_position(pases)) {
+        pas_slot[k] = pas.pos.size();
         pas.pos.push_back(pases[k].position);
         pas.g.push_back(pases[k].p.g);
         pas.e.push_back(pases[k].p.e);
@@ -274,6 +290,7 @@ simulation::state::state(const model& m, simulation_options opts, int nthreads)
     for (std::size_t k: order_by_position(clamps)) {
         const current_clamp& c = m.current_clamps()[clamps[k].index];
         const std::size_t node = layout.node_at(c.where);
+        iclamp_slot[clamps[k].index] = iclamp.pos.size();
         iclamp.pos.push_back(clamps[k].position);
         iclamp.delay.push_back(c.delay);
         iclamp.duration.push_back(c.duration);
@@ -295,11 +312,24 @@ simulation::state::state(const model& m, simulation_options opts, int nthreads)
     expsyn.g.assign(expsyn.pos.size(), 0.0);
 
     generators = m.spike_generators();
-    generator_fired.assign(generators.size(), 0);
+    generator_state.assign(generators.size(), netstim_state{});
     wiring = wire_spikes(m, layout);
     above_threshold.assign(wiring.sources.size(), 0);
-    for (const location& where: m.voltage_probes()) probe_pos.push_back(il.position[layout.node_at(where)]);
-    voltage_traces.resize(probe_pos.size());
+    probes = bind_probes(m, layout);
+    for (const probe_binding& b: probes) {
+        probe_pos.push_back(il.position[b.node]);
+        switch (b.var) {
+        case variable::v: probe_slot.push_back(0); break;
+        case variable::pas_i: probe_slot.push_back(pas_slot[b.instance]); break;
+        case variable::iclamp_i: probe_slot.push_back(iclamp_slot[b.instance]); break;
+        case variable::expsyn_g:
+        case variable::expsyn_i: probe_slot.push_back(expsyn.slot[b.instance]); break;
+        default: probe_slot.push_back(hh_slot[b.instance]);
+        }
+    }
+    probe_current.assign(probes.size(), 0.0);
+    traces.resize(probes.size());
+    trace_times.resize(probes.size());
 
     const std::size_t groups = il.groups.size();
     auto group_of = [&](std::size_t position) {
@@ -309,6 +339,7 @@ simulation::state::state(const model& m, simulation_options opts, int nthreads)
     };
     group_sources.resize(groups);
     group_probes.resize(groups);
+    group_current_probes.resize(groups);
     planned.resize(groups);
     crossings.resize(groups);
     for (std::size_t k = 0; k < wiring.sources.size(); ++k) {
@@ -316,7 +347,11 @@ simulation::state::state(const model& m, simulation_options opts, int nthreads)
         source_pos.push_back(src.is_generator ? 0 : il.position[src.node]);
         if (!src.is_generator) group_sources[group_of(source_pos[k])].push_back(k);
     }
-    for (std::size_t p = 0; p < probe_pos.size(); ++p) group_probes[group_of(probe_pos[p])].push_back(p);
+    for (std::size_t p = 0; p < probes.size(); ++p) {
+        probe_group.push_back(group_of(probe_pos[p]));
+        if (probes[p].interval == 0.0) group_probes[group_of(probe_pos[p])].push_back(p);
+        if (is_current(probes[p].var)) group_current_probes[group_of(probe_pos[p])].push_back(p);
+    }
     for (std::size_t g = 0; g < groups; ++g) {
         for (std::size_t k = expsyn.first[g]; k < expsyn.first[g + 1]; ++k) slot_group.push_back(g);
     }
@@ -335,14 +370,14 @@ simulation::state::state(const model& m, simulation_options opts, int nthreads)
                                                                         : 1;
 }
 
-void simulation::state::push(double time, std::uint64_t stage, event_kind kind, std::size_t target, double weight) {
-    events.push(keyed_event{time, send_key{stage, next_rank++}, kind, target, weight});
+void simulation::state::push(double time, std::uint64_t stage, event_kind kind, std::size_t target, std::uint8_t flag) {
+    events.push(keyed_event{time, send_key{stage, next_rank++}, kind, flag, target});
 }
 
 void simulation::state::emit_spike(std::size_t source, double time, std::uint64_t stage) {
     pending_spikes.push_back(keyed_spike{send_key{stage, next_rank++}, spike{time, source}});
     for (const spike_wiring::delivery& out: wiring.outgoing[source]) {
-        push(time + out.delay, stage, event_kind::synapse, out.synapse, out.weight);
+        push(time + out.delay, stage, event_kind::connection, out.connection);
     }
 }
 
@@ -358,20 +393,41 @@ void simulation::state::deliver_events(double until, std::uint64_t stage, std::o
     while (!events.empty() && events.top().time <= until) {
         const keyed_event e = events.top();
         events.pop();
-        if (e.kind == event_kind::synapse) {
-            const std::size_t slot = expsyn.slot[e.target];
-            if (plan_step) planned[slot_group[slot]].push_back(planned_delivery{*plan_step, slot, e.weight});
-            else expsyn.g[slot] += e.weight;
+        if (e.kind == event_kind::record) {
+            // A sample of the state at the end of the step the event falls in, at the event's own time.
+            const std::size_t p = e.target;
+            trace_times[p].push_back(e.time);
+            if (plan_step) {
+                traces[p].push_back(0.0); // filled in by the group's thread
+                planned[probe_group[p]].push_back(planned_delivery{*plan_step, true, p, 0.0, traces[p].size() - 1});
+            }
+            else {
+                traces[p].push_back(probe_value(p));
+            }
+            push(e.time + probes[p].interval, stage, event_kind::record, p);
             continue;
         }
-        // A NetStim fires at the event time and schedules its next event one interval later.
-        const std::size_t k = e.target;
-        const std::size_t source = wiring.generator_source[k];
-        if (source != spike_wiring::no_source) emit_spike(source, e.time, stage);
-        ++generator_fired[k];
-        if (static_cast<double>(generator_fired[k]) < generators[k].number) {
-            push(e.time + generators[k].interval, stage, event_kind::generator, k);
+        std::size_t k = e.target; // a NetStim
+        int flag = e.flag;
+        double weight = 0.0;
+        if (e.kind == event_kind::connection) {
+            const spike_wiring::target& to = wiring.connection_target[e.target];
+            if (to.kind == target_kind::exp_synapse) {
+                const std::size_t slot = expsyn.slot[to.index];
+                if (plan_step) planned[slot_group[slot]].push_back(planned_delivery{*plan_step, false, slot, to.weight, 0});
+                else expsyn.g[slot] += to.weight;
+                continue;
+            }
+            k = to.index;
+            flag = 0;
+            weight = to.weight;
         }
+        const netstim_response r = netstim_receive(generators[k], generator_state[k], flag, weight);
+        if (r.fire) {
+            const std::size_t source = wiring.generator_source[k];
+            if (source != spike_wiring::no_source) emit_spike(source, e.time, stage);
+        }
+        if (r.send) push(e.time + *r.send, stage, event_kind::generator, k, 1);
     }
 }
 
@@ -410,7 +466,9 @@ void simulation::state::advance(double limit, std::size_t max_steps) {
     // Traces are written by the groups' threads in place: nothing in the parallel region may allocate.
     const std::size_t trace_base = time_trace.size();
     time_trace.insert(time_trace.end(), t_start.begin() + 1, t_start.end());
-    for (auto& trace: voltage_traces) trace.resize(trace_base + count);
+    for (std::size_t p = 0; p < probes.size(); ++p) {
+        if (probes[p].interval == 0.0) traces[p].resize(trace_base + count);
+    }
     const std::size_t groups = il.groups.size();
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::size_t g = 0; g < groups; ++g) run_group(g, count, t_mid, trace_base);
@@ -442,11 +500,13 @@ void simulation::state::run_group(std::size_t g, std::size_t count, const std::v
                 }
             }
             for (; next < deliveries.size() && deliveries[next].step == i; ++next) {
-                expsyn.g[deliveries[next].slot] += deliveries[next].weight;
+                const planned_delivery& d = deliveries[next];
+                if (d.sample) traces[d.slot][d.entry] = probe_value(d.slot);
+                else expsyn.g[d.slot] += d.weight;
             }
         }
         step_group(g, t_mid[i]);
-        for (std::size_t p: group_probes[g]) voltage_traces[p][trace_base + i] = v[probe_pos[p]];
+        for (std::size_t p: group_probes[g]) traces[p][trace_base + i] = probe_value(p);
     }
 }
 
@@ -563,6 +623,7 @@ void simulation::state::step_group(std::size_t gi, double t_mid) {
             rc[j] /= dc[j];
         }
     }
+    measure_currents(&group_current_probes[gi], t_mid, true);
     const double factor = options.secondorder ? 2.0 : 1.0;
     for (std::size_t i = g.begin; i < g.end; ++i) vv[i] += factor * rr[i];
 
@@ -605,14 +666,25 @@ void simulation::finitialize(double v_init) {
     s.pending_spikes.clear();
     s.spikes.clear();
     s.above_threshold.assign(s.wiring.sources.size(), 0);
-    s.generator_fired.assign(s.generators.size(), 0);
     for (std::size_t k = 0; k < s.generators.size(); ++k) {
-        const spike_generator& g = s.generators[k];
-        if (g.start >= 0.0 && g.number > 0.0) s.push(g.start, 0, event_kind::generator, k);
+        if (const auto first = netstim_initial(s.generators[k], s.generator_state[k])) {
+            s.push(s.t + *first, 0, event_kind::generator, k, 3);
+        }
     }
-    s.time_trace.assign(1, s.t);
-    for (std::size_t p = 0; p < s.voltage_traces.size(); ++p) s.voltage_traces[p].assign(1, s.v[s.probe_pos[p]]);
+    s.time_trace.clear();
+    for (auto& trace: s.traces) trace.clear();
+    for (auto& times: s.trace_times) times.clear();
     s.initialized = true;
+    // As the default engine: INITIAL's events, the currents at t = 0, the recordings at t = 0, then the rest.
+    s.deliver_events(s.t + 0.5 * s.options.dt, 0);
+    s.measure_currents(nullptr, s.t, false);
+    s.time_trace.push_back(s.t);
+    for (std::size_t p = 0; p < s.probes.size(); ++p) {
+        if (s.probes[p].interval == 0.0) s.traces[p].push_back(s.probe_value(p));
+    }
+    for (std::size_t p = 0; p < s.probes.size(); ++p) {
+        if (s.probes[p].interval > 0.0) s.push(s.t, 0, event_kind::record, p);
+    }
     s.deliver_events(s.t + 0.5 * s.options.dt, 0);
     s.flush_spikes();
 }
@@ -623,17 +695,136 @@ void simulation::fadvance() {
     s.advance(std::numeric_limits<double>::infinity(), 1);
 }
 
+namespace {
+std::vector<double> intervals_of(const std::vector<probe_binding>& probes) {
+    std::vector<double> intervals;
+    for (const probe_binding& p: probes) intervals.push_back(p.interval);
+    return intervals;
+}
+} // namespace
+
+void simulation::state::advance(const stop_rule& rule, const keep_running& keep_going) {
+    // Counted runs go interval by interval up to the count; the others until t reaches the limit.
+    std::uint64_t done = 0;
+    while (rule.more(done, t)) {
+        const std::uint64_t before = step;
+        if (rule.by_count) {
+            const std::uint64_t left = rule.steps - done;
+            advance(std::numeric_limits<double>::infinity(),
+                    static_cast<std::size_t>(std::min<std::uint64_t>(left, interval_steps)));
+        }
+        else {
+            advance(rule.limit, interval_steps);
+        }
+        done += step - before;
+        if (keep_going && !keep_going()) return;
+    }
+}
+
 void simulation::run(double tstop, const keep_running& keep_going) {
     state& s = *state_;
+    check_run(tstop, "run(tstop)");
+    s.advance(psolve_rule(s.t, tstop, s.options.dt), keep_going);
+}
+
+void simulation::continuerun(double tstop, const keep_running& keep_going) {
+    state& s = *state_;
+    check_run(tstop, "continuerun(tstop)");
+    s.advance(continuerun_rule(tstop, s.options.dt), keep_going);
+}
+
+void simulation::check_run(double tstop, const char* what) {
+    state& s = *state_;
     if (!std::isfinite(tstop)) throw model_error("tstop must be a finite time in ms, got " + format_number(tstop));
-    if (!s.initialized) throw model_error("call finitialize(v_init) before run(tstop)");
-    const run_size size = estimate_run_size(s.t, tstop, s.options.dt, s.voltage_traces.size(), s.time_trace.size());
+    if (!s.initialized) throw model_error(std::string("call finitialize(v_init) before ") + what);
+    const run_size size = estimate_run_size(s.t, tstop, s.options.dt, intervals_of(s.probes), s.time_trace.size());
     check_run_size(size);
-    reserve_recording(size, s.time_trace, s.voltage_traces);
-    const double limit = tstop - 0.5 * s.options.dt; // [ms] NEURON's continuerun stops within half a step
-    while (s.t < limit) {
-        s.advance(limit, s.interval_steps);
-        if (keep_going && !keep_going()) return;
+    std::vector<std::vector<double>*> every_step;
+    for (std::size_t p = 0; p < s.probes.size(); ++p) {
+        if (s.probes[p].interval == 0.0) every_step.push_back(&s.traces[p]);
+    }
+    reserve_recording(size, s.time_trace, every_step);
+}
+
+void simulation::update_parameters(const model& m) {
+    state& old = *state_;
+    auto fresh = std::make_unique<state>(m, old.options, old.threads);
+    state& s = *fresh;
+    std::string difference = structure_difference(old.layout, s.layout, old.wiring, s.wiring, old.probes, s.probes);
+    if (difference.empty() && (old.hh.pos != s.hh.pos || old.pas.pos != s.pas.pos)) difference = "inserted mechanisms";
+    if (difference.empty() && (old.iclamp.pos != s.iclamp.pos || old.expsyn.pos != s.expsyn.pos ||
+                               old.generators.size() != s.generators.size())) {
+        difference = "point processes (IClamps, ExpSyns, NetStims)";
+    }
+    if (!difference.empty()) throw model_error(changed_structure_message(difference));
+    // The state goes on; the parameters are the model's now.
+    s.t = old.t;
+    s.step = old.step;
+    s.initialized = old.initialized;
+    s.v = std::move(old.v);
+    s.hh.m = std::move(old.hh.m);
+    s.hh.h = std::move(old.hh.h);
+    s.hh.n = std::move(old.hh.n);
+    s.expsyn.g = std::move(old.expsyn.g);
+    s.generator_state = std::move(old.generator_state);
+    s.above_threshold = std::move(old.above_threshold);
+    s.events = std::move(old.events);
+    s.next_rank = old.next_rank;
+    s.spikes = std::move(old.spikes);
+    s.probe_current = std::move(old.probe_current);
+    s.time_trace = std::move(old.time_trace);
+    s.traces = std::move(old.traces);
+    s.trace_times = std::move(old.trace_times);
+    state_ = std::move(fresh);
+}
+
+double simulation::state::probe_value(std::size_t p) const {
+    const std::size_t k = probe_slot[p];
+    switch (probes[p].var) {
+    case variable::v: return v[probe_pos[p]];
+    case variable::ena: return hh.ena[k];
+    case variable::ek: return hh.ek[k];
+    case variable::hh_m: return hh.m[k];
+    case variable::hh_h: return hh.h[k];
+    case variable::hh_n: return hh.n[k];
+    case variable::expsyn_g: return expsyn.g[k];
+    default: return probe_current[p];
+    }
+}
+
+void simulation::state::measure_currents(const std::vector<std::size_t>* list, double t_now, bool solved) {
+    // As the default engine's measure_currents, formula for formula.
+    const bool second_order = solved && options.secondorder == 2;
+    auto measure = [&](std::size_t p) {
+        const probe_binding& b = probes[p];
+        if (!is_current(b.var)) return;
+        const std::size_t k = probe_slot[p];
+        const std::size_t i = probe_pos[p];
+        const double vi = v[i];
+        double value = 0.0;
+        switch (b.var) {
+        case variable::pas_i: value = pas.g[k] * (vi - pas.e[k]); break;
+        case variable::iclamp_i:
+            value = t_now < iclamp.delay[k] + iclamp.duration[k] && t_now >= iclamp.delay[k] ? iclamp.amplitude[k] : 0.0;
+            break;
+        case variable::expsyn_i: value = expsyn.g[k] * (vi - expsyn.e[k]); break;
+        default: {
+            const hh_current_values c = hh_currents(hh.gnabar[k], hh.gkbar[k], hh.gl[k], hh.el[k], hh.ena[k], hh.ek[k],
+                                                    hh.m[k], hh.h[k], hh.n[k], vi);
+            if (b.var == variable::hh_gna) value = c.gna;
+            else if (b.var == variable::hh_gk) value = c.gk;
+            else if (b.var == variable::hh_il) value = c.il;
+            else if (b.var == variable::ina) value = second_order ? c.ina + c.dina_dv * rhs[i] : c.ina;
+            else value = second_order ? c.ik + c.dik_dv * rhs[i] : c.ik;
+        }
+        }
+        probe_current[p] = value;
+    };
+    if (list) {
+        for (std::size_t p: *list) measure(p);
+    }
+    else {
+        for (std::size_t p = 0; p < probes.size(); ++p) measure(p);
     }
 }
 
@@ -651,14 +842,22 @@ double simulation::voltage_at(location where) const {
 
 const std::vector<double>& simulation::time_trace() const { return state_->time_trace; }
 
-const std::vector<double>& simulation::voltage_trace(std::size_t probe) const {
+const std::vector<double>& simulation::trace(std::size_t probe) const {
     const state& s = *state_;
-    if (probe >= s.voltage_traces.size()) {
-        throw model_error("no voltage probe with index " + std::to_string(probe) + " (the simulation has " +
-                          std::to_string(s.voltage_traces.size()) + ")");
+    if (probe >= s.traces.size()) {
+        throw model_error("no probe with index " + std::to_string(probe) + " (the simulation has " +
+                          std::to_string(s.traces.size()) + ")");
     }
-    return s.voltage_traces[probe];
+    return s.traces[probe];
 }
+
+const std::vector<double>& simulation::trace_times(std::size_t probe) const {
+    const state& s = *state_;
+    trace(probe); // checks the index
+    return s.probes[probe].interval > 0.0 ? s.trace_times[probe] : s.time_trace;
+}
+
+std::size_t simulation::probe_count() const { return state_->probes.size(); }
 
 const std::vector<spike>& simulation::spikes() const { return state_->spikes; }
 const std::vector<spike_source>& simulation::spike_sources() const { return state_->wiring.sources; }

@@ -142,11 +142,12 @@ distributed_result run_distributed(simulation& sim, double v_init, double tstop,
     };
 
     // t advances by the same additions on every process, so all of them agree on the number of exchanges.
-    const double limit = tstop - 0.5 * dt; // [ms] NEURON's continuerun stops within half a step
+    const stop_rule rule = psolve_rule(sim.time(), tstop, dt); // NEURON's pc.psolve
+    std::uint64_t done = 0;
     do {
-        for (std::size_t k = 0; k < plan.interval_steps && sim.time() < limit; ++k) sim.fadvance();
+        for (std::size_t k = 0; k < plan.interval_steps && rule.more(done, sim.time()); ++k, ++done) sim.fadvance();
         exchange();
-    } while (sim.time() < limit);
+    } while (rule.more(done, sim.time()));
     // A NetStim's spike near an interval's end may be later than the next interval's first threshold spike.
     std::stable_sort(result.spikes.begin(), result.spikes.end(), [](const gid_spike& x, const gid_spike& y) {
         return x.time < y.time || (x.time == y.time && x.gid < y.gid);

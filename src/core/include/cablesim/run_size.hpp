@@ -26,6 +26,22 @@ struct run_size {
 // The size of a run from t to tstop [ms] with steps of dt [ms], recording `probes` traces besides t, of which
 // `points_recorded` time points are already held (1 after finitialize).
 run_size estimate_run_size(double t, double tstop, double dt, std::size_t probes, std::size_t points_recorded);
+// As above, for probes with these intervals [ms] (0: every step); a probe with an interval holds its own times.
+run_size estimate_run_size(double t, double tstop, double dt, const std::vector<double>& probe_intervals,
+                           std::size_t points_recorded);
+
+// When a run stops, as NEURON decides it: after `steps` steps (by_count), or once t >= limit [ms].
+struct stop_rule {
+    bool by_count = false;
+    std::uint64_t steps = 0;
+    double limit = 0.0; // [ms]
+    bool more(std::uint64_t done, double t) const { return by_count ? done < steps : t < limit; }
+};
+// ParallelContext.psolve(tstop) from t: (int)((tstop - t)/dt + 1e-9) steps when that is more than 3 (so a tstop half
+// a step past the grid does not add a step), else steps while t < tstop - dt/2. Call after check_run_size.
+stop_rule psolve_rule(double t, double tstop, double dt);
+// stdrun.hoc's continuerun(tstop): steps while t < tstop - dt/2, compared as hoc compares (t < ts - 1e-11).
+stop_rule continuerun_rule(double tstop, double dt);
 
 // "400000000 steps of 0.025 ms to 1e+07 ms, recording t and 1 trace: 5.96 GiB (6400000016 bytes)"
 std::string describe(const run_size& size);
@@ -43,6 +59,6 @@ void check_run_size(const run_size& size);
 // Reserves the recording of a checked run in t's and each probe's vector; a machine that cannot provide it
 // now (memory in use by others) gives a model_error with the numbers, before the run starts.
 void reserve_recording(const run_size& size, std::vector<double>& time_trace,
-                       std::vector<std::vector<double>>& voltage_traces);
+                       const std::vector<std::vector<double>*>& every_step_traces);
 
 } // namespace cablesim

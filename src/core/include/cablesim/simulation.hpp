@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace cablesim {
@@ -64,12 +65,17 @@ struct gid_spike {
 struct spike_wiring {
     static constexpr std::size_t no_source = static_cast<std::size_t>(-1);
     struct delivery {
-        std::size_t synapse;
-        double delay;  // [ms]
-        double weight; // [uS]
+        std::size_t connection; // the NetCon: its target and weight are looked up when the event arrives
+        double delay;           // [ms]
+    };
+    struct target {
+        target_kind kind = target_kind::none;
+        std::size_t index = 0; // ExpSyn or NetStim
+        double weight = 0.0;   // [uS] for an ExpSyn; a NetStim starts on > 0 and stops on < 0
     };
     std::vector<spike_source> sources;
     std::vector<std::size_t> connection_source;  // per NetCon: its source
+    std::vector<target> connection_target;       // per NetCon
     std::vector<std::vector<delivery>> outgoing; // per source: the events each of its spikes sends
     std::vector<std::size_t> generator_source;   // per NetStim: its source, or no_source (it fires unseen)
     std::vector<std::int64_t> output_gid;        // per source: the gid it is the output of, or -1
@@ -77,6 +83,46 @@ struct spike_wiring {
 };
 
 spike_wiring wire_spikes(const model& m, const compartments& layout);
+
+
+// hh's conductances and currents as hh.mod's BREAKPOINT computes them [S/cm2], [mA/cm2], and NEURON's numerical
+// d(ina)/dv and d(ik)/dv (the generated code evaluates the currents at v + 0.001 mV and at v).
+struct hh_current_values {
+    double gna, gk, ina, ik, il;
+    double dina_dv, dik_dv;
+};
+inline hh_current_values hh_currents(double gnabar, double gkbar, double gl, double el, double ena, double ek,
+                                     double m, double h, double n, double v) {
+    hh_current_values c{};
+    c.gna = gnabar * m * m * m * h;
+    c.gk = gkbar * n * n * n * n;
+    c.ina = c.gna * (v - ena);
+    c.ik = c.gk * (v - ek);
+    c.il = gl * (v - el);
+    c.dina_dv = (c.gna * ((v + 0.001) - ena) - c.ina) / 0.001;
+    c.dik_dv = (c.gk * ((v + 0.001) - ek) - c.ik) / 0.001;
+    return c;
+}
+
+// What a probe records, resolved against an engine's layout: where its value lives.
+struct probe_binding {
+    variable var = variable::v;
+    std::size_t node = 0;     // model node (v; the node of a mechanism's segment or a point process)
+    std::size_t instance = 0; // hh, pas, IClamp or ExpSyn index in the model's order (see bind_probes)
+    double interval = 0.0;    // [ms]; 0: every step
+};
+// The probes of `m`: instance is the hh or pas instance in the engines' gathering order (sections, then
+// segments), or the IClamp or ExpSyn index.
+std::vector<probe_binding> bind_probes(const model& m, const compartments& layout);
+
+// What differs between the structure of an engine and that of one built from a changed model ("" when nothing
+// does): an engine takes over another's state (update_parameters) only when the nodes, the spike wiring (sources,
+// NetCons and their targets) and the recordings are the same; parameters may differ.
+std::string structure_difference(const compartments& before, const compartments& after, const spike_wiring& wired,
+                                 const spike_wiring& rewired, const std::vector<probe_binding>& probes,
+                                 const std::vector<probe_binding>& reprobed);
+// The message update_parameters throws for a difference.
+std::string changed_structure_message(const std::string& difference);
 
 class simulation {
 public:
@@ -86,9 +132,15 @@ public:
     void finitialize(double v_init); // [mV]
     // One fixed step of dt.
     void fadvance();
-    // NEURON's continuerun: steps until t reaches tstop [ms] (within half a step), or until keep_going says
-    // stop. First checks the run's size (cablesim/run_size.hpp) and reserves its recording.
+    // NEURON's pc.psolve(tstop) [ms] from the current t (how many steps: run_size.hpp's psolve_rule), or until
+    // keep_going says stop. First checks the run's size (cablesim/run_size.hpp) and reserves its recording.
     void run(double tstop, const keep_running& keep_going = {});
+    // NEURON's continuerun(tstop) [ms] (stdrun.hoc; continuerun_rule): as run(), stopping by stdrun's rule.
+    void continuerun(double tstop, const keep_running& keep_going = {});
+    // Takes the parameters of `m` (mechanisms, geometry, point processes, NetCon weights, delays and thresholds,
+    // NetStims), keeping the state (t, v, gates, conductances, events in flight, recordings). Throws model_error
+    // when the structure changed (structure_difference): then finitialize an engine built anew.
+    void update_parameters(const model& m);
 
     double time() const { return t_; }
     double dt() const { return options_.dt; }
@@ -96,10 +148,12 @@ public:
     const compartments& layout() const { return layout_; }
     double voltage_at(location where) const;
 
-    // Recorded at finitialize and after every step.
+    // Every-step probes are recorded at finitialize and after every step, at the times of time_trace(); a probe with
+    // an interval at its own times (trace_times).
     const std::vector<double>& time_trace() const { return time_trace_; }
-    const std::vector<double>& voltage_trace(std::size_t probe) const;
-    std::size_t probe_count() const { return voltage_traces_.size(); }
+    const std::vector<double>& trace(std::size_t probe) const;
+    const std::vector<double>& trace_times(std::size_t probe) const;
+    std::size_t probe_count() const { return probes_.size(); }
 
     const std::vector<spike>& spikes() const { return spikes_; }
     const std::vector<spike_source>& spike_sources() const { return wiring_.sources; }
@@ -113,12 +167,15 @@ public:
     void receive_gid_spike(std::int64_t gid, double time);
 
 private:
+    void advance(const stop_rule& rule, const keep_running& keep_going);
     void check_thresholds();
     void deliver_events(double until);
     void emit_spike(std::size_t source, double time);
     void compute_currents();
     void solve_and_update();
     void advance_states();
+    void measure_currents(bool solved);
+    double probe_value(std::size_t probe) const;
     void record();
 
     simulation_options options_;
@@ -160,7 +217,7 @@ private:
     } expsyn_;
 
     std::vector<spike_generator> generators_;
-    std::vector<std::size_t> generator_fired_; // events fired since finitialize
+    std::vector<netstim_state> generator_state_;
 
     spike_wiring wiring_;
     std::vector<bool> above_threshold_; // per source: NEURON's PreSyn flag_
@@ -169,9 +226,10 @@ private:
     std::vector<spike> spikes_;
     std::vector<gid_spike> gid_spikes_; // not yet taken by take_gid_spikes
 
-    std::vector<std::size_t> probe_nodes_;
+    std::vector<probe_binding> probes_;
+    std::vector<double> probe_current_; // per probe: a current variable's value at the last step's currents
     std::vector<double> time_trace_;
-    std::vector<std::vector<double>> voltage_traces_;
+    std::vector<std::vector<double>> traces_, trace_times_; // per probe (trace_times_: interval probes only)
 };
 
 } // namespace cablesim

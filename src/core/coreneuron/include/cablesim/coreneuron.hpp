@@ -32,11 +32,13 @@ public:
     simulation(simulation&&) noexcept;
     simulation& operator=(simulation&&) noexcept;
 
-    // As cablesim::simulation: finitialize(v_init [mV]), one step, or steps until t reaches tstop [ms] (asking
-    // keep_going between intervals).
+    // As cablesim::simulation: finitialize(v_init [mV]), one step, pc.psolve's or continuerun's steps to tstop [ms]
+    // (asking keep_going between intervals), and new parameters for the state as it is.
     void finitialize(double v_init);
     void fadvance();
     void run(double tstop, const keep_running& keep_going = {});
+    void continuerun(double tstop, const keep_running& keep_going = {});
+    void update_parameters(const model& m);
 
     double time() const;
     double dt() const;
@@ -48,13 +50,17 @@ public:
     double voltage_at(location where) const;
 
     const std::vector<double>& time_trace() const;
-    const std::vector<double>& voltage_trace(std::size_t probe) const;
+    const std::vector<double>& trace(std::size_t probe) const;
+    const std::vector<double>& trace_times(std::size_t probe) const;
+    std::size_t probe_count() const;
     const std::vector<spike>& spikes() const;
     const std::vector<spike_source>& spike_sources() const;
     std::size_t source_of_connection(std::size_t connection) const;
 
+    struct state; // public for the engine's helpers in its source file; its definition is private to it
+
 private:
-    struct state;
+    void check_run(double tstop, const char* what);
     std::unique_ptr<state> state_;
 };
 
