@@ -68,13 +68,15 @@ run_size estimate_run_size(double t, double tstop, double dt, const std::vector<
 
 stop_rule psolve_rule(double t, double tstop, double dt) {
     stop_rule rule;
-    const double steps = (tstop - t) / dt + 1e-9;
+    const double end = tstop * (1.0 + 1e-11); // [ms] netpar_solve: ncs2nrn_integrate(tstop * (1 + 1e-11))
+    const double steps = (end - t) / dt + 1e-9;
     if (steps >= 4.0) { // NEURON casts to int: 4.0 and above are more than 3 steps
         rule.by_count = true;
         rule.steps = static_cast<std::uint64_t>(steps);
     }
     else {
-        rule.limit = tstop - 0.5 * dt;
+        rule.limit = end - dt;
+        rule.inclusive = true;
     }
     return rule;
 }

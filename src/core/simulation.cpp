@@ -286,15 +286,15 @@ void simulation::finitialize(double v_init) {
     for (auto& trace: traces_) trace.clear();
     for (auto& times: trace_times_) times.clear();
     initialized_ = true;
-    // NEURON's order: the events sent by INITIAL blocks, the currents at t = 0, the recordings at t = 0 (every-step
-    // ones, then the interval ones, as their first events), then any other event due by dt/2.
-    deliver_events(t_ + 0.5 * options_.dt);
+    // NEURON's order: the events INITIAL blocks sent for t = 0, the currents at t = 0, the recordings at t = 0
+    // (every-step ones, then the interval ones, as their first events). Later events wait for the first step.
+    deliver_events(t_);
     measure_currents(false);
     record();
     for (std::size_t p = 0; p < probes_.size(); ++p) {
         if (probes_[p].interval > 0.0) events_.push(t_, event_kind::record, p);
     }
-    deliver_events(t_ + 0.5 * options_.dt);
+    deliver_events(t_);
 }
 
 void simulation::emit_spike(std::size_t source, double time) {
@@ -503,7 +503,7 @@ void simulation::fadvance() {
     t_ += half_dt;
     advance_states();
     record();
-    deliver_events(t_ + half_dt);
+    deliver_events(t_); // events up to the new t; those due by t + dt/2 come at the start of the next step
 }
 
 namespace {

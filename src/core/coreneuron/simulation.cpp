@@ -190,8 +190,8 @@ struct simulation::state {
     void deliver_events(double until, std::uint64_t stage, std::optional<std::size_t> plan_step = std::nullopt);
     // Moves the pending spikes into `spikes`, in the order the default engine sent them.
     void flush_spikes();
-    // Up to `max_steps` steps, while t < limit [ms]: one interval.
-    void advance(double limit, std::size_t max_steps);
+    // Up to `max_steps` steps while the rule goes on (`done` steps of it taken before): one interval.
+    void advance(const stop_rule& rule, std::uint64_t done, std::size_t max_steps);
     // Intervals until the rule says stop (or keep_going does).
     void advance(const stop_rule& rule, const keep_running& keep_going);
     // A probe's value now; current variables as measure_currents last left them.
@@ -438,11 +438,11 @@ void simulation::state::flush_spikes() {
     pending_spikes.clear();
 }
 
-void simulation::state::advance(double limit, std::size_t max_steps) {
+void simulation::state::advance(const stop_rule& rule, std::uint64_t done, std::size_t max_steps) {
     const double half_dt = 0.5 * options.dt;
     // The interval's times, summed as the default engine sums them: t + dt/2, then + dt/2 again.
     std::vector<double> t_start{t}, t_mid;
-    while (t_mid.size() < max_steps && t_start.back() < limit) {
+    while (t_mid.size() < max_steps && rule.more(done + t_mid.size(), t_start.back())) {
         t_mid.push_back(t_start.back() + half_dt);
         t_start.push_back(t_mid.back() + half_dt);
     }
@@ -454,14 +454,18 @@ void simulation::state::advance(double limit, std::size_t max_steps) {
     check_thresholds(k0);
     deliver_events(t + half_dt, stage_b(k0));
     flush_spikes();
-    // The deliveries at the end of steps k0 .. k0 + count - 2 (for the steps after them), planned per group.
+    // The deliveries between steps k0 .. k0 + count - 1 (at the end of one, up to its t; at the start of the next,
+    // up to t + dt/2), planned per group for the step after them.
     for (auto& list: planned) list.clear();
     for (std::size_t g = 0; g < crossings.size(); ++g) {
         // A source crosses at most once every other step.
         crossings[g].clear();
         crossings[g].reserve(group_sources[g].size() * (count / 2 + 1));
     }
-    for (std::size_t i = 1; i < count; ++i) deliver_events(t_start[i] + half_dt, stage_c(k0 + i - 1), i);
+    for (std::size_t i = 1; i < count; ++i) {
+        deliver_events(t_start[i], stage_c(k0 + i - 1), i);
+        deliver_events(t_start[i] + half_dt, stage_b(k0 + i), i);
+    }
 
     // Traces are written by the groups' threads in place: nothing in the parallel region may allocate.
     const std::size_t trace_base = time_trace.size();
@@ -483,7 +487,7 @@ void simulation::state::advance(double limit, std::size_t max_steps) {
     // End of the last step.
     t = t_start[count];
     step = k0 + count;
-    deliver_events(t + half_dt, stage_c(step - 1));
+    deliver_events(t, stage_c(step - 1));
     flush_spikes();
 }
 
@@ -676,7 +680,7 @@ void simulation::finitialize(double v_init) {
     for (auto& times: s.trace_times) times.clear();
     s.initialized = true;
     // As the default engine: INITIAL's events, the currents at t = 0, the recordings at t = 0, then the rest.
-    s.deliver_events(s.t + 0.5 * s.options.dt, 0);
+    s.deliver_events(s.t, 0);
     s.measure_currents(nullptr, s.t, false);
     s.time_trace.push_back(s.t);
     for (std::size_t p = 0; p < s.probes.size(); ++p) {
@@ -685,14 +689,17 @@ void simulation::finitialize(double v_init) {
     for (std::size_t p = 0; p < s.probes.size(); ++p) {
         if (s.probes[p].interval > 0.0) s.push(s.t, 0, event_kind::record, p);
     }
-    s.deliver_events(s.t + 0.5 * s.options.dt, 0);
+    s.deliver_events(s.t, 0);
     s.flush_spikes();
 }
 
 void simulation::fadvance() {
     state& s = *state_;
     if (!s.initialized) throw model_error("call finitialize(v_init) before advancing the simulation");
-    s.advance(std::numeric_limits<double>::infinity(), 1);
+    stop_rule one;
+    one.by_count = true;
+    one.steps = 1;
+    s.advance(one, 0, 1);
 }
 
 namespace {
@@ -704,18 +711,10 @@ std::vector<double> intervals_of(const std::vector<probe_binding>& probes) {
 } // namespace
 
 void simulation::state::advance(const stop_rule& rule, const keep_running& keep_going) {
-    // Counted runs go interval by interval up to the count; the others until t reaches the limit.
     std::uint64_t done = 0;
     while (rule.more(done, t)) {
         const std::uint64_t before = step;
-        if (rule.by_count) {
-            const std::uint64_t left = rule.steps - done;
-            advance(std::numeric_limits<double>::infinity(),
-                    static_cast<std::size_t>(std::min<std::uint64_t>(left, interval_steps)));
-        }
-        else {
-            advance(rule.limit, interval_steps);
-        }
+        advance(rule, done, interval_steps);
         done += step - before;
         if (keep_going && !keep_going()) return;
     }

@@ -30,15 +30,20 @@ run_size estimate_run_size(double t, double tstop, double dt, std::size_t probes
 run_size estimate_run_size(double t, double tstop, double dt, const std::vector<double>& probe_intervals,
                            std::size_t points_recorded);
 
-// When a run stops, as NEURON decides it: after `steps` steps (by_count), or once t >= limit [ms].
+// When a run stops, as NEURON decides it: after `steps` steps (by_count), or once t > limit [ms] (t >= limit
+// unless inclusive).
 struct stop_rule {
     bool by_count = false;
     std::uint64_t steps = 0;
     double limit = 0.0; // [ms]
-    bool more(std::uint64_t done, double t) const { return by_count ? done < steps : t < limit; }
+    bool inclusive = false;
+    bool more(std::uint64_t done, double t) const {
+        return by_count ? done < steps : inclusive ? t <= limit : t < limit;
+    }
 };
-// ParallelContext.psolve(tstop) from t: (int)((tstop - t)/dt + 1e-9) steps when that is more than 3 (so a tstop half
-// a step past the grid does not add a step), else steps while t < tstop - dt/2. Call after check_run_size.
+// ParallelContext.psolve(tstop) from t, as NEURON 9's MPI builds (the PyPI wheels) do it: to tstop (1 + 1e-11),
+// (int)((that - t)/dt + 1e-9) steps when more than 3 (so a tstop half a step past the grid adds no step), else
+// steps while t <= that - dt. Call after check_run_size.
 stop_rule psolve_rule(double t, double tstop, double dt);
 // stdrun.hoc's continuerun(tstop): steps while t < tstop - dt/2, compared as hoc compares (t < ts - 1e-11).
 stop_rule continuerun_rule(double tstop, double dt);

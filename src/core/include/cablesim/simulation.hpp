@@ -7,7 +7,7 @@
 //   3. node equations (capacitance cm/dt, axial coupling) solved by the Hines method
 //   4. v += dv (backward Euler) or v += 2 dv (Crank-Nicolson, secondorder = 2)
 //   5. t += dt/2; gating states and synaptic conductances advance with the new v (cnexp)
-//   6. record; deliver events due by t + dt/2
+//   6. record; deliver events due by t (NEURON's nrn_deliver_events)
 #include <cablesim/events.hpp>
 #include <cablesim/hh.hpp>
 #include <cablesim/model.hpp>
