@@ -295,3 +295,149 @@ def test_a_distributed_run_refuses_on_every_rank_alike(model):
     with pytest.raises(ModelError, match=re.escape("tstop = 1e+12 ms with dt = 0.025 ms is 4e+13 steps")):
         model.run(1e12, pc=pc)
     assert len(model.run(5, pc=pc).t) == 201
+
+
+# --- issue 18 -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [{"diam": -2}, {"nseg": "3"}, {"nseg": 0}, {"nseg": 2.5}, {"L": math.nan}, {"cm": -1}])
+def test_a_section_refused_in_the_constructor_leaves_nothing_behind(model, bad):
+    model.Section("soma")
+    with pytest.raises(ModelError, match="^section 'dend': "):
+        model.Section("dend", **bad)
+    dend = model.Section("dend", L=50)  # the name is free, and the new section is the second one
+    dend.connect(model.section("soma")(1))
+    assert dend.parent == model.section("soma")(1)  # Section.parent finds its parent by index
+    assert [s.name for s in model.sections] == ["soma", "dend"]
+    assert len(model.run(1).t) == 41
+
+
+def test_point_processes_take_neurons_positional_arguments(model):
+    soma = model.Section("soma").insert("hh")
+    clamp = model.IClamp(soma(0.5), 5, 1, 0.1)
+    synapse = model.ExpSyn(soma(0.5), 2, -70)
+    stim = model.NetStim(9, 2, 10)
+    netcon = model.NetCon(stim, synapse, 0, 2, 0.05)
+    assert (clamp.delay, clamp.dur, clamp.amp) == (5, 1, 0.1)
+    assert (synapse.tau, synapse.e) == (2, -70)
+    assert (stim.start, stim.number, stim.interval) == (9, 2, 10)
+    assert (netcon.threshold, netcon.delay, netcon.weight) == (0, 2, 0.05)
+
+
+def test_a_section_iterates_its_segments_with_their_areas(model):
+    dend = model.Section("dend", L=100, diam=2, nseg=4)
+    assert [seg.x for seg in dend] == [0.125, 0.375, 0.625, 0.875]
+    assert list(dend) == list(dend.segments())
+    assert [seg.area() for seg in dend] == [math.pi * 2 * 25] * 4
+    assert dend(0).area() == dend(1).area() == 0
+
+
+def test_parameters_per_segment_and_per_section(model):
+    dend = model.Section("dend", nseg=3).insert("hh").insert("pas")
+    for k, seg in enumerate(dend):
+        seg.hh.gnabar = 0.1 * k
+        seg.gkbar_hh = 0.01 * k
+        seg.pas.g = 1e-4 * k
+        seg.ena = 40 + k
+    assert [seg.hh.gnabar for seg in dend] == [0.0, 0.1, 0.2]
+    assert [seg.gkbar_hh for seg in dend] == [0.0, 0.01, 0.02]
+    assert [seg.g_pas for seg in dend] == [0.0, 1e-4, 2e-4]
+    assert [seg.ena for seg in dend] == [40, 41, 42]
+    assert dend.hh.gnabar == dend.gnabar_hh == 0.1  # a section reads the segment at x = 0.5
+    dend.ek = -80  # a section sets every segment
+    dend.gl_hh = 0.001
+    assert [seg.ek for seg in dend] == [-80] * 3 and [seg.hh.gl for seg in dend] == [0.001] * 3
+    assert dend(0).hh.gnabar == 0.0 and dend(1).hh.gnabar == 0.2  # the 0 and 1 ends: the first and last segment
+    dend.nseg = 6  # each new segment takes the value of the old segment holding its centre
+    assert [seg.hh.gnabar for seg in dend] == [0.0, 0.0, 0.1, 0.1, 0.2, 0.2]
+
+
+def test_per_segment_errors_name_the_segment(model):
+    dend = model.Section("dend", nseg=3).insert("hh")
+    with pytest.raises(ModelError, match=r"^dend\(0.5\) hh: gnabar must be >= 0 S/cm2, got -1$"):
+        dend(0.5).hh.gnabar = -1
+    with pytest.raises(ModelError, match=r"""^dend\(0.5\) hh: ena must be a number, got string "50"$"""):
+        dend(0.5).ena = "50"
+    soma = model.Section("soma")
+    with pytest.raises(ModelError, match=r"section 'soma': mechanism 'hh' is not inserted; call insert\('hh'\) first"):
+        soma(0.5).ena = 50
+    with pytest.raises(AttributeError, match="'Segment' object has no attribute 'gbar_hh'"):
+        soma(0.5).gbar_hh = 1
+
+
+def test_recording_errors(model):
+    soma = model.Section("soma")
+    with pytest.raises(AttributeError, match=r"soma\(0.5\) has no range variable 'm' to record \(known: v, ina"):
+        soma(0.5)._ref_m
+    with pytest.raises(
+        ModelError, match=r"^record m_hh at soma\(0.5\): mechanism 'hh' is not inserted in section 'soma'$"
+    ):
+        model.record(soma(0.5)._ref_m_hh)
+    with pytest.raises(ModelError, match=r"^record soma\(0.5\)._ref_v: dt must be > 0 ms, got 0$"):
+        model.record(soma(0.5), 0)
+    clamp = model.IClamp(soma(0.5))
+    with pytest.raises(AttributeError, match=r"IClamp has no variable 'g' to record \(known: i\)"):
+        clamp._ref_g
+    other = cablesim.Model()
+    with pytest.raises(ModelError, match=r"^record: location other\(0.5\) belongs to another Model$"):
+        model.record(other.Section("other")(0.5)._ref_v)
+    with pytest.raises(ModelError, match=r"^record needs a location or a reference of this Model such as"):
+        model.record(other.ExpSyn(other.section("other")(0.5))._ref_g)
+    with pytest.raises(ModelError, match=r"^record needs a location such as soma\(0.5\), got 'soma'$"):
+        model.record("soma")  # type: ignore[arg-type]
+
+
+def test_a_recording_at_an_interval_has_its_own_times(model):
+    soma = model.Section("soma", L=18.8, diam=18.8).insert("hh")
+    every_step = model.record(soma(0.5).hh._ref_m)
+    sampled = model.record(soma(0.5)._ref_m_hh, 0.5)
+    model.run(5)
+    np.testing.assert_array_equal(every_step.t, model.t)
+    np.testing.assert_allclose(sampled.t, np.arange(11) * 0.5, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(sampled.values, every_step.values[::20])
+    assert repr(sampled) == "<Trace of m_hh at soma(0.5) every 0.5 ms>"
+
+
+def test_a_run_continues_after_a_parameter_change(model):
+    soma = model.Section("soma", L=18.8, diam=18.8, Ra=123).insert("hh")
+    clamp = model.IClamp(soma(0.5), 5, 1, 0.1)
+    times: list[float] = []
+    model.NetCon(soma(0.5), None, threshold=0).record(times)
+    with pytest.raises(ModelError, match=r"^continuerun: call Model.finitialize\(v_init\) \(or run\) first$"):
+        model.continuerun(10)
+    model.finitialize(-65)
+    assert model.time == 0 and times == []
+    run = model.continuerun(20)
+    assert run.t[-1] == pytest.approx(20) and times == [pytest.approx(7.625)]
+    clamp.delay = 25  # a second pulse, in the same run
+    model.continuerun(40)
+    model.fadvance()
+    assert model.time == pytest.approx(40.025) and len(model.t) == 1602
+    assert len(times) == 2 and times[1] > 25
+    model.finitialize(-65)  # starts over: the list too
+    assert times == []
+
+
+def test_netcon_record_fills_shared_lists_in_spike_order(model):
+    stims = [model.NetStim(start, 2, 10) for start in (1, 5)]
+    times: list[float] = []
+    ids: list[float] = []
+    for k, stim in enumerate(stims):
+        model.NetCon(stim, None).record(times, ids, k)
+    model.Section("soma")
+    model.run(20)
+    assert (times, ids) == ([1, 5, 11, 15], [0, 1, 0, 1])
+    with pytest.raises(ModelError, match="NetCon 0: record\\(\\) takes lists to fill, got ndarray"):
+        model.netcons[0].record(np.zeros(3))  # type: ignore[arg-type]
+
+
+def test_a_netcon_starts_and_stops_a_netstim(model):
+    soma = model.Section("soma")
+    burst = model.NetStim(-1, 5, 2)  # start < 0: only events start it
+    trigger = model.NetStim(3, 1, 1)
+    model.NetCon(trigger, burst, weight=1, delay=1)
+    model.NetCon(model.NetStim(8.5, 1, 1), burst, weight=-1, delay=0)  # a negative weight stops it
+    spikes = model.NetCon(burst, None)
+    assert soma.name == "soma"
+    model.run(20)
+    assert spikes.spike_times.tolist() == [4, 6, 8]

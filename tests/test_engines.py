@@ -254,3 +254,67 @@ def test_ctrl_c_stops_either_engine_within_a_moment(engine):
         process.wait()
     assert process.returncode == -signal.SIGINT  # Python ends an uncaught KeyboardInterrupt by SIGINT
     assert stderr.rstrip().endswith("KeyboardInterrupt")
+
+
+# --- issue 18: recordings, per-segment parameters, NetStim targets and continued runs, engine against engine -------
+
+RECORDED = ("v", "m_hh", "h_hh", "n_hh", "gna_hh", "gk_hh", "il_hh", "ina", "ik", "ena", "ek")
+
+
+def continued_ring(engine: str, method: str, threads: int | None) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    """A ring of 5 whose dendrites have hh with parameters that change along them, every recordable every step and
+    every 0.1 or 0.0375 ms, a NetStim started by a cell's spikes, run in pieces with parameter changes between."""
+    network = ring(5, dend_nseg=9)
+    model = network.model
+    for dend in network.dends:
+        dend.insert("hh")
+        for k, seg in enumerate(dend):
+            seg.hh.gnabar, seg.hh.gkbar, seg.ena = 0.02 * k, 0.01 + 0.002 * k, 50 + k
+    burst = model.NetStim(-1, 3, 2)
+    model.NetCon(network.somas[2](0.5), burst, 0, 3, 1)  # cell 2's spikes start a burst into cell 4's synapse
+    model.NetCon(burst, network.synapses[4], delay=1, weight=0.02)
+    clamp = model.IClamp(network.somas[1](0.5), 20, 1, 0.2)
+    traces = []
+    for cell, interval in ((0, None), (3, 0.1), (4, 0.0375)):
+        soma, dend = network.somas[cell], network.dends[cell]
+        traces += [model.record(getattr(dend(0.7), f"_ref_{name}"), interval) for name in RECORDED]
+        traces += [model.record(soma(0.5)._ref_ina, interval), model.record(dend(0.2).pas._ref_i, interval)]
+        traces += [model.record(network.synapses[cell]._ref_g, interval)]
+        traces += [model.record(network.synapses[cell]._ref_i, interval)]
+    traces.append(model.record(clamp._ref_i, 0.05))
+    model.finitialize(-65, method=method, engine=engine, threads=threads)
+    model.continuerun(30)
+    network.dends[3](0.5).hh.gnabar, clamp.amp, network.synapses[0].tau = 0.15, 0.4, 3
+    network.detectors[1].weight = 0.03
+    model.continuerun(60.0125)
+    for _ in range(7):
+        model.fadvance()
+    model.continuerun(61.3)
+    return [trace.values for trace in traces], [trace.t for trace in traces], model.time
+
+
+@pytest.mark.parametrize("method", ["backward-euler", "crank-nicolson"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_recordings_and_continued_runs_are_identical_in_both_engines(coreneuron, method, threads):
+    values, times, t = continued_ring("default", method, None)
+    values_cn, times_cn, t_cn = continued_ring("coreneuron", method, threads)
+    assert t_cn == t
+    for k, (got, want) in enumerate(zip(values_cn, values)):
+        np.testing.assert_array_equal(got, want, err_msg=f"trace {k}")  # to the bit
+    for got, want in zip(times_cn, times):
+        np.testing.assert_array_equal(got, want)
+    assert np.ptp(values[RECORDED.index("m_hh")]) > 0.5  # the dendrites fire
+
+
+def test_a_structure_change_is_refused_by_a_continued_run(engine):
+    model = cablesim.Model()
+    soma = model.Section("soma").insert("hh")
+    model.finitialize(-65, engine=engine)
+    model.continuerun(1)
+    soma.hh.gnabar = 0.2  # a parameter: fine
+    model.continuerun(2)
+    soma.insert("pas")
+    with pytest.raises(cablesim.ModelError, match=r"^the model's inserted mechanisms changed since finitialize; "):
+        model.continuerun(3)
+    model.finitialize(-65, engine=engine)  # a new engine takes the new structure
+    assert len(model.continuerun(3).t) == 121
