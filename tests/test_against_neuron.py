@@ -5,10 +5,13 @@ traces agree to rounding error, not just to a tolerance of the method."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import cablesim
+from cablesim.model_io import load_model_file
 
 neuron = pytest.importorskip("neuron", reason="NEURON not installed: pip install neuron==9.0.2 to compare")
 pytestmark = pytest.mark.neuron
@@ -322,3 +325,50 @@ def test_segments_areas_and_nseg_changes_match_neuron():
         dend.nseg = ours.nseg = nseg
         assert [seg.gnabar_hh for seg in ours] == [seg.gnabar_hh for seg in dend], f"nseg {nseg}"
         assert [seg.area() for seg in ours] == [seg.area() for seg in dend]
+
+
+def test_the_gates_and_currents_example_matches_neuron():
+    example = Path(__file__).resolve().parents[1] / "examples" / "gates_and_currents.json"
+    model, settings, outputs = load_model_file(example)
+    model.run(settings.tstop, dt=settings.dt, v_init=settings.v_init, celsius=settings.celsius)
+
+    soma = h.Section(name="soma")
+    soma.L = soma.diam = 18.8
+    soma.Ra = 123
+    soma.insert("hh")
+    dend = h.Section(name="dend")
+    dend.L, dend.diam, dend.nseg, dend.Ra = 200, 1, 5, 123
+    dend.insert("hh")
+    for seg, gnabar in zip(dend, (0.12, 0.09, 0.06, 0.03, 0.0)):
+        seg.hh.gnabar, seg.ena = gnabar, 55
+    dend.connect(soma(1))
+    stim = h.IClamp(soma(0.5))
+    stim.delay, stim.dur, stim.amp = 5, 1, 0.3
+    synapse = h.ExpSyn(dend(0.9))
+    synapse.tau = 2
+    kick = h.NetStim()
+    kick.start, kick.number = 20, 1
+    drive = h.NetCon(kick, synapse)
+    drive.delay, drive.weight[0] = 1, 0.01
+    refs = {
+        "soma(0.5)": soma(0.5)._ref_v,
+        "soma(0.5).m_hh": soma(0.5)._ref_m_hh,
+        "soma(0.5).h_hh": soma(0.5)._ref_h_hh,
+        "soma(0.5).n_hh": soma(0.5)._ref_n_hh,
+        "soma(0.5).ina": soma(0.5)._ref_ina,
+        "soma(0.5).ik": soma(0.5)._ref_ik,
+        "dend(0.9)": dend(0.9)._ref_v,
+        "stim.i": stim._ref_i,
+        "syn.g": synapse._ref_g,
+    }
+    vectors = {name: h.Vector().record(ref, 0.1) for name, ref in refs.items()}
+    h.dt, h.celsius = 0.025, 6.3
+    h.finitialize(-65)
+    h.continuerun(40)
+    assert list(outputs.traces) == list(refs)
+    for name, trace in outputs.traces.items():
+        theirs = np.array(vectors[name])
+        assert trace.values.shape == theirs.shape == (401,), name
+        tolerance = TOLERANCE if name in ("soma(0.5)", "dend(0.9)") else 1e-10
+        assert np.max(np.abs(trace.values - theirs)) < tolerance, name
+    assert len(outputs.spikes["soma"].spike_times) == 2  # the pulse, then the synapse on the dendrite

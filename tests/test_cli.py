@@ -24,6 +24,7 @@ from cablesim.model_io import LoadedModel, ModelFileError, RunSettings, load_mod
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HH_SOMA = EXAMPLES / "hh_soma.json"
+GATES_AND_CURRENTS = EXAMPLES / "gates_and_currents.json"
 NEURON_SPIKE_MS = 7.625  # hh_soma.json with NEURON 9.0.2
 NEURON_PEAK_MV = 38.09992
 
@@ -47,7 +48,19 @@ def test_hh_soma_json_output_matches_neuron(tmp_path: Path, capsys: pytest.Captu
     assert (code, stderr) == (0, "")
     assert stdout == f"wrote {out} (1601 time points, 1 spike)\n"
     result = json.loads(out.read_text())
-    assert list(result) == ["version", "model", "tstop", "dt", "v_init", "celsius", "method", "spikes", "traces"]
+    assert list(result) == [
+        "version",
+        "model",
+        "tstop",
+        "dt",
+        "v_init",
+        "celsius",
+        "method",
+        "record_dt",
+        "spikes",
+        "traces",
+    ]
+    assert result["record_dt"] is None
     assert (result["tstop"], result["dt"], result["method"]) == (40, 0.025, "backward-euler")
     assert list(result["spikes"]) == ["soma"]
     assert result["spikes"]["soma"] == [pytest.approx(NEURON_SPIKE_MS, abs=1e-9)]
@@ -217,7 +230,7 @@ BAD_DOCUMENTS = {
             "synapses": [{"name": "syn", "at": "soma(0.5)"}],
             "netcons": [{"source": "soma(0.5)", "target": "sny"}],
         },
-        "netcons[0].target: no synapse named 'sny' (synapses: syn)",
+        "netcons[0].target: no synapse or netstim named 'sny' (synapses: syn; netstims: none)",
     ),
     "unknown netstim": (
         {"sections": [_soma()], "netcons": [{"source": "stim"}]},
@@ -239,6 +252,57 @@ BAD_DOCUMENTS = {
         "run.method: unknown method 'cnexp' (known: backward-euler, crank-nicolson)",
     ),
     "not an object": ([], "(top level): expected an object, got array"),
+    # issue 18: per-segment parameters, named iclamps, NetStim targets, recordings of any variable, record_dt
+    "per-segment values for another nseg": (
+        {"sections": [_soma(nseg=3, mechanisms={"hh": {"gnabar": [0.1, 0.2]}})]},
+        "sections[0].mechanisms.hh.gnabar: expected 3 values (one per segment, nseg = 3), got 2",
+    ),
+    "a per-segment value out of range": (
+        {"sections": [_soma(nseg=2, mechanisms={"pas": {"g": [0.001, -1]}})]},
+        "sections[0].mechanisms.pas.g[1]: g must be >= 0 S/cm2, got -1",
+    ),
+    "a per-segment value that is no number": (
+        {"sections": [_soma(nseg=2, mechanisms={"hh": {"ena": [50, "55"]}})]},
+        'sections[0].mechanisms.hh.ena[1]: ena must be a number, got string "55"',
+    ),
+    "an unknown variable": (
+        {"sections": [_soma()], "record": ["soma(0.5).m"]},
+        "record[0]: unknown variable 'm' in 'soma(0.5).m' (known: v, ina, ik, ena, ek, m_hh, h_hh, n_hh, gna_hh, "
+        "gk_hh, il_hh, i_pas)",
+    ),
+    "a gate where hh is not inserted": (
+        {"sections": [_soma()], "record": ["soma(0.5).m_hh"]},
+        "record[0]: mechanism 'hh' is not inserted in section 'soma'",
+    ),
+    "a variable of an unknown point process": (
+        {"sections": [_soma()], "record": ["syn.g"]},
+        "record[0]: no synapse or iclamp named 'syn' (synapses: none; iclamps: none)",
+    ),
+    "a variable an iclamp does not have": (
+        {"sections": [_soma()], "iclamps": [{"name": "stim", "at": "soma(0.5)"}], "record": ["stim.g"]},
+        "record[0]: IClamp 'stim' has no variable 'g' (known: i)",
+    ),
+    "a record that is neither": (
+        {"sections": [_soma()], "record": ["soma"]},
+        "record[0]: bad record 'soma': expected a location such as 'soma(0.5)', 'soma(0.5).m_hh' or 'syn.g'",
+    ),
+    "the same variable twice": (
+        {"sections": [_soma(mechanisms={"hh": {}})], "record": ["soma(0.5).ina", "soma( 0.5 ).ina"]},
+        "record[1]: soma( 0.5 ).ina is already recorded (as soma(0.5).ina)",
+    ),
+    "record_dt not above 0": (
+        {"sections": [_soma()], "run": {"record_dt": 0}},
+        "run.record_dt: record_dt must be > 0 ms, got 0",
+    ),
+    "a target that is a synapse and a netstim": (
+        {
+            "sections": [_soma()],
+            "synapses": [{"name": "x", "at": "soma(0.5)"}],
+            "netstims": [{"name": "x"}],
+            "netcons": [{"source": "soma(0.5)", "target": "x"}],
+        },
+        "netcons[0].target: 'x' names a synapse and a netstim; rename one of them",
+    ),
 }
 
 
@@ -488,3 +552,47 @@ def test_installed_console_script(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert "spikes soma: 1 spike at 7.625 ms" in done.stdout.splitlines()
+
+
+def test_recordings_per_segment_values_and_netstim_targets_in_json_are_the_apis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.json"
+    code, _, stderr = _run(capsys, GATES_AND_CURRENTS, "-o", out)
+    assert (code, stderr) == (0, "")
+    result = json.loads(out.read_text())
+    assert result["record_dt"] == 0.1
+    # The same model through the Python API.
+    model = cablesim.Model()
+    soma = model.Section("soma", L=18.8, diam=18.8, Ra=123).insert("hh")
+    dend = model.Section("dend", L=200, diam=1, nseg=5, Ra=123).insert("hh")
+    for seg, gnabar in zip(dend, (0.12, 0.09, 0.06, 0.03, 0.0)):
+        seg.hh.gnabar, seg.ena = gnabar, 55
+    dend.connect(soma(1))
+    stim = model.IClamp(soma(0.5), 5, 1, 0.3)
+    synapse = model.ExpSyn(dend(0.9), 2, 0)
+    model.NetCon(model.NetStim(20, 1), synapse, delay=1, weight=0.01)
+    detector = model.NetCon(soma(0.5), None, threshold=0)
+    refs = [soma(0.5)._ref_v] + [getattr(soma(0.5), f"_ref_{name}") for name in ("m_hh", "h_hh", "n_hh", "ina", "ik")]
+    traces = [model.record(ref, 0.1) for ref in [*refs, dend(0.9)._ref_v, stim._ref_i, synapse._ref_g]]
+    model.run(40)
+    assert result["traces"]["t"] == traces[0].t.tolist() and len(traces[0].t) == 401
+    assert [result["traces"][name] for name in list(result["traces"])[1:]] == [t.values.tolist() for t in traces]
+    assert result["spikes"]["soma"] == detector.spike_times.tolist() and len(detector.spike_times) == 2
+    assert result["spikes"]["kick"] == [20.0]
+
+
+def test_a_netstim_named_as_a_target_is_started_by_events() -> None:
+    loaded = load_model(
+        {
+            "sections": [_soma()],
+            "netstims": [
+                {"name": "trigger", "start": 2, "number": 1},
+                {"name": "burst", "start": -1, "number": 3, "interval": 2},
+            ],
+            "netcons": [{"source": "trigger", "target": "burst", "weight": 1}, {"name": "out", "source": "burst"}],
+            "run": {"tstop": 20},
+        }
+    )
+    loaded.model.run(20)
+    assert loaded.outputs.spikes["out"].spike_times.tolist() == [3, 5, 7]

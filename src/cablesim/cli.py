@@ -36,18 +36,19 @@ DESCRIPTION = "Run a cablesim model described in a JSON file and report its spik
 EPILOG = """\
 model file (JSON; full reference with units and defaults: docs/model-format.md):
   sections  [{"name": "soma", "L": 18.8, "diam": 18.8, "nseg": 1, "Ra": 123, "cm": 1,
-              "parent": null, "mechanisms": {"hh": {}}}, ...]
-  iclamps   [{"at": "soma(0.5)", "delay": 5, "dur": 1, "amp": 0.1}]
+              "parent": null, "mechanisms": {"hh": {"gnabar": 0.12 or [one per segment]}}}, ...]
+  iclamps   [{"name": "stim", "at": "soma(0.5)", "delay": 5, "dur": 1, "amp": 0.1}]
   synapses  [{"name": "syn", "type": "ExpSyn", "at": "dend(0.5)", "tau": 2, "e": 0}]
-  netstims  [{"name": "stim", "start": 9, "number": 1, "interval": 10}]
-  netcons   [{"source": "stim" or "soma(0.5)", "target": "syn" or null,
+  netstims  [{"name": "burst", "start": 9, "number": 1, "interval": 10}]
+  netcons   [{"source": "burst" or "soma(0.5)", "target": "syn", "burst" or null,
               "threshold": 0, "delay": 1, "weight": 0.04, "name": "soma_spikes"}]
-  record    ["soma(0.5)", "dend(1)"]
-  run       {"tstop": 40, "dt": 0.025, "v_init": -65, "celsius": 6.3, "method": "backward-euler"}
+  record    ["soma(0.5)", "soma(0.5).m_hh", "soma(0.5).ina", "stim.i", "syn.g"]
+  run       {"tstop": 40, "dt": 0.025, "v_init": -65, "celsius": 6.3, "method": "backward-euler",
+             "record_dt": 0.1}
 
 output:
   without -o     a short summary on stdout
-  json           {"version", "model", "tstop", "dt", "v_init", "celsius", "method",
+  json           {"version", "model", "tstop", "dt", "v_init", "celsius", "method", "record_dt",
                   "spikes": {netcon name: [ms, ...]}, "traces": {"t": [ms, ...], "soma(0.5)": [mV, ...]}}
                  (a netcon without a name is reported as "netcons[i]")
   csv            OUT: one column per trace (t,soma(0.5),...), one row per time point;
@@ -102,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 class _Results:
     settings: RunSettings
     spikes: dict[str, list[float]]
-    traces: dict[str, np.ndarray]  # "t" first, then each recorded location
+    traces: dict[str, np.ndarray]  # "t" (the sample times) first, then each recording
+    steps: int
 
 
 def _simulate(loaded: LoadedModel, settings: RunSettings) -> _Results:
@@ -114,8 +116,10 @@ def _simulate(loaded: LoadedModel, settings: RunSettings) -> _Results:
     except ModelError as error:
         raise _Failure(f"run: {error}") from None
     spikes = {name: netcon.spike_times.tolist() for name, netcon in loaded.outputs.spikes.items()}
-    traces = {"t": run.t, **{name: trace.values for name, trace in loaded.outputs.traces.items()}}
-    return _Results(settings, spikes, traces)
+    recorded = loaded.outputs.traces
+    times = next(iter(recorded.values())).t if recorded else run.t  # every recording shares them (run.record_dt)
+    traces = {"t": times, **{name: trace.values for name, trace in recorded.items()}}
+    return _Results(settings, spikes, traces, len(run.t) - 1)
 
 
 def _write_json(results: _Results, model: str, out: TextIO) -> None:
@@ -128,6 +132,7 @@ def _write_json(results: _Results, model: str, out: TextIO) -> None:
         "v_init": s.v_init,
         "celsius": s.celsius,
         "method": s.method,
+        "record_dt": s.record_dt,
         "spikes": results.spikes,
         "traces": {name: values.tolist() for name, values in results.traces.items()},
     }
@@ -190,7 +195,7 @@ def _plural(count: int, noun: str) -> str:
 
 def _summary(results: _Results, model: str) -> str:
     s = results.settings
-    steps = len(results.traces["t"]) - 1
+    steps = results.steps
     lines = [f"{model}: {steps} steps of {s.dt:g} ms to {s.tstop:g} ms ({s.method}, {s.celsius:g} degC)"]
     if not results.spikes:
         lines.append("spikes: no netcons in the model")
@@ -200,7 +205,8 @@ def _summary(results: _Results, model: str) -> str:
         lines.append(f"spikes {name}: {_plural(len(times), 'spike')}" + (f" at {shown}{more} ms" if times else ""))
     recorded = [name for name in results.traces if name != "t"]
     if recorded:
-        lines.append(f"traces: {', '.join(recorded)} ({steps + 1} points each; save them with -o OUT)")
+        points = len(results.traces["t"])
+        lines.append(f"traces: {', '.join(recorded)} ({points} points each; save them with -o OUT)")
     return "\n".join(lines)
 
 

@@ -24,12 +24,15 @@ from typing import Any, NamedTuple
 
 from .model import (
     METHODS,
+    RANGE_VARIABLES,
     ExpSyn,
+    IClamp,
     Mechanism,
     Model,
     ModelError,
     NetCon,
     NetStim,
+    Reference,
     Section,
     Segment,
     Trace,
@@ -43,21 +46,25 @@ log = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = ("description", "sections", "iclamps", "synapses", "netstims", "netcons", "record", "run")
 SECTION_KEYS = ("name", "L", "diam", "nseg", "Ra", "cm", "parent", "mechanisms")
-ICLAMP_KEYS = ("at", "delay", "dur", "amp")
+ICLAMP_KEYS = ("name", "at", "delay", "dur", "amp")
 SYNAPSE_KEYS = ("name", "type", "at", "tau", "e")
 SYNAPSE_TYPES = ("ExpSyn",)
 NETSTIM_KEYS = ("name", "start", "number", "interval")
 NETCON_KEYS = ("source", "target", "name", "threshold", "delay", "weight")
-RUN_KEYS = ("tstop", "dt", "v_init", "celsius", "method")
+RUN_KEYS = ("tstop", "dt", "v_init", "celsius", "method", "record_dt")
 
 # sec(x): NEURON-style section names (soma, dend_1, cell[0].soma) and a plain decimal x.
 _SECTION_NAME = re.compile(r"[A-Za-z_]\w*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*\Z", re.ASCII)
 _NAME = re.compile(r"[A-Za-z_]\w*\Z", re.ASCII)
 _LOCATION = re.compile(r"\s*(?P<name>[^()\s]+)\s*\(\s*(?P<x>[^()]*?)\s*\)\s*\Z")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
+# What to record: a location, a location's range variable ("soma(0.5).m_hh"), or a point process's ("syn.g").
+_RECORDED_AT = re.compile(r"\s*(?P<at>[^()\s]+\s*\([^()]*\))\s*(\.\s*(?P<variable>\w+)\s*)?\Z")
+_RECORDED_OF = re.compile(r"\s*(?P<name>[A-Za-z_]\w*)\s*\.\s*(?P<variable>\w+)\s*\Z", re.ASCII)
 # The context the core puts in front of its messages; the JSON path replaces it.
 _CORE_CONTEXT = re.compile(
-    r"(section '[^']*'( mechanism '[^']*'| \w+)?|IClamp at \S+|ExpSyn at \S+|Net(Stim|Con) \d+): "
+    r"(section '[^']*'( mechanism '[^']*'| \w+)?|[^\s()]+\([^()]*\) \w+|record \w+ at \S+|IClamp at \S+|ExpSyn at \S+"
+    r"|Net(Stim|Con) \d+): "
 )
 
 
@@ -79,6 +86,7 @@ class RunSettings:
     v_init: float = -65.0
     celsius: float = 6.3
     method: str = "backward-euler"
+    record_dt: float | None = None  # [ms] every record at this interval; None: at t = 0 and after every step
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ class Outputs:
     """What the document asks to report, in file order: spike detectors by output name, traces by location."""
 
     spikes: Mapping[str, NetCon]  # the netcon's "name", or "netcons[i]"
-    traces: Mapping[str, Trace]  # the location as written, without spaces: "soma(0.5)"
+    traces: Mapping[str, Trace]  # as written, without spaces: "soma(0.5)", "soma(0.5).m_hh", "syn.g"
 
 
 class LoadedModel(NamedTuple):
@@ -195,6 +203,7 @@ class _Builder:
         self.sections: dict[str, Section] = {}
         self.synapses: dict[str, ExpSyn] = {}
         self.netstims: dict[str, NetStim] = {}
+        self.iclamps: dict[str, IClamp] = {}
 
     def location(self, value: object, path: str) -> Segment:
         """``"soma(0.5)"`` -> soma(0.5)."""
@@ -239,9 +248,22 @@ class _Builder:
             with _core_errors(mechanism_path):
                 section.insert(mechanism)
             for parameter, given in parameters.items():
-                number = _number(given, _join(mechanism_path, parameter), parameter)
-                with _core_errors(_join(mechanism_path, parameter)):
-                    setattr(Mechanism(section, mechanism), parameter, number)
+                parameter_path = _join(mechanism_path, parameter)
+                if not isinstance(given, (list, tuple)):
+                    number = _number(given, parameter_path, parameter)
+                    with _core_errors(parameter_path):
+                        setattr(Mechanism(section, mechanism), parameter, number)
+                    continue
+                # One value per segment, from x = 0 to 1 (nseg is set above).
+                if len(given) != section.nseg:
+                    raise ModelFileError(
+                        parameter_path,
+                        f"expected {section.nseg} values (one per segment, nseg = {section.nseg}), got {len(given)}",
+                    )
+                for k, (segment, item) in enumerate(zip(section, given)):
+                    number = _number(item, _join(parameter_path, k), parameter)
+                    with _core_errors(_join(parameter_path, k)):
+                        setattr(Mechanism(section, mechanism, segment), parameter, number)
         parent = spec.get("parent")
         return None if parent is None else _string(parent, _join(path, "parent"))
 
@@ -268,6 +290,7 @@ class _Builder:
 
     def iclamp(self, value: object, path: str) -> None:
         spec = _object(value, path, ICLAMP_KEYS, required=("at",))
+        name = None if spec.get("name") is None else _name(spec["name"], _join(path, "name"), "iclamp", self.iclamps)
         where = self.location(spec["at"], _join(path, "at"))
         with _core_errors(_join(path, "at")):
             clamp = self.model.IClamp(where)
@@ -276,6 +299,8 @@ class _Builder:
                 number = _number(spec[key], _join(path, key), key)
                 with _core_errors(_join(path, key)):
                     setattr(clamp, key, number)
+        if name is not None:
+            self.iclamps[name] = clamp
 
     def synapse(self, value: object, path: str) -> None:
         spec = _object(value, path, SYNAPSE_KEYS, required=("name", "at"))
@@ -327,15 +352,19 @@ class _Builder:
                 raise ModelFileError(_join(path, "threshold"), "a threshold applies only to a location source")
         else:
             source = self.location(source_text, source_path)
-        target: ExpSyn | None = None
+        target: ExpSyn | NetStim | None = None
         if spec.get("target") is not None:
-            target_name = _string(spec["target"], _join(path, "target"))
-            if target_name not in self.synapses:
+            target_path = _join(path, "target")
+            target_name = _string(spec["target"], target_path)
+            if target_name in self.synapses and target_name in self.netstims:
+                raise ModelFileError(target_path, f"'{target_name}' names a synapse and a netstim; rename one of them")
+            if target_name not in self.synapses and target_name not in self.netstims:
                 raise ModelFileError(
-                    _join(path, "target"),
-                    f"no synapse named '{target_name}' (synapses: {_known(list(self.synapses))})",
+                    target_path,
+                    f"no synapse or netstim named '{target_name}' (synapses: {_known(list(self.synapses))}; "
+                    f"netstims: {_known(list(self.netstims))})",
                 )
-            target = self.synapses[target_name]
+            target = self.synapses.get(target_name) or self.netstims[target_name]
         with _core_errors(path):
             netcon = self.model.NetCon(source, target)
         for key in ("threshold", "delay", "weight"):
@@ -345,24 +374,66 @@ class _Builder:
                     setattr(netcon, key, number)
         named[name if name is not None else f"netcons[{index}]"] = netcon
 
-    def record(self, value: object, path: str, traces: dict[str, Trace]) -> None:
-        where = self.location(value, path)
+    def recorded(self, value: object, path: str) -> Reference:
+        """``"soma(0.5)"`` (v), ``"soma(0.5).m_hh"``, ``"syn.g"``, ``"stim.i"`` -> what to record."""
+        if not isinstance(value, str):
+            raise ModelFileError(
+                path, f"expected a location or a variable such as 'soma(0.5).m_hh', got {_describe(value)}"
+            )
+        at = _RECORDED_AT.match(value)
+        if at:
+            where = self.location(at.group("at"), path)
+            variable = at.group("variable") or "v"
+            if variable not in RANGE_VARIABLES:
+                raise ModelFileError(
+                    path, f"unknown variable '{variable}' in {value!r} (known: {', '.join(RANGE_VARIABLES)})"
+                )
+            return Reference(where, variable)
+        of = _RECORDED_OF.match(value)
+        if not of:
+            raise ModelFileError(
+                path, f"bad record {value!r}: expected a location such as 'soma(0.5)', 'soma(0.5).m_hh' or 'syn.g'"
+            )
+        name, variable = of.group("name"), of.group("variable")
+        owner: ExpSyn | IClamp
+        if name in self.synapses:
+            owner, known = self.synapses[name], ("g", "i")
+        elif name in self.iclamps:
+            owner, known = self.iclamps[name], ("i",)
+        else:
+            raise ModelFileError(
+                path,
+                f"no synapse or iclamp named '{name}' (synapses: {_known(list(self.synapses))}; "
+                f"iclamps: {_known(list(self.iclamps))})",
+            )
+        if variable not in known:
+            raise ModelFileError(
+                path, f"{owner._kind} '{name}' has no variable '{variable}' (known: {', '.join(known)})"
+            )
+        return Reference(owner, variable)
+
+    def record(self, value: object, path: str, traces: dict[str, Trace], dt: float | None) -> None:
+        what = self.recorded(value, path)
         for key, trace in traces.items():
-            if trace.segment == where:
+            if trace.owner == what.owner and trace.variable == what.variable:
                 raise ModelFileError(path, f"{value} is already recorded (as {key})")
         with _core_errors(path):
-            traces["".join(str(value).split())] = self.model.record(where)
+            traces["".join(str(value).split())] = self.model.record(what, dt)
 
 
 def _run_settings(value: object) -> RunSettings:
     spec = _object(value, "run", RUN_KEYS)
     numbers = {
-        key: _number(spec[key], _join("run", key), key) for key in ("tstop", "dt", "v_init", "celsius") if key in spec
+        key: _number(spec[key], _join("run", key), key)
+        for key in ("tstop", "dt", "v_init", "celsius", "record_dt")
+        if key in spec
     }
     if numbers.get("tstop", 0.0) < 0:
         raise ModelFileError("run.tstop", f"tstop must be >= 0 ms, got {spec['tstop']!r}")
     if numbers.get("dt", 1.0) <= 0:
         raise ModelFileError("run.dt", f"dt must be > 0 ms, got {spec['dt']!r}")
+    if numbers.get("record_dt", 1.0) <= 0:
+        raise ModelFileError("run.record_dt", f"record_dt must be > 0 ms, got {spec['record_dt']!r}")
     method = _string(spec.get("method", RunSettings.method), "run.method")
     if method not in METHODS:
         raise ModelFileError("run.method", f"unknown method '{method}' (known: {', '.join(METHODS)})")
@@ -373,6 +444,7 @@ def _run_settings(value: object) -> RunSettings:
         v_init=numbers.get("v_init", defaults.v_init),
         celsius=numbers.get("celsius", defaults.celsius),
         method=method,
+        record_dt=numbers.get("record_dt"),
     )
 
 
@@ -396,10 +468,10 @@ def load_model(data: Mapping[str, Any]) -> LoadedModel:
     spikes: dict[str, NetCon] = {}
     for i, item in enumerate(_array(spec.get("netcons", []), "netcons")):
         builder.netcon(item, _join("netcons", i), i, spikes)
+    settings = _run_settings(spec.get("run", {}))
     traces: dict[str, Trace] = {}
     for i, item in enumerate(_array(spec.get("record", []), "record")):
-        builder.record(item, _join("record", i), traces)
-    settings = _run_settings(spec.get("run", {}))
+        builder.record(item, _join("record", i), traces, settings.record_dt)
     log.debug("loaded %r: %d spike outputs, %d traces, %s", builder.model, len(spikes), len(traces), settings)
     return LoadedModel(builder.model, settings, Outputs(spikes, traces))
 
