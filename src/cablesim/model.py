@@ -150,6 +150,8 @@ class Segment:
     ``seg.area()``, ``seg.ena``, ``seg.hh.gnabar`` (or ``seg.gnabar_hh``), and ``seg._ref_m_hh`` to record one."""
 
     __slots__ = ("section", "x")
+    section: "Section"
+    x: float
 
     def __init__(self, section: "Section", x: float) -> None:
         object.__setattr__(self, "section", section)
@@ -238,6 +240,9 @@ class Mechanism:
     (``soma(0.5).hh.gnabar = 0.2``); on a segment, ``seg.hh._ref_m`` is the gate to record."""
 
     __slots__ = ("_section", "_name", "_segment")
+    _section: "Section"
+    _name: str
+    _segment: Optional[Segment]
 
     def __init__(self, section: "Section", name: str, segment: Optional[Segment] = None) -> None:
         object.__setattr__(self, "_section", section)
@@ -270,6 +275,9 @@ class Mechanism:
 class Section:
     """An unbranched cable: L [um], diam [um], nseg, Ra [ohm cm], cm [uF/cm2] (NEURON's defaults).
     ``for seg in sec`` iterates its segments; ``sec.gnabar_hh = x`` sets a parameter in all of them."""
+
+    model: "Model"
+    index: int
 
     def __init__(self, model: "Model", index: int) -> None:
         object.__setattr__(self, "model", model)
@@ -430,6 +438,9 @@ class Section:
 
 
 class _PointProcess:
+    model: "Model"
+    index: int
+    segment: Optional[Segment]  # None for a NetStim, and a NetCon from one
     _kind = ""
     _setter = ""
     _getter = ""
@@ -587,6 +598,10 @@ class Run:
 
 
 Engine = Union["_core.Simulation", "_core.CoreNeuronSimulation"]
+# The classes by other names, for the annotations inside Model, whose methods of the same names hide them.
+_SectionClass = Section
+_ExpSynClass = ExpSyn
+_NetStimClass = NetStim
 
 
 @dataclass(frozen=True)
@@ -624,7 +639,7 @@ class Model:
         nseg: Optional[int] = None,
         Ra: Optional[float] = None,  # noqa: N803
         cm: Optional[float] = None,
-    ) -> Section:
+    ) -> _SectionClass:
         """A new section with NEURON's defaults (L 100 um, diam 500 um, nseg 1, Ra 35.4 ohm cm, cm 1 uF/cm2).
         Every value is checked before the section exists: a ModelError leaves the model as it was."""
         if any(s.name == name for s in self.sections):
@@ -640,7 +655,7 @@ class Model:
         self.sections.append(section)
         return section
 
-    def section(self, name: str) -> Section:
+    def section(self, name: str) -> _SectionClass:
         """The section called ``name``."""
         for s in self.sections:
             if s.name == name:
@@ -664,7 +679,7 @@ class Model:
         clamp._set_all({"delay": delay, "dur": dur, "amp": amp})
         return clamp
 
-    def ExpSyn(self, where: Segment, tau: float = 0.1, e: float = 0.0) -> ExpSyn:  # noqa: N802
+    def ExpSyn(self, where: Segment, tau: float = 0.1, e: float = 0.0) -> _ExpSynClass:  # noqa: N802
         """An exponential synapse at ``where``: ``ExpSyn(dend(0.5), 2, 0)`` or with keywords."""
         self._own(where, "ExpSyn")
         synapse = ExpSyn(self, self._core.add_exp_synapse(where.section.index, where.x), where)
@@ -673,7 +688,7 @@ class Model:
 
     def NetStim(  # noqa: N802
         self, start: float = 50.0, number: float = 10.0, interval: float = 10.0
-    ) -> NetStim:
+    ) -> _NetStimClass:
         """An event generator: ``NetStim(9, 1, 10)`` or with keywords."""
         stim = NetStim(self, self._core.add_spike_generator(), None)
         stim._set_all({"start": start, "number": number, "interval": interval})
@@ -681,8 +696,8 @@ class Model:
 
     def NetCon(  # noqa: N802
         self,
-        source: Union[Segment, NetStim],
-        target: Union[ExpSyn, NetStim, None] = None,
+        source: Union[Segment, _NetStimClass],
+        target: Union[_ExpSynClass, _NetStimClass, None] = None,
         threshold: float = 10.0,
         delay: float = 1.0,
         weight: float = 0.0,

@@ -260,7 +260,7 @@ class _Builder:
                         parameter_path,
                         f"expected {section.nseg} values (one per segment, nseg = {section.nseg}), got {len(given)}",
                     )
-                for k, (segment, item) in enumerate(zip(section, given)):
+                for k, (segment, item) in enumerate(zip(section.segments(), given)):
                     number = _number(item, _join(parameter_path, k), parameter)
                     with _core_errors(_join(parameter_path, k)):
                         setattr(Mechanism(section, mechanism, segment), parameter, number)
@@ -396,6 +396,7 @@ class _Builder:
             )
         name, variable = of.group("name"), of.group("variable")
         owner: ExpSyn | IClamp
+        known: tuple[str, ...]
         if name in self.synapses:
             owner, known = self.synapses[name], ("g", "i")
         elif name in self.iclamps:
