@@ -179,6 +179,60 @@ int main() {
         CHECK(pieces.trace(1) == whole.trace(1));
         CHECK(pieces.spikes().size() == whole.spikes().size());
     }
+    // Probes of every kind, every step and every Dt, a NetStim started by spikes, and a run continued after
+    // parameter changes (update_parameters): the same to the bit.
+    for (int threads: {1, 3}) {
+        model p = ring(6, 11);
+        const section_id dend = 3;
+        p.insert(dend, "hh");
+        for (int j = 0; j < 11; ++j) p.set_segment_parameter(location{dend, (j + 0.5) / 11}, "hh", "gnabar", 0.01 * j);
+        const std::size_t burst = p.add_spike_generator();
+        p.set_spike_generator_parameter(burst, "start", -1);
+        p.set_spike_generator_parameter(burst, "number", 3);
+        p.set_spike_generator_parameter(burst, "interval", 2);
+        const std::size_t trigger = p.add_connection_from_voltage(location{2, 0.5}, target_kind::spike_generator, burst);
+        p.set_connection_parameter(trigger, "weight", 1);
+        const std::size_t drive = p.add_connection_from_generator(burst, target_kind::exp_synapse, 4);
+        p.set_connection_parameter(drive, "weight", 0.02);
+        const std::size_t clamp = p.add_current_clamp(location{0, 0.5});
+        p.set_current_clamp_parameter(clamp, "delay", 20);
+        p.set_current_clamp_parameter(clamp, "dur", 1);
+        for (double interval: {0.0, 0.1, 0.0375}) {
+            for (const char* name: {"v", "m_hh", "h_hh", "n_hh", "gna_hh", "gk_hh", "il_hh", "ina", "ik", "ena"}) {
+                p.add_probe(location{dend, 0.7}, name, interval);
+            }
+            p.add_probe(location{dend, 0.2}, "i_pas", interval);
+            p.add_current_clamp_probe(clamp, "i", interval);
+            p.add_exp_synapse_probe(4, "g", interval);
+            p.add_exp_synapse_probe(4, "i", interval);
+        }
+        for (int secondorder: {0, 2}) {
+            const simulation_options options{0.025, 6.3, secondorder, true};
+            coreneuron::simulation engine(p, options, threads);
+            simulation reference(p, options);
+            engine.finitialize(-65);
+            reference.finitialize(-65);
+            engine.continuerun(30);
+            reference.continuerun(30);
+            model changed = p;
+            changed.set_segment_parameter(location{dend, 0.5}, "hh", "gnabar", 0.2);
+            changed.set_current_clamp_parameter(clamp, "amp", 0.4);
+            changed.set_connection_parameter(drive, "weight", 0.05);
+            engine.update_parameters(changed);
+            reference.update_parameters(changed);
+            engine.run(60.0125);
+            reference.run(60.0125);
+            CHECK(engine.time() == reference.time() && engine.time_trace() == reference.time_trace());
+            for (std::size_t k = 0; k < p.probes().size(); ++k) {
+                CHECK(engine.trace(k) == reference.trace(k));
+                CHECK(engine.trace_times(k) == reference.trace_times(k));
+            }
+            CHECK(engine.spikes().size() == reference.spikes().size() && reference.spikes().size() > 3);
+            changed.insert(0, "pas");
+            CHECK_THROWS(engine.update_parameters(changed), model_error); // a structure change
+            CHECK_THROWS(reference.update_parameters(changed), model_error);
+        }
+    }
     CHECK_THROWS(coreneuron::simulation(r, simulation_options{}, 0), model_error);
     CHECK_THROWS(coreneuron::simulation(r, simulation_options{0.0}, 1), model_error);
     {

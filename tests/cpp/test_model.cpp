@@ -65,5 +65,37 @@ int main() {
     forest.add_section("a");
     forest.add_section("b");
     CHECK(discretize(forest).tree_count() == 2);
+    // issue 18: a section refused at creation leaves nothing; parameters per segment follow NEURON's nseg rule.
+    {
+        model g;
+        g.add_section("soma");
+        section_geometry bad;
+        bad.length = 50;
+        bad.diameter = -2;
+        CHECK(message_contains([&] { g.add_section("dend", bad); }, "section 'dend': diam must be > 0 um, got -2"));
+        CHECK(g.section_count() == 1);
+        section_geometry good;
+        good.nseg = 3;
+        const section_id d = g.add_section("dend", good);
+        CHECK(d == 1 && g.section_at(d).nseg == 3);
+        g.insert(d, "hh");
+        for (int j = 0; j < 3; ++j) g.set_segment_parameter(location{d, (j + 0.5) / 3}, "hh", "gnabar", 0.1 * (j + 1));
+        CHECK(g.mechanism_parameter(d, "hh", "gnabar") == 0.2); // a section reads the segment at x = 0.5
+        CHECK(g.segment_parameter(location{d, 0.0}, "hh", "gnabar") == 0.1);
+        CHECK(g.segment_parameter(location{d, 1.0}, "hh", "gnabar") == 0.30000000000000004);
+        g.set_nseg(d, 5); // new segments: the old segment holding each centre
+        const double expected[] = {0.1, 0.1, 0.2, 0.30000000000000004, 0.30000000000000004};
+        for (int j = 0; j < 5; ++j) CHECK(g.section_at(d).hh[static_cast<std::size_t>(j)].gnabar == expected[j]);
+        CHECK(message_contains([&] { g.set_segment_parameter(location{d, 0.5}, "hh", "gkbar", -1); },
+                               "dend(0.5) hh: gkbar must be >= 0 S/cm2, got -1"));
+        CHECK(message_contains([&] { g.add_probe(location{0, 0.5}, "m_hh", 0); },
+                               "record m_hh at soma(0.5): mechanism 'hh' is not inserted in section 'soma'"));
+        CHECK(message_contains([&] { g.add_probe(location{d, 0.5}, "m", 0); }, "unknown variable 'm'"));
+        CHECK(g.add_probe(location{d, 0.5}, "m_hh", 0.1) == 0 && g.probes()[0].var == variable::hh_m);
+        const std::uint64_t before = g.revision();
+        g.set_mechanism_parameter(d, "hh", "gl", 0.001);
+        CHECK(g.revision() > before);
+        CHECK(segment_area(g.section_at(d)) == pi * 500.0 * (100.0 / 5));
+    }
     return cablesim_test::finish("test_model");
 }
