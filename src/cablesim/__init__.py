@@ -5,9 +5,10 @@
 >>> soma = model.Section("soma", L=18.8, diam=18.8, Ra=123).insert("hh")
 >>> stim = model.IClamp(soma(0.5), delay=5, dur=1, amp=0.1)
 >>> v = model.record(soma(0.5))
+>>> m = model.record(soma(0.5).hh._ref_m, 0.1)
 >>> run = model.run(40)
->>> float(max(v.values)) > 0
-True
+>>> float(max(v.values)) > 0, len(m.values)
+(True, 401)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .model import (
     ModelError,
     NetCon,
     NetStim,
+    Reference,
     Run,
     Section,
     Segment,
@@ -72,6 +74,7 @@ __all__ = [
     "NetCon",
     "NetStim",
     "ParallelContext",
+    "Reference",
     "Run",
     "Section",
     "Segment",
