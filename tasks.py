@@ -1,16 +1,14 @@
-"""cablesim's contributor tasks (invoke). `invoke --list` shows them; `invoke --help TASK` explains one.
-
-Thin: each task parses its options and calls into packaging/wheelkit, where the logic is unit-tested.
-
-    invoke image.build | image.push | image.shell | image.run -- CMD   the build image (docker or podman)
-    invoke wheelhouse.add | wheelhouse.rewrite | wheelhouse.index       a wheelhouse for offline clusters
-"""
+"""cablesim's contributor tasks (invoke): the build image and the offline wheelhouse. `invoke --list` shows them;
+`invoke --help TASK` explains one. Thin: each task reads its options and calls packaging/wheelkit."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +16,18 @@ from invoke import Collection, Context, Exit, task
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "packaging"))  # wheelkit
+
+from wheelkit import WheelkitError  # noqa: E402
+
+
+@contextmanager
+def _failing_as(name: str) -> Iterator[None]:
+    """The one translation of wheelkit's errors for every task: `NAME: message` and exit status 1."""
+    try:
+        yield
+    except WheelkitError as error:
+        raise Exit(f"{name}: {error}", code=1) from None
+
 
 # --- image: the build image -------------------------------------------------------------------------------------
 _IMAGE_HELP = {
@@ -35,28 +45,37 @@ _RUN_HELP = {
 }
 
 
-def _image_call(c: Context, command: list[str], pty: bool = False) -> None:
-    c.run(shlex.join(command), echo=True, pty=pty)
+@dataclass(frozen=True)
+class ContainerOptions:
+    """What image.shell and image.run are given (their options, as invoke passes them)."""
 
+    tag: str = ""
+    arch: str = "x86_64"
+    repository: str = ""
+    engine: str = ""
+    version: str = ""
+    mpt_headers: str = ""
+    ccache_dir: str = ""
+    ca_bundle: str = ""
 
-def _container(c: Context, tag: str, arch: str, repository: str, engine: str, version: str, mpt_headers: str,
-               ccache_dir: str, ca_bundle: str, command: list[str], tty: bool, what: str) -> None:
-    from wheelkit import WheelkitError
-    from wheelkit.image import ContainerSpec, default_tag, detect_engine, prepare_state, run_command
+    def command(self, command: list[str], *, tty: bool) -> list[str]:
+        """The engine's command that runs `command` in the image, with the checkout mounted (its state prepared)."""
+        from wheelkit.image import ContainerSpec, default_tag, detect_engine, prepare_state, run_command
 
-    try:
-        found = detect_engine(engine)
-        bundle = ca_bundle or os.environ.get("SSL_CERT_FILE", "")
-        spec = ContainerSpec(tag=tag or default_tag(arch), root=ROOT, repository=repository, version=version,
-                             mpt_headers=Path(mpt_headers).resolve() if mpt_headers else None,
-                             ccache_dir=Path(ccache_dir).resolve() if ccache_dir else None,
+        bundle = self.ca_bundle or os.environ.get("SSL_CERT_FILE", "")
+        spec = ContainerSpec(tag=self.tag or default_tag(self.arch), root=ROOT, repository=self.repository,
+                             version=self.version,
+                             mpt_headers=Path(self.mpt_headers).resolve() if self.mpt_headers else None,
+                             ccache_dir=Path(self.ccache_dir).resolve() if self.ccache_dir else None,
                              ca_bundle=Path(bundle) if bundle else None, environ=dict(os.environ),
                              user=(os.getuid(), os.getgid()))
-        full = run_command(found, spec, command, tty=tty)
+        full = run_command(detect_engine(self.engine), spec, command, tty=tty)
         prepare_state(spec)
-    except WheelkitError as error:
-        raise Exit(f"{what}: {error}", code=1) from None
-    _image_call(c, full, pty=tty)
+        return full
+
+
+def _run(c: Context, command: list[str], pty: bool = False) -> None:
+    c.run(shlex.join(command), echo=True, pty=pty)
 
 
 @task(name="build", help={**_IMAGE_HELP, "arch": "x86_64 (default) or aarch64: picks the manylinux base image",
@@ -66,38 +85,34 @@ def _container(c: Context, tag: str, arch: str, repository: str, engine: str, ve
 def image_build(c: Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
                 file: str = "", base: str = "", ca_bundle: str = "") -> None:
     """Build the manylinux build image from packaging/Dockerfile (MPICH, Open MPI, ccache, uv, nox)."""
-    from wheelkit import WheelkitError
     from wheelkit.image import DOCKERFILE, BuildSpec, build_command, default_tag, detect_engine
 
     bundle = ca_bundle or os.environ.get("SSL_CERT_FILE", "")
-    try:
+    with _failing_as("image.build"):
         spec = BuildSpec(tag=tag or default_tag(arch), arch=arch, dockerfile=Path(file) if file else DOCKERFILE,
                          base_image=base, repository=repository, ca_bundle=Path(bundle) if bundle else None)
         command = build_command(detect_engine(engine), spec, ROOT)
-    except WheelkitError as error:
-        raise Exit(f"image.build: {error}", code=1) from None
-    _image_call(c, command)
+    _run(c, command)
 
 
 @task(name="push", help=_IMAGE_HELP)
 def image_push(c: Context, tag: str = "", repository: str = "", engine: str = "") -> None:
     """Push <repository>:<tag> to its registry (log in with `docker login` / `podman login` first)."""
-    from wheelkit import WheelkitError
     from wheelkit.image import default_tag, detect_engine, push_command
 
-    try:
+    with _failing_as("image.push"):
         command = push_command(detect_engine(engine), tag or default_tag("x86_64"), repository)
-    except WheelkitError as error:
-        raise Exit(f"image.push: {error}", code=1) from None
-    _image_call(c, command)
+    _run(c, command)
 
 
 @task(name="shell", help=_RUN_HELP)
 def image_shell(c: Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
                 version: str = "", mpt_headers: str = "", ccache_dir: str = "", ca_bundle: str = "") -> None:
     """A shell in the image, in the checkout mounted at /cablesim (own build/ and .nox state in build/image-<tag>)."""
-    _container(c, tag, arch, repository, engine, version, mpt_headers, ccache_dir, ca_bundle, ["bash", "-l"], True,
-               "image.shell")
+    options = ContainerOptions(tag, arch, repository, engine, version, mpt_headers, ccache_dir, ca_bundle)
+    with _failing_as("image.shell"):
+        command = options.command(["bash", "-l"], tty=True)
+    _run(c, command, pty=True)
 
 
 @task(name="run", help=_RUN_HELP)
@@ -105,8 +120,10 @@ def image_run(c: Context, tag: str = "", arch: str = "x86_64", repository: str =
               version: str = "", mpt_headers: str = "", ccache_dir: str = "", ca_bundle: str = "") -> None:
     """Run the command after `--` in the image, in the mounted checkout: image.run -- nox -s build_linux."""
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    _container(c, tag, arch, repository, engine, version, mpt_headers, ccache_dir, ca_bundle,
-               shlex.split(c.remainder), tty, "image.run")
+    options = ContainerOptions(tag, arch, repository, engine, version, mpt_headers, ccache_dir, ca_bundle)
+    with _failing_as("image.run"):
+        command = options.command(shlex.split(c.remainder), tty=tty)
+    _run(c, command, pty=tty)
 
 
 @task(name="base", help={"suite": "Debian suite (default bullseye: glibc 2.31, the oldest one served)",
@@ -118,18 +135,15 @@ def image_base(c: Context, suite: str = "bullseye", mirror: str = "http://deb.de
     """Without a registry: a local base image from a debootstrap root file system (root; apt-get install debootstrap)."""
     import tempfile
 
-    from wheelkit import WheelkitError
     from wheelkit.image import base_image_commands, detect_engine
 
     if os.geteuid() != 0:
         raise Exit("image.base: debootstrap needs root", code=1)
-    try:
+    with _failing_as("image.base"):
         found = detect_engine(engine)
-    except WheelkitError as error:
-        raise Exit(f"image.base: {error}", code=1) from None
     with tempfile.TemporaryDirectory(prefix="cablesim-base-") as work:
         for command in base_image_commands(found, suite, mirror, Path(work), f"{name}:{suite}"):
-            _image_call(c, command)
+            _run(c, command)
 
 
 image = Collection("image", image_build, image_push, image_shell, image_run, image_base)
@@ -157,19 +171,16 @@ _WHEELHOUSE_ROOT_HELP = "The wheelhouse folder (default: $CABLESIM_WHEELHOUSE)"
 def wheelhouse_add(c: Context, wheels: str, root: str = "", site: str = "", os_layer: str = "",
                    arch_level: str = "", reindex: bool = True) -> None:
     """Place wheels in the wheelhouse by OS layer and -march level, all or none; refuse unfit wheels."""
-    from wheelkit import WheelkitError
-    from wheelkit.wheelhouse import add_wheels, build_index, expand_wheels, resolve_os_layer, resolve_root, resolve_site
+    from wheelkit.site.pages import build_index
+    from wheelkit.site.wheelhouse import add_wheels, expand_wheels, resolve_os_layer, resolve_root, resolve_site
 
-    arguments = [wheels, *shlex.split(c.remainder)]
-    try:
+    with _failing_as("wheelhouse.add"):
         house = resolve_root(root)
-        result = add_wheels(house, expand_wheels(arguments), site=resolve_site(site),
+        result = add_wheels(house, expand_wheels([wheels, *shlex.split(c.remainder)]), site=resolve_site(site),
                             os_layer=resolve_os_layer(os_layer), level=arch_level)
         print(result.describe())
         if reindex:
             print(build_index(house).describe(house))
-    except WheelkitError as error:
-        raise Exit(f"wheelhouse.add: {error}", code=1) from None
 
 
 @task(
@@ -190,10 +201,9 @@ def wheelhouse_rewrite(c: Context, wheel: str, local_version: str = "", drop: Op
                        relax: Optional[list[str]] = None, tag: str = "", out_dir: str = "", check: bool = True,
                        python: str = "") -> None:
     """Rewrite a wheel's metadata (local version, requirements, tag) into a new, valid wheel with a fresh RECORD."""
-    from wheelkit import WheelkitError
-    from wheelkit.rewrite import Rewrite, check_install, python_for, rewrite_wheel
+    from wheelkit.site.rewrite import Rewrite, check_install, python_for, rewrite_wheel
 
-    try:
+    with _failing_as("wheelhouse.rewrite"):
         change = Rewrite(local_version=local_version, drop=tuple(drop or ()), relax=tuple(relax or ()), tag=tag)
         result = rewrite_wheel(Path(wheel), Path(out_dir) if out_dir else None, change)
         print(f"wrote {result}")
@@ -201,21 +211,17 @@ def wheelhouse_rewrite(c: Context, wheel: str, local_version: str = "", drop: Op
             interpreter = Path(python) if python else python_for(result)
             version = check_install(result, interpreter)
             print(f"checked: installs into a fresh {interpreter} venv as version {version} (--no-deps, --no-index)")
-    except WheelkitError as error:
-        raise Exit(f"wheelhouse.rewrite: {error}", code=1) from None
 
 
 @task(name="index", help={"root": _WHEELHOUSE_ROOT_HELP})
 def wheelhouse_index(c: Context, root: str = "") -> None:
     """Write the PEP 503 simple index of every OS layer and level under ROOT/simple/ (unchanged pages stay)."""
-    from wheelkit import WheelkitError
-    from wheelkit.wheelhouse import build_index, resolve_root
+    from wheelkit.site.pages import build_index
+    from wheelkit.site.wheelhouse import resolve_root
 
-    try:
+    with _failing_as("wheelhouse.index"):
         house = resolve_root(root)
         print(build_index(house).describe(house))
-    except WheelkitError as error:
-        raise Exit(f"wheelhouse.index: {error}", code=1) from None
 
 
 wheelhouse = Collection("wheelhouse", wheelhouse_add, wheelhouse_rewrite, wheelhouse_index)

@@ -20,13 +20,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
-from wheelkit import WheelkitError, build  # noqa: E402
+from wheelkit import WheelkitError, process  # noqa: E402
+from wheelkit.builds import builder as build  # noqa: E402
 from wheelkit.errors import Interrupted  # noqa: E402
 from wheelkit.interpreters import Interpreter  # noqa: E402
-from wheelkit.plan import BACKEND_CALL, BUILD_REQUIREMENTS, VARIANTS, Variant, make_plan  # noqa: E402
-from wheelkit.targets import MACOS  # noqa: E402
-from wheelkit.repair import check_excludes_matched, check_no_mpi_bundled, vendored_libraries  # noqa: E402
-from wheelkit.report import failure_report, summary_table  # noqa: E402
+from wheelkit.builds.plan import BACKEND_CALL, BUILD_REQUIREMENTS, VARIANTS, Variant, make_plan  # noqa: E402
+from wheelkit.builds.targets import MACOS  # noqa: E402
+from wheelkit.builds.repair import check_excludes_matched  # noqa: E402
+from wheelkit.native import check_no_mpi_bundled, vendored_libraries  # noqa: E402
+from wheelkit.builds.report import failure_report, summary_table  # noqa: E402
 
 PYTHONS = tuple(Interpreter((3, minor, 0), Path(sys.executable)) for minor in (9, 10, 11))
 PLAT = "manylinux_2_28_x86_64"
@@ -124,14 +126,14 @@ class FakeTools:
 def libraries_need_no_mpi(monkeypatch):
     """readelf on the built libraries: the headers-only MPI shims need no MPI library."""
     needed = " 0x1 (NEEDED)  Shared library: [libstdc++.so.6]\n 0x1 (NEEDED)  Shared library: [libc.so.6]\n"
-    monkeypatch.setattr(build, "run_captured", lambda command, what: needed)
+    monkeypatch.setattr(process, "run_captured", lambda command, what: needed)
 
 
 @pytest.fixture(autouse=True)
 def processes(monkeypatch):
-    """A build's running commands and interruption of its own (build.STOP is one per process)."""
-    stop = build.Processes()
-    monkeypatch.setattr(build, "STOP", stop)
+    """A build's running commands and interruption of its own (process.STOP is one per process)."""
+    stop = process.Processes(own_groups=True)
+    monkeypatch.setattr(process, "STOP", stop)
     return stop
 
 
@@ -141,7 +143,7 @@ def plan(tmp_path):
 
 
 def run_builder(plan, monkeypatch, tools, **options):
-    monkeypatch.setattr(build, "run_logged", tools)
+    monkeypatch.setattr(process, "run_logged", tools)
     builder = build.Builder(plan, **options)
     monkeypatch.setattr(builder, "ensure_environment", lambda cell, log_path: None)
     return builder.run()
@@ -217,9 +219,9 @@ def test_mpi_and_exclude_checks(tmp_path):
 def test_run_logged_reports_the_log_tail(tmp_path):
     log_path = tmp_path / "logs" / "x.log"
     with pytest.raises(WheelkitError, match=r"step failed \(exit 3\); last lines of .*x.log:\nsomething broke$"):
-        build.run_logged([sys.executable, "-c", "print('something broke'); raise SystemExit(3)"], log_path, what="step")
+        process.run_logged([sys.executable, "-c", "print('something broke'); raise SystemExit(3)"], log_path, what="step")
     with pytest.raises(WheelkitError, match="no-such-tool not found"):
-        build.run_logged(["no-such-tool"], log_path)
+        process.run_logged(["no-such-tool"], log_path)
 
 
 def test_debug_information_goes_to_an_archive_next_to_the_stripped_wheel(plan, monkeypatch):
@@ -256,7 +258,7 @@ def mpi_variant(monkeypatch):
 @pytest.mark.parametrize("linked", ["libmpich.so.12", "libmpi.so.40", "libmpi.12.dylib"])
 def test_a_library_that_links_mpi_fails_the_build(tmp_path, monkeypatch, linked):
     plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT})
-    monkeypatch.setattr(build, "run_captured", lambda command, what: f" 0x1 (NEEDED)  Shared library: [{linked}]\n")
+    monkeypatch.setattr(process, "run_captured", lambda command, what: f" 0x1 (NEEDED)  Shared library: [{linked}]\n")
     (result,) = run_builder(plan, monkeypatch, FakeTools(), keep_going=True)
     assert result.status == "failed"
     assert f"the wheel's libraries link MPI ({linked}): its MPI shims must be headers-only" in result.message
@@ -272,7 +274,7 @@ def test_exclude_list_reaches_the_repair_and_must_match_a_needed_library(tmp_pat
         tag = next(part for part in Path(command[-1]).parts if part.startswith("cp")).split("-")[0]
         return "".join(f" 0x1 (NEEDED)  Shared library: [{lib}]\n" for lib in [*needed[tag], "libc.so.6"])
 
-    monkeypatch.setattr(build, "run_captured", readelf)
+    monkeypatch.setattr(process, "run_captured", readelf)
     tools = FakeTools()
     results = run_builder(plan, monkeypatch, tools, keep_going=True)
     assert [r.status for r in results] == ["built", "failed"]
@@ -333,7 +335,7 @@ def test_build_environment_is_made_once_by_uv_or_venv(tmp_path, monkeypatch, uv)
         cell.env_python.parent.mkdir(parents=True, exist_ok=True)
         cell.env_python.touch()
 
-    monkeypatch.setattr(build, "run_logged", fake_run)
+    monkeypatch.setattr(process, "run_logged", fake_run)
     monkeypatch.setattr(build.shutil, "which", lambda name: uv if name == "uv" else None)
     builder = build.Builder(plan)
     builder.ensure_environment(cell, tmp_path / "log")
@@ -346,7 +348,7 @@ def test_build_environment_is_made_once_by_uv_or_venv(tmp_path, monkeypatch, uv)
 
 
 def test_a_build_environment_that_cannot_be_made_fails_its_cell_only(plan, monkeypatch):
-    monkeypatch.setattr(build, "run_logged", FakeTools())
+    monkeypatch.setattr(process, "run_logged", FakeTools())
     builder = build.Builder(plan, keep_going=True)
     attempts: list[str] = []
 
@@ -377,7 +379,7 @@ def test_a_core_that_does_not_compile_fails_every_wheel_with_the_reason(plan, mo
     assert not plan.wheelhouse.exists()
 
 
-REAL_RUN_LOGGED = build.run_logged
+REAL_RUN_LOGGED = process.run_logged
 
 
 def test_a_core_that_does_not_compile_names_its_own_log_and_shows_the_compiler_error(plan, monkeypatch):
@@ -413,9 +415,9 @@ def test_the_failure_report_shows_the_error_lines_of_a_long_cmake_epilogue(plan)
 
 def test_run_logged_shows_only_the_failing_steps_own_lines(tmp_path):
     log_path = tmp_path / "logs" / "x.log"
-    build.run_logged([sys.executable, "-c", "print('an earlier step')"], log_path, what="earlier")
-    with pytest.raises(build.StepFailed) as caught:
-        build.run_logged([sys.executable, "-c", "print('it broke'); raise SystemExit(2)"], log_path, what="step")
+    process.run_logged([sys.executable, "-c", "print('an earlier step')"], log_path, what="earlier")
+    with pytest.raises(process.StepFailed) as caught:
+        process.run_logged([sys.executable, "-c", "print('it broke'); raise SystemExit(2)"], log_path, what="step")
     assert (caught.value.headline, caught.value.tail, caught.value.log_path) == (
         "step failed (exit 2)", ("it broke",), log_path)
 
@@ -536,7 +538,7 @@ def test_an_interrupt_stops_the_running_commands_process_group_and_refuses_new_o
     timer.start()
     started = time.monotonic()
     with pytest.raises(Interrupted, match="SIGINT"):
-        build.run_logged(["sh", "-c", script], log_path, what="a long step")
+        process.run_logged(["sh", "-c", script], log_path, what="a long step")
     assert time.monotonic() - started < 5
     pid = int(child.read_text())
     deadline = time.monotonic() + 5
@@ -544,4 +546,4 @@ def test_an_interrupt_stops_the_running_commands_process_group_and_refuses_new_o
         assert time.monotonic() < deadline, "the step's child still runs"
         time.sleep(0.05)
     with pytest.raises(Interrupted):
-        build.run_logged(["true"], log_path)
+        process.run_logged(["true"], log_path)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(PACKAGING))
 
 from wheelkit import WheelkitError  # noqa: E402
 from wheelkit.wheelfile import write_wheel  # noqa: E402
-from wheelkit.wheelhouse import add_wheels  # noqa: E402
+from wheelkit.site.wheelhouse import add_wheels  # noqa: E402
 
 ELF_X86_64 = b"\x7fELF\x02\x01\x01" + b"\0" * 11 + (62).to_bytes(2, "little") + b"\0" * 44
 
@@ -92,7 +92,7 @@ def stalled_build(tmp_path):
     """A checkout whose build runs stand-ins for cmake and for the build environment's python (made already, so
     nothing is installed); run() starts the build in its own process group, with WHEELKIT_TEST_STALL naming the
     step that never finishes. Whatever the outcome, no process stays behind."""
-    from wheelkit.plan import BUILD_REQUIREMENTS
+    from wheelkit.builds.plan import BUILD_REQUIREMENTS
 
     tools = tmp_path / "bin"
     tools.mkdir()

@@ -13,12 +13,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
 from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.cli import parse_build_args  # noqa: E402
+from wheelkit.builds.cli import parse_build_args  # noqa: E402
 from wheelkit.interpreters import Interpreter, candidate_paths, discover, probe, resolve  # noqa: E402
-from wheelkit.targets import MACOS  # noqa: E402
-from wheelkit.plan import BUILD_REQUIREMENTS_TEXT, expected_platform, make_plan  # noqa: E402
+from wheelkit.builds.targets import MACOS  # noqa: E402
+from wheelkit.builds.plan import BUILD_REQUIREMENTS_TEXT, expected_platform, make_plan  # noqa: E402
+from wheelkit.builds.script import plan_commands  # noqa: E402
 from wheelkit.wheelfile import normalize_distribution  # noqa: E402
-from wheelkit.selection import select  # noqa: E402
+from wheelkit.builds.selection import select  # noqa: E402
 
 FOUND = tuple(Interpreter((3, minor, 1), Path(f"/opt/python/cp3{minor}-cp3{minor}/bin/python")) for minor in range(9, 14))
 
@@ -181,7 +182,7 @@ def test_plan_names_tags_and_commands(tmp_path):
         "cablesim-1.2.0-cp39-cp39-manylinux_2_28_x86_64.whl",
         "cablesim-1.2.0-cp310-cp310-manylinux_2_28_x86_64.whl",
     ]
-    commands = plan.commands()
+    commands = plan_commands(plan)
     assert shlex.split(commands[0])[-len(plan.cells[0].core_command()):] == plan.cells[0].core_command()
     assert "CMAKE_BUILD_PARALLEL_LEVEL=" in commands[0].split("cmake -S")[0]  # what the build sets
     wheel_commands = [c for c in commands if "build_wheel" in c]
@@ -256,7 +257,7 @@ def test_a_virtual_environment_counts_as_its_base_interpreter(tmp_path):
 def test_plan_commands_are_pasteable_shell_with_nothing_left_to_fill_in(tmp_path, monkeypatch):
     import subprocess
 
-    from wheelkit.plan import VARIANTS, Variant
+    from wheelkit.builds.plan import VARIANTS, Variant
 
     monkeypatch.setitem(VARIANTS, "gpu", Variant("gpu", (("CABLESIM_GPU", "ON"),), ("libcuda.so.*",)))
     root = tmp_path / "my checkout"  # a space: every path must be quoted
@@ -264,7 +265,7 @@ def test_plan_commands_are_pasteable_shell_with_nothing_left_to_fill_in(tmp_path
     plan = make_plan((python,), ("gpu",), root=root, version="1", environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
     (cell,) = plan.cells
     tools = tmp_path / "tools bin"
-    lines = plan.commands(tools_bin=tools)
+    lines = plan_commands(plan, tools_bin=tools)
     script = "\n".join(lines)
     assert "<" not in script and "each compiled library" not in script
     assert subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True, check=False).stderr == ""
@@ -290,7 +291,7 @@ def test_the_plan_marks_a_build_environment_that_will_be_reused(tmp_path):
     ready.env_python.parent.mkdir(parents=True)
     ready.env_python.touch()
     ready.requirements_stamp.write_text(BUILD_REQUIREMENTS_TEXT)
-    lines = plan.commands()
+    lines = plan_commands(plan)
     assert f"# reused: the build environment {ready.env_dir} (its build requirements are installed)" in lines
     made = [line for line in lines if " venv " in line]
     assert len(made) == 1 and str(fresh.env_dir) in made[0] and str(ready.env_dir) not in "".join(made)
@@ -301,8 +302,8 @@ def test_the_plan_marks_a_build_environment_that_will_be_reused(tmp_path):
 def test_the_plans_library_loop_finds_what_the_build_splits(name):
     import fnmatch
 
-    from wheelkit.plan import LIBRARY_NAMES
-    from wheelkit.targets import LINUX
+    from wheelkit.builds.plan import LIBRARY_NAMES
+    from wheelkit.builds.targets import LINUX
 
     for target in (LINUX, MACOS):
         assert any(fnmatch.fnmatch(name, p) for p in LIBRARY_NAMES[target.name]) == target.is_library(name)
@@ -311,7 +312,7 @@ def test_the_plans_library_loop_finds_what_the_build_splits(name):
 def test_the_plan_shows_which_build_folders_will_be_configured_afresh(tmp_path, monkeypatch):
     import os
 
-    from wheelkit.plan import CONFIGURE_RECORD, configure_record
+    from wheelkit.builds.configure import CONFIGURE_RECORD, configure_record
 
     plan = make_plan(FOUND[:1], (), root=tmp_path, version="1", environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
     (cell,) = plan.cells
@@ -319,6 +320,6 @@ def test_the_plan_shows_which_build_folders_will_be_configured_afresh(tmp_path, 
     current = cell.core_configure_inputs({**os.environ, **plan.compile_variables(cell, core=True)})
     cell.core_dir.mkdir(parents=True)
     (cell.core_dir / CONFIGURE_RECORD).write_text(configure_record(current))
-    assert not any(line.startswith("rm -rf") and str(cell.core_dir) in line for line in plan.commands())
+    assert not any(line.startswith("rm -rf") and str(cell.core_dir) in line for line in plan_commands(plan))
     monkeypatch.setenv("CXXFLAGS", "-O3")
-    assert f"rm -rf {cell.core_dir}  # configured with other inputs: CXXFLAGS" in plan.commands()
+    assert f"rm -rf {cell.core_dir}  # configured with other inputs: CXXFLAGS" in plan_commands(plan)

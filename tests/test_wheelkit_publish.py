@@ -36,24 +36,15 @@ sys.path.insert(0, str(ROOT / "packaging"))
 
 from test_wheelkit_version import real_build  # noqa: E402
 from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.nightly import rename_wheel  # noqa: E402
-from wheelkit.publish import (  # noqa: E402
-    RedirectedElsewhere,
-    check_manifest,
-    check_release,
-    collect,
-    index_files,
-    parse_upload_args,
-    platform_family,
-    redact,
-    refuse_credentials_in_argv,
-    repository_for,
-    stage,
-    upload,
-    write_manifest,
-)
-from wheelkit.publish import run_upload as run_upload_here  # noqa: E402
-from wheelkit.release import ReleaseOptions, parse_release_args, release_steps  # noqa: E402
+from wheelkit.rename import rename_wheel  # noqa: E402
+from wheelkit.release.checks import check_release, collect, platform_family  # noqa: E402
+from wheelkit.release.index import RedirectedElsewhere, index_files  # noqa: E402
+from wheelkit.release.manifest import check_manifest, write_manifest  # noqa: E402
+from wheelkit.release.repository import redact, refuse_credentials_in_argv, repository_for  # noqa: E402
+from wheelkit.release.staging import stage  # noqa: E402
+from wheelkit.release.steps import ReleaseOptions, parse_release_args, release_steps  # noqa: E402
+from wheelkit.release.upload import parse_upload_args, upload  # noqa: E402
+from wheelkit.release.upload import run_upload as run_upload_here  # noqa: E402
 from wheelkit.version import BuildVersion  # noqa: E402
 from wheelkit.wheelfile import WheelContents, read_all, write_wheel  # noqa: E402
 
@@ -231,7 +222,7 @@ def test_a_renamed_wheel_or_unnormalised_metadata_is_caught(tmp_path):
 
 
 def test_twine_check_strict_failure_uploads_nothing(tmp_path):
-    from wheelkit.publish import twine_check
+    from wheelkit.release.checks import twine_check
 
     sdist = synth_sdist(tmp_path, pkg_info="Metadata-Version: 2.1\nName: cablesim\nVersion: 1.0\n")
     with pytest.raises(WheelkitError, match="nothing uploaded: twine check --strict failed"):
@@ -284,7 +275,7 @@ def test_release_steps_build_and_test_first_and_upload_a_release_only_in_a_secon
     release = BuildVersion("cablesim", "1.2.3", True, False)
     first = parse_release_args(["--type", "release", "--upload", "false", "39"])
     steps = release_steps(first, release, tmp_path)
-    assert [s.session or s.action for s in steps] == ["build_linux", "sdist", "gather", "test_wheels", "manifest"]
+    assert [s.name for s in steps] == ["build_linux", "sdist", "gather", "test_wheels", "manifest"]
     assert steps[0].posargs == ("--version", "1.2.3", "39")
     assert dict(steps[1].env) == {"SETUPTOOLS_SCM_PRETEND_VERSION": "1.2.3"}
     second = parse_release_args(["--type", "release", "--upload", "true", "--repository", "pypi"])
@@ -298,7 +289,7 @@ def test_release_steps_build_and_test_first_and_upload_a_release_only_in_a_secon
     nightly = BuildVersion("cablesim-nightly", "1.2.4.dev20261123", False, True)
     options = parse_release_args(["--type", "nightly", "--upload", "true", "--repository",
                                   "testpypi", "--allow-partial"])
-    names = [s.session or s.action for s in release_steps(options, nightly, tmp_path)]
+    names = [s.name for s in release_steps(options, nightly, tmp_path)]
     assert names == ["build_linux", "sdist", "rename-sdist", "gather", "test_wheels", "manifest", "upload"]
     with pytest.raises(WheelkitError, match="--upload true needs --repository"):
         parse_release_args(["--type", "nightly", "--upload", "true"])

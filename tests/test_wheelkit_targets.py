@@ -12,8 +12,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
 from wheelkit import WheelkitError  # noqa: E402
 from wheelkit.interpreters import Interpreter  # noqa: E402
-from wheelkit.plan import make_plan  # noqa: E402
-from wheelkit.targets import LINUX, MACOS, host_target  # noqa: E402
+from wheelkit.builds.plan import make_plan  # noqa: E402
+from wheelkit.builds.script import plan_commands  # noqa: E402
+from wheelkit.native import is_vendored  # noqa: E402
+from wheelkit.builds.targets import LINUX, MACOS, host_target  # noqa: E402
 
 MAC_PYTHONS = (
     Interpreter((3, 9, 13), Path("/Library/Frameworks/Python.framework/Versions/3.9/bin/python3.9"), "x86_64"),
@@ -29,7 +31,7 @@ def test_macos_plan_tags_environments_and_commands(tmp_path):
     ]
     assert dict(plan.cells[0].environment) == {"MACOSX_DEPLOYMENT_TARGET": "10.15", "ARCHFLAGS": "-arch x86_64"}
     assert dict(plan.cells[1].environment) == {"MACOSX_DEPLOYMENT_TARGET": "11.0", "ARCHFLAGS": "-arch arm64"}
-    commands = plan.commands()
+    commands = plan_commands(plan)
     wheel_lines = [c for c in commands if "build_wheel" in c]
     assert wheel_lines[0].startswith(f"cd {tmp_path} && ARCHFLAGS='-arch x86_64' MACOSX_DEPLOYMENT_TARGET=10.15 ")
     repairs = [c for c in commands if "delocate-wheel" in c]
@@ -66,7 +68,7 @@ def test_linux_tags_follow_the_image_policy_or_the_host_glibc():
 def test_linux_plan_splits_before_the_repair_with_pasteable_globs(tmp_path):
     pythons = (Interpreter((3, 11, 0), Path(sys.executable)),)
     plan = make_plan(pythons, (), root=tmp_path, version="1", environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
-    commands = plan.commands()
+    commands = plan_commands(plan)
     order = [next(i for i, c in enumerate(commands) if c.startswith(word))
              for word in ("wheel unpack", "objcopy --only-keep-debug", "objcopy --strip-all", "wheel pack",
                           "auditwheel repair")]
@@ -87,9 +89,9 @@ def test_needed_libraries_are_parsed_from_readelf_and_otool():
 
 
 def test_vendored_and_library_members():
-    assert LINUX.is_vendored("cablesim.libs/libgomp-a34b3233.so.1.0.0")
-    assert not LINUX.is_vendored("cablesim/_core.cpython-39-x86_64-linux-gnu.so")
-    assert MACOS.is_vendored("cablesim/.dylibs/libomp.dylib")
+    assert is_vendored("cablesim.libs/libgomp-a34b3233.so.1.0.0")
+    assert not is_vendored("cablesim/_core.cpython-39-x86_64-linux-gnu.so")
+    assert is_vendored("cablesim/.dylibs/libomp.dylib")
     assert LINUX.is_library("_core.cpython-39-x86_64-linux-gnu.so") and LINUX.is_library("libgomp.so.1")
     assert not LINUX.is_library("__init__.py") and MACOS.is_library("_core.cpython-312-darwin.so")
 

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
 
 from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.cli import parse_build_args, run_build  # noqa: E402
-from wheelkit.nightly import rename_sdist, rename_wheel  # noqa: E402
-from wheelkit.targets import LINUX  # noqa: E402
+from wheelkit.builds.cli import parse_build_args, run_build  # noqa: E402
+from wheelkit.rename import rename_sdist, rename_wheel  # noqa: E402
+from wheelkit.builds.targets import LINUX  # noqa: E402
 from wheelkit.version import (  # noqa: E402
     build_version,
     dirty_files,
@@ -278,7 +278,7 @@ def test_a_pinned_real_build_agrees_in_file_name_metadata_and_version(tmp_path_f
 
 
 def test_the_sdist_is_pinned_or_refused_from_a_tree_that_is_no_commit(tmp_path):
-    from wheelkit.version import sdist_environment
+    from wheelkit.builds.sdist import sdist_environment
 
     assert sdist_environment(["--version", "9.0a"], tmp_path, {}) == {"SETUPTOOLS_SCM_PRETEND_VERSION": "9.0a0"}
     assert sdist_environment([], tmp_path, {"SETUPTOOLS_SCM_PRETEND_VERSION": "2.0"}) == {

@@ -16,21 +16,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
 from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.wheelfile import (  # noqa: E402
-    Tag,
-    WheelContents,
-    elf_needed,
-    extension_abi_mismatches,
-    interpreter_tags,
-    manylinux_glibc,
-    parse_wheel_name,
-    read_all,
-    requirement_lower_bound,
-    safe_extract,
-    verify_record,
-    wheel_fits,
-    write_wheel,
-)
+from wheelkit.compat import interpreter_tags, manylinux_glibc, requirement_lower_bound, wheel_fits  # noqa: E402
+from wheelkit.files import safe_extract  # noqa: E402
+from wheelkit.native import elf_needed, extension_abi_mismatches  # noqa: E402
+from wheelkit.wheelfile import Tag, WheelContents, parse_wheel_name, read_all, verify_record, write_wheel  # noqa: E402
 
 NAME = "demo-1.2.0-cp39-cp39-manylinux_2_17_x86_64.whl"
 GLIBC = (2, 36)

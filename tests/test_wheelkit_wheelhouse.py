@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "packaging"))
 
 from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.rewrite import (  # noqa: E402
+from wheelkit.site.rewrite import (  # noqa: E402
     Rewrite,
     check_install,
     check_wheel,
@@ -36,15 +36,13 @@ from wheelkit.rewrite import (  # noqa: E402
     with_local_label,
 )
 from wheelkit.wheelfile import WheelContents, read_all, write_wheel  # noqa: E402
-from wheelkit.wheelhouse import (  # noqa: E402
-    FIND_LINKS_PAGE,
+from wheelkit.site.pages import FIND_LINKS_PAGE, build_index, views  # noqa: E402
+from wheelkit.site.wheelhouse import (  # noqa: E402
     MARKER_FILE,
     add_wheels,
-    build_index,
     expand_wheels,
     platform_os_machine,
     resolve_site,
-    views,
 )
 
 SITE = "hpc"
@@ -282,7 +280,7 @@ def test_one_bad_wheel_refuses_the_whole_batch_and_names_every_problem(house, in
 
 
 def test_a_failure_while_placing_undoes_the_wheels_already_placed(house, incoming, monkeypatch):
-    import wheelkit.wheelhouse as wheelhouse
+    import wheelkit.site.wheelhouse as wheelhouse
 
     add_wheels(house, [synthetic(incoming, name="already")], site=SITE)
     before = tree(house)

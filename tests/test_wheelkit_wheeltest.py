@@ -24,27 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 from wheelkit import WheelkitError  # noqa: E402
 from wheelkit.interpreters import Interpreter  # noqa: E402
 from wheelkit.wheelfile import write_wheel  # noqa: E402
-from wheelkit import wheeltest  # noqa: E402
-from wheelkit.wheeltest import (  # noqa: E402
-    FAILED,
-    PASSED,
-    SKIP_EMBEDDED_ENV,
-    SKIPPED,
-    CheckResult,
-    Completed,
-    Job,
-    Options,
-    Tools,
-    WheelReport,
-    WheelTester,
-    compare_spikes,
-    failure_summary,
-    parse_test_args,
-    resolve_jobs,
-    run_wheel_tests,
-    site_label,
-    summary_table,
-)
+from wheelkit.check import cli as wheeltest  # noqa: E402
+from wheelkit.check.cli import Options, parse_test_args, run_wheel_tests  # noqa: E402
+from wheelkit.check.installed import SKIP_EMBEDDED_ENV, site_label  # noqa: E402
+from wheelkit.check.jobs import Job, resolve_jobs  # noqa: E402
+from wheelkit.check.report import failure_summary, summary_table  # noqa: E402
+from wheelkit.check.results import FAILED, PASSED, SKIPPED, CheckResult, WheelReport  # noqa: E402
+from wheelkit.check.ring import compare_spikes  # noqa: E402
+from wheelkit.check.tester import Tools, WheelTester  # noqa: E402
+from wheelkit.process import Completed  # noqa: E402
 
 PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 OTHER_PY = "cp310" if PY != "cp310" else "cp39"

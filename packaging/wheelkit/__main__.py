@@ -1,4 +1,4 @@
-"""`python -m wheelkit build linux|macos ...`: the wheel builds, as the nox sessions run them."""
+"""`python -m wheelkit JOB ...`: the jobs as the nox sessions run them (cli.JOBS)."""
 
 from __future__ import annotations
 

@@ -15,13 +15,13 @@ import os
 import re
 import resource
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
+from .builds.plan import KNOBS
 from .errors import WheelkitError
-from .plan import KNOBS
+from .process import run
 
 ENGINES = ("docker", "podman")
 CHECKOUT_MOUNT = "/cablesim"  # where the checkout is mounted and worked in (packaging/Dockerfile trusts it for git)
@@ -73,11 +73,7 @@ def host_ulimits() -> tuple[tuple[str, int], ...]:
 
 def _responds(executable: str) -> bool:
     """Whether an engine works: `docker version` fails when no daemon answers; podman needs none."""
-    try:
-        result = subprocess.run([executable, "version"], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+    return run([executable, "version"], timeout=30).returncode == 0
 
 
 def make_engine(name: str, executable: str) -> Engine:

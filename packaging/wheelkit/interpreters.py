@@ -11,13 +11,13 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from .errors import WheelkitError
+from .process import run
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,8 @@ def _pyenv_root() -> Optional[Path]:
 def probe(path: Path, timeout: float = 30.0) -> Optional[Interpreter]:
     """Ask an interpreter what it is; None if it is not a usable CPython (logged, not raised)."""
     try:
-        result = subprocess.run(
-            [str(path), "-I", "-c", _PROBE], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
+        result = run([str(path), "-I", "-c", _PROBE], timeout=timeout)
+    except OSError as error:  # not executable
         log.debug("skipping %s: %s", path, error)
         return None
     if result.returncode != 0:

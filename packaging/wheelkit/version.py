@@ -11,19 +11,18 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import logging
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional
 
 from packaging.version import InvalidVersion, Version  # PyPA's packaging (the folder packaging/ is no package)
 
-from .errors import WheelkitError, raise_on_usage_errors
+from .errors import WheelkitError
+from .process import run
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,7 @@ def current_version(root: Path, python: str, environ: Optional[Mapping[str, str]
     """Ask setuptools-scm (installed for `python`) the version of the checkout at root, normalised; honours
     SETUPTOOLS_SCM_PRETEND_VERSION like the build does."""
     env = dict(os.environ if environ is None else environ)
-    result = subprocess.run([python, "-m", "setuptools_scm"], cwd=root, capture_output=True, text=True, check=False,
-                            env=env)
+    result = run([python, "-m", "setuptools_scm"], cwd=root, env=env)
     version = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     if result.returncode != 0 or not version:
         raise WheelkitError(
@@ -74,15 +72,11 @@ def current_version(root: Path, python: str, environ: Optional[Mapping[str, str]
 def dirty_files(root: Path) -> Optional[list[str]]:
     """Files that differ from the commit: modified, staged, deleted, and untracked unless git-ignored (build/,
     wheelhouse/, .nox/ are). None when root is not a git checkout (or git is missing)."""
-    try:
-        result = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"], cwd=root,
-                                capture_output=True, check=False)
-    except FileNotFoundError:
-        return None
-    if result.returncode != 0:
+    result = run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"], cwd=root)
+    if result.returncode != 0:  # not a checkout, or no git (127)
         return None
     files: list[str] = []
-    entries = result.stdout.decode("utf-8", "replace").split("\0")
+    entries = result.stdout.split("\0")
     position = 0
     while position < len(entries):
         entry = entries[position]
@@ -178,19 +172,3 @@ def build_version(root: Path, python: str, *, option: Optional[str], nightly: bo
         log.warning("version %s has a local part (+...): fine for testing, but PyPI refuses it; tag the commit "
                     "(git tag 1.2.3) or pin --version for a release", version)
     return BuildVersion(DISTRIBUTION, version, pin is not None, False, refusal)
-
-
-def sdist_environment(argv: Sequence[str], root: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """What `nox -s sdist -- [--version V]` builds with: the pinned version in SETUPTOOLS_SCM_PRETEND_VERSION, or
-    git's, which must then be a commit's (an sdist is a release artifact: a dirty tree is refused as for wheels)."""
-    parser = argparse.ArgumentParser(prog="nox -s sdist --", description="Build the sdist into wheelhouse/.")
-    parser.add_argument("--version", help="pin the version (PEP 440) instead of asking git")
-    raise_on_usage_errors(parser)
-    args = parser.parse_args(list(argv))
-    pinned = pinned_version(args.version, environ)
-    if pinned:
-        return {PRETEND_VERSION: pinned}
-    refusal = release_refusal(root)
-    if refusal:
-        raise WheelkitError(f"refusing to build the sdist: {refusal}")
-    return {}

@@ -1,12 +1,7 @@
-"""Reading, checking and writing wheel files (PEP 427 / PEP 491), with the standard library only.
+"""Wheel files (PEP 427 / PEP 491): their names and tags, what is inside (METADATA, WHEEL, entry points, RECORD), and
+writing one with a correct RECORD. General on purpose: nothing here is specific to cablesim.
 
-General on purpose: the wheel tests use it, and so can anything else that looks inside or rewrites a wheel
-(an offline wheelhouse, metadata rewriting). Nothing here is specific to cablesim.
-
-- names and tags: `parse_wheel_name`, `Tag`, `interpreter_tags`, `platform_tags`, `wheel_fits`
-- contents: `WheelContents` (METADATA fields, WHEEL tags, entry points, the RECORD), `verify_record`
-- native code: `elf_needed` (DT_NEEDED of an ELF file), `missing_vendored_libraries`, `extension_abi_mismatches`
-- archives: `safe_extract` (no path traversal, no links, a size cap), `write_wheel` (a wheel with a correct RECORD)
+verify_record is hand-written: installers check RECORD only while installing, and say less about what differs.
 """
 
 from __future__ import annotations
@@ -18,7 +13,6 @@ import io
 import os
 import re
 import stat
-import struct
 import zipfile
 from dataclasses import dataclass
 from email.parser import HeaderParser
@@ -26,19 +20,13 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping, Optional, Sequence
 
 from .errors import WheelkitError
+from .native import ELF_MAGIC, is_vendored
 
 # PEP 427: {distribution}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}.whl
 _WHEEL_NAME = re.compile(
     r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?-(?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>[^-]+)"
     r"\.whl$"
 )
-# Legacy manylinux names and the glibc versions they stand for (PEP 600).
-_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
-_MANYLINUX = re.compile(r"^manylinux_(?P<major>\d+)_(?P<minor>\d+)_(?P<arch>.+)$")
-# auditwheel renames a vendored library to name-<8 hex digits of its hash>.so...; delocate keeps names.
-_VENDORED_NAME = re.compile(r"-[0-9a-f]{8}\.so(\.|$)")
-_ELF_MAGIC = b"\x7fELF"
-DEFAULT_EXTRACT_LIMIT = 4 * 1024**3  # bytes unpacked from one archive at most: stops a zip bomb
 
 
 @dataclass(frozen=True, order=True)
@@ -135,60 +123,6 @@ def moved_member(member: str, old_dist_info: str, new_stem: str) -> str:
     if top == f"{old_dist_info[: -len('.dist-info')]}.data":
         return f"{new_stem}.data/{rest}"
     return member
-
-
-# --- which tags an interpreter accepts ---------------------------------------------------------------------------
-
-
-def glibc_version() -> Optional[tuple[int, int]]:
-    """This machine's glibc (major, minor), or None on another libc or OS."""
-    try:
-        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
-    except (AttributeError, ValueError, OSError):
-        return None
-    match = re.fullmatch(r"glibc (\d+)\.(\d+).*", text)
-    return (int(match[1]), int(match[2])) if match else None
-
-
-def platform_tags(machine: str, glibc: Optional[tuple[int, int]]) -> list[str]:
-    """Linux platform tags a CPython on this machine installs, most specific first (manylinux as in PEP 600)."""
-    tags: list[str] = []
-    if glibc is not None and glibc[0] == 2:
-        for minor in range(glibc[1], 4, -1):
-            tags.append(f"manylinux_2_{minor}_{machine}")
-            for legacy, (major, legacy_minor) in _LEGACY_MANYLINUX.items():
-                if (major, legacy_minor) == (2, minor):
-                    tags.append(f"{legacy}_{machine}")
-    tags.append(f"linux_{machine}")
-    return tags
-
-
-def interpreter_tags(version: tuple[int, int], machine: str, glibc: Optional[tuple[int, int]]) -> list[Tag]:
-    """The tags a CPython (major, minor) on a Linux machine installs, in the order installers prefer them."""
-    major, minor = version
-    cp = f"cp{major}{minor}"
-    platforms = platform_tags(machine, glibc)
-    tags = [Tag(cp, cp, plat) for plat in platforms]
-    tags += [Tag(f"cp{major}{older}", "abi3", plat) for older in range(minor, 1, -1) for plat in platforms]
-    tags += [Tag(cp, "none", plat) for plat in platforms]
-    generic = [f"py{major}{minor}", f"py{major}"] + [f"py{major}{older}" for older in range(minor - 1, -1, -1)]
-    tags += [Tag(py, "none", plat) for py in generic for plat in platforms]
-    tags += [Tag(py, "none", "any") for py in (cp, *generic)]
-    return tags
-
-
-def wheel_fits(name: WheelName, version: tuple[int, int], machine: str, glibc: Optional[tuple[int, int]]) -> bool:
-    """Whether a CPython (major, minor) on this kind of machine would install this wheel."""
-    return bool(name.tags & set(interpreter_tags(version, machine, glibc)))
-
-
-def manylinux_glibc(platform: str) -> Optional[tuple[int, int]]:
-    """The glibc a manylinux platform tag promises to need at most (None: not a manylinux tag)."""
-    for legacy, version in _LEGACY_MANYLINUX.items():
-        if platform.startswith(legacy + "_"):
-            return version
-    match = _MANYLINUX.match(platform)
-    return (int(match["major"]), int(match["minor"])) if match else None
 
 
 # --- what is inside ----------------------------------------------------------------------------------------------
@@ -308,11 +242,11 @@ class WheelContents:
         return sorted(root for root in roots if not root.endswith((".dist-info", ".data")))
 
     def vendored_libraries(self) -> list[str]:
-        """Files in a <package>.libs/ folder (auditwheel's place for the libraries it copies in)."""
-        return sorted(n for n in self.names if n.split("/", 1)[0].endswith(".libs"))
+        """The members that are libraries a repair copied in (auditwheel's <package>.libs/, delocate's .dylibs/)."""
+        return sorted(n for n in self.names if is_vendored(n))
 
     def elf_files(self) -> list[str]:
-        return [n for n in self.names if self._zip.open(n).read(4) == _ELF_MAGIC]
+        return [n for n in self.names if self._zip.open(n).read(4) == ELF_MAGIC]
 
 
 def verify_record(wheel: WheelContents) -> int:
@@ -362,116 +296,7 @@ def verify_record(wheel: WheelContents) -> int:
     return len(wheel.names)
 
 
-# --- native code -------------------------------------------------------------------------------------------------
-
-
-def elf_needed(data: bytes) -> list[str]:
-    """The DT_NEEDED entries (shared libraries a binary links) of a 32- or 64-bit ELF file, in order."""
-    if data[:4] != _ELF_MAGIC or len(data) < 64:
-        raise WheelkitError("not an ELF file")
-    is64 = data[4] == 2
-    endian = "<" if data[5] == 1 else ">"
-    if is64:
-        shoff, = struct.unpack_from(endian + "Q", data, 0x28)
-        shentsize, shnum = struct.unpack_from(endian + "HH", data, 0x3A)
-        section = endian + "IIQQQQIIQQ"
-    else:
-        shoff, = struct.unpack_from(endian + "I", data, 0x20)
-        shentsize, shnum = struct.unpack_from(endian + "HH", data, 0x2E)
-        section = endian + "IIIIIIIIII"
-    sections = [struct.unpack_from(section, data, shoff + i * shentsize) for i in range(shnum)]
-    needed: list[str] = []
-    for _name, kind, _flags, _addr, offset, size, link, _info, _align, _entsize in sections:
-        if kind != 6:  # SHT_DYNAMIC
-            continue
-        strtab_offset = sections[link][4]
-        entry = struct.Struct(endian + ("qQ" if is64 else "iI"))
-        for position in range(offset, offset + size, entry.size):
-            tag, value = entry.unpack_from(data, position)
-            if tag == 0:  # DT_NULL
-                break
-            if tag == 1:  # DT_NEEDED
-                start = strtab_offset + value
-                needed.append(data[start : data.index(b"\0", start)].decode("utf-8", "replace"))
-    return needed
-
-
-def missing_vendored_libraries(wheel: WheelContents) -> dict[str, list[str]]:
-    """Binary -> libraries it needs that look vendored (auditwheel's name-<hash>.so) but are not in the wheel."""
-    shipped = {PurePosixPath(n).name for n in wheel.vendored_libraries()} | {PurePosixPath(n).name for n in wheel.names}
-    missing: dict[str, list[str]] = {}
-    for name in wheel.elf_files():
-        absent = [lib for lib in elf_needed(wheel.read(name)) if _VENDORED_NAME.search(lib) and lib not in shipped]
-        if absent:
-            missing[name] = absent
-    return missing
-
-
-def extension_abi_mismatches(wheel: WheelContents) -> list[str]:
-    """Extension modules whose file name names another CPython than the wheel's tags (a renamed wheel)."""
-    abis = {tag.abi for tag in wheel.name.tags}
-    wrong = []
-    for name in wheel.names:
-        match = re.search(r"\.cpython-(\d+)[a-z]*-[^/]*\.so$", name)
-        if match and f"cp{match[1]}" not in abis and "abi3" not in abis:
-            wrong.append(name)
-        if name.endswith(".abi3.so") and "abi3" not in abis:
-            wrong.append(name)
-    return wrong
-
-
-# --- archives ----------------------------------------------------------------------------------------------------
-
-
-def _is_link(info: zipfile.ZipInfo) -> bool:
-    return stat.S_ISLNK((info.external_attr >> 16) & 0xFFFF)
-
-
-def safe_extract(archive: Path, destination: Path, max_bytes: int = DEFAULT_EXTRACT_LIMIT) -> list[Path]:
-    """Unpack a zip (e.g. CI artifacts) into destination, refusing it whole if any member would land outside it
-    (absolute paths, '..', drive letters), is a symbolic link, or the total size passes max_bytes."""
-    destination = Path(destination)
-    try:
-        archive_zip = zipfile.ZipFile(archive)
-    except (OSError, zipfile.BadZipFile) as error:
-        raise WheelkitError(f"cannot open {archive} as a zip: {error}; download the artifacts again") from None
-    with archive_zip:
-        members = archive_zip.infolist()
-        root = destination.resolve()
-        total = 0
-        for info in members:
-            name = info.filename.replace("\\", "/")
-            parts = PurePosixPath(name).parts
-            unsafe = (
-                name.startswith("/")
-                or ".." in parts
-                or re.match(r"^[A-Za-z]:", name) is not None
-                or not (root / name).resolve().is_relative_to(root)
-            )
-            if unsafe:
-                raise WheelkitError(
-                    f"{archive} holds '{info.filename}', which would be written outside {destination}: refusing to "
-                    "unpack it (path traversal); use artifacts produced by the project's CI"
-                )
-            if _is_link(info):
-                raise WheelkitError(f"{archive} holds a symbolic link '{info.filename}': refusing to unpack it")
-            total += info.file_size
-            if total > max_bytes:
-                raise WheelkitError(
-                    f"{archive} unpacks to more than {max_bytes} bytes: refusing it (a zip bomb?); unpack it by hand"
-                )
-        written = []
-        for info in members:
-            target = root / info.filename.replace("\\", "/")
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive_zip.open(info) as source, target.open("wb") as sink:
-                while chunk := source.read(1 << 20):
-                    sink.write(chunk)
-            written.append(target)
-        return written
+# --- writing ----------------------------------------------------------------------------------------------------
 
 
 def write_wheel(path: Path, files: Mapping[str, bytes], *, executable: Iterable[str] = ()) -> Path:
@@ -517,17 +342,3 @@ def wheels_in(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*.whl") if p.is_file())
 
 
-def requirement_lower_bound(requirements: Sequence[str], distribution: str) -> Optional[str]:
-    """The X of 'distribution>=X' among Requires-Dist lines without an extra marker ('' if unbounded, None if
-    the distribution is not required)."""
-    wanted = normalize_distribution(distribution)
-    for line in requirements:
-        requirement, _, marker = line.partition(";")
-        if "extra" in marker:
-            continue
-        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*\(?([^)]*)\)?", requirement)
-        if not match or normalize_distribution(match[1]) != wanted:
-            continue
-        bound = re.search(r">=\s*([^,\s]+)", match[3])
-        return bound[1] if bound else ""
-    return None

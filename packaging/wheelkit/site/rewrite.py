@@ -18,26 +18,26 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .errors import WheelkitError
-from .interpreters import discover
-from .wheelfile import (
+from ..compat import glibc_version, wheel_fits
+from ..errors import WheelkitError
+from ..interpreters import discover
+from ..native import extension_abi_mismatches
+from ..process import run
+from ..venv import VirtualEnv
+from ..wheelfile import (
     Tag,
     WheelContents,
-    extension_abi_mismatches,
-    glibc_version,
     moved_member,
     normalize_distribution,
     parse_wheel_name,
     read_all,
     verify_record,
-    wheel_fits,
     write_wheel,
 )
 
@@ -376,24 +376,17 @@ def check_install(wheel: Path, python: Path, *, find_links: Sequence[Path] = (),
     own = workdir is None
     work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="wheelkit-install-"))
     work.mkdir(parents=True, exist_ok=True)
-    venv = work / "venv"
+    venv = VirtualEnv(work / "venv")
     uv = shutil.which("uv")
     links = [arg for folder in find_links for arg in ("--find-links", str(folder))]
     deps = [] if find_links else ["--no-deps"]
     try:
-        if uv:
-            commands = [[uv, "venv", "--quiet", "--python", str(python), str(venv)],
-                        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "--no-index",
-                         *links, *deps, str(wheel)]]
-        else:
-            commands = [[str(python), "-m", "venv", str(venv)],
-                        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index", *links,
-                         *deps, str(wheel)]]
         code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
-        commands.append([str(venv / "bin" / "python"), "-I", "-c", code])
+        commands = [venv.create_command(python, uv=uv), venv.install_command(["--no-index", *links, *deps, wheel], uv=uv),
+                    [str(venv.python), "-I", "-c", code]]
         completed = None
         for command in commands:
-            completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=work, check=False)
+            completed = run(command, env=env, cwd=work)
             if completed.returncode != 0:
                 raise WheelkitError(
                     f"installing {wheel.name} failed: {' '.join(command)} (exit {completed.returncode}):\n"

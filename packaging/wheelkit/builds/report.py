@@ -6,9 +6,9 @@ import re
 from types import TracebackType
 from typing import Any, Optional, Sequence
 
-from .build import CellResult
+from ..tables import render_table
+from .builder import CellResult
 from .plan import Plan
-from .tables import render_table
 
 
 def plan_table(plan: Plan) -> str:

@@ -27,8 +27,6 @@ wheelhouse byte for byte as it was.
 from __future__ import annotations
 
 import glob
-import hashlib
-import html
 import json
 import logging
 import os
@@ -37,11 +35,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping, Optional, Sequence
-from urllib.parse import quote
 
-from .errors import WheelkitError
+from ..errors import WheelkitError
+from ..files import sha256
+from ..wheelfile import WheelContents
 from .rewrite import check_label, check_wheel, compiled_files, is_pure, local_segments, suggest_tag
-from .wheelfile import WheelContents, parse_wheel_name
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,6 @@ OS_LAYER_ENV = "CABLESIM_WHEELHOUSE_OS_LAYER"
 MARKER_FILE = "cablesim-build.json"  # <name>-<version>.dist-info/cablesim-build.json: {"march": "x86-64-v3"}
 GENERIC = "generic"
 SIMPLE = "simple"
-FIND_LINKS_PAGE = "find-links.html"
 # x86-64 micro-architecture levels (psABI), lowest first: a node of one level runs the wheels of the levels before it.
 X86_64_LEVELS = ("x86-64-v2", "x86-64-v3", "x86-64-v4")
 _BASELINES = {"", "generic", "x86-64", "x86-64-v1", "armv8-a"}
@@ -153,14 +150,6 @@ class Placement:
         return self.folder / self.source.name
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def place(path: Path, *, site: str, os_layer: str = "", level: str = "") -> Placement:
     """Check one wheel and decide its folder; raises WheelkitError saying what is wrong and what to do."""
     path = Path(path)
@@ -182,7 +171,7 @@ def place(path: Path, *, site: str, os_layer: str = "", level: str = "") -> Plac
                     f"install it on any platform and Python; re-tag it with `invoke wheelhouse.rewrite {path} --tag "
                     f"{suggest_tag(wheel)}` and add the wheel it writes"
                 )
-            return Placement(path, PurePosixPath(GENERIC), "pure Python", file_sha256(path))
+            return Placement(path, PurePosixPath(GENERIC), "pure Python", sha256(path))
         systems = {platform_os_machine(tag.platform) for tag in name.tags if tag.platform != "any"}
         layers = {f"{family}-{machine}" if machine else family for family, machine in systems}
         if len(layers) != 1:
@@ -199,7 +188,7 @@ def place(path: Path, *, site: str, os_layer: str = "", level: str = "") -> Plac
             march = read_march(wheel)
             folder_level = arch_level(march, machine, f"{path.name}'s {MARKER_FILE}")
             reason = f"built with -march={march}" if march else f"no {MARKER_FILE}: a generic build"
-    return Placement(path, PurePosixPath(layer, folder_level), reason, file_sha256(path))
+    return Placement(path, PurePosixPath(layer, folder_level), reason, sha256(path))
 
 
 # --- adding wheels -----------------------------------------------------------------------------------------------
@@ -296,7 +285,7 @@ def add_wheels(root: Path, wheels: Sequence[Path], *, site: str, os_layer: str =
         chosen[placement.relative] = placement
         existing = root / placement.relative
         if existing.exists():
-            if file_sha256(existing) == placement.sha256:
+            if sha256(existing) == placement.sha256:
                 result.present.append(placement)
             else:
                 problems.append(
@@ -337,7 +326,7 @@ def _publish_all(root: Path, placements: Sequence[Placement]) -> None:
             temporary = folder / f".{final.name}.{os.getpid()}.part"
             staged.append((temporary, final))
             shutil.copyfile(placement.source, temporary)
-            if file_sha256(temporary) != placement.sha256:
+            if sha256(temporary) != placement.sha256:
                 raise WheelkitError(f"{placement.source} changed while it was being added; add it again")
         for temporary, final in staged:
             _publish(temporary, final)
@@ -368,184 +357,3 @@ def _publish(temporary: Path, final: Path) -> None:
         os.replace(temporary, final)
         return
     temporary.unlink()
-
-
-# --- the PEP 503 index -------------------------------------------------------------------------------------------
-
-
-def project_name(distribution: str) -> str:
-    """PEP 503's normalized project name: runs of '-', '_', '.' become '-', lower case."""
-    return re.sub(r"[-_.]+", "-", distribution).lower()
-
-
-@dataclass(frozen=True)
-class View:
-    """What one kind of node installs: its OS layer and level, and the folders that serve it, best first."""
-
-    name: PurePosixPath  # folder under simple/: generic or <os-layer>/<level>
-    folders: tuple[PurePosixPath, ...]
-
-
-def views(root: Path) -> list[View]:
-    """The index views of a wheelhouse: simple/generic (pure Python) and one per <os-layer>/<level> folder.
-
-    A level's view also serves the lower x86-64 levels present, then the OS layer's generic folder, then the pure-Python
-    wheels: a wheel of a higher folder hides the lower folders' wheels of the same project, version and Python.
-    """
-    root = Path(root)
-    found: list[View] = []
-    if (root / GENERIC).is_dir():
-        found.append(View(PurePosixPath(GENERIC), (PurePosixPath(GENERIC),)))
-    for layer in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in (GENERIC, SIMPLE)):
-        if layer.name.startswith("."):
-            continue
-        for stray in sorted(layer.glob("*.whl")):
-            log.warning("%s is outside any level folder: not indexed (move it, or add it with wheelhouse.add)", stray)
-        levels = sorted(p.name for p in layer.iterdir() if p.is_dir() and not p.name.startswith("."))
-        for level in levels:
-            chain = [level]
-            if level in X86_64_LEVELS:
-                chain += [lv for lv in reversed(X86_64_LEVELS[: X86_64_LEVELS.index(level)]) if lv in levels]
-            if level != GENERIC:
-                chain.append(GENERIC)
-            folders = tuple(PurePosixPath(layer.name, lv) for lv in chain) + (PurePosixPath(GENERIC),)
-            found.append(View(PurePosixPath(layer.name, level), folders))
-    for stray in sorted(root.glob("*.whl")):
-        log.warning("%s is outside the layout: not indexed (add it with wheelhouse.add)", stray)
-    return found
-
-
-@dataclass(frozen=True)
-class _Indexed:
-    relative: PurePosixPath
-    project: str
-    version: str
-    build: str
-    interpreters: frozenset[tuple[str, str]]
-    sha256: str
-    requires_python: str
-
-
-def _indexed(root: Path, relative: PurePosixPath) -> _Indexed:
-    path = root / relative
-    name = parse_wheel_name(path.name)
-    with WheelContents(path) as wheel:
-        requires_python = (wheel.metadata().get("Requires-Python") or [""])[0]
-    return _Indexed(relative, project_name(name.distribution), name.version.lower(), name.build,
-                    frozenset((t.python, t.abi) for t in name.tags), file_sha256(path), requires_python)
-
-
-def view_wheels(root: Path, view: View, cache: Optional[dict[PurePosixPath, _Indexed]] = None) -> list[_Indexed]:
-    """The wheels a view serves, in folder order, with the shadowed ones left out."""
-    cache = {} if cache is None else cache
-    chosen: list[_Indexed] = []
-    for folder in view.folders:
-        for path in sorted((root / folder).glob("*.whl")) if (root / folder).is_dir() else []:
-            relative = folder / path.name
-            if relative not in cache:
-                cache[relative] = _indexed(root, relative)
-            entry = cache[relative]
-            hidden = any(
-                (c.project, c.version, c.build) == (entry.project, entry.version, entry.build)
-                and c.interpreters & entry.interpreters
-                for c in chosen
-            )
-            if not hidden:
-                chosen.append(entry)
-    return chosen
-
-
-def _page(title: str, links: Iterable[str], repository_meta: bool = True) -> str:
-    meta = '    <meta name="pypi:repository-version" content="1.0">\n' if repository_meta else ""
-    body = "".join(f"    {link}<br>\n" for link in links)
-    return (
-        f"<!DOCTYPE html>\n<html>\n  <head>\n{meta}    <title>{html.escape(title)}</title>\n  </head>\n  <body>\n"
-        f"    <h1>{html.escape(title)}</h1>\n{body}  </body>\n</html>\n"
-    )
-
-
-def _wheel_link(entry: _Indexed, page_dir: PurePosixPath) -> str:
-    target = PurePosixPath(os.path.relpath(str(entry.relative), str(page_dir)))
-    href = "/".join(quote(part) for part in target.parts) + f"#sha256={entry.sha256}"
-    data = f' data-requires-python="{html.escape(entry.requires_python)}"' if entry.requires_python else ""
-    return f'<a href="{html.escape(href)}"{data}>{html.escape(entry.relative.name)}</a>'
-
-
-def index_pages(root: Path) -> dict[PurePosixPath, str]:
-    """Every page of the index, by path relative to root: per view a PEP 503 root (index.html), a page per project
-    (<project>/index.html) and one flat page of all its wheels for `pip --no-index --find-links` (find-links.html)."""
-    pages: dict[PurePosixPath, str] = {}
-    cache: dict[PurePosixPath, _Indexed] = {}
-    for view in views(root):
-        base = PurePosixPath(SIMPLE) / view.name
-        entries = view_wheels(root, view, cache)
-        projects = sorted({e.project for e in entries})
-        pages[base / "index.html"] = _page(
-            f"Simple index: {view.name}", (f'<a href="{quote(p)}/">{html.escape(p)}</a>' for p in projects)
-        )
-        for project in projects:
-            page_dir = base / project
-            links = (_wheel_link(e, page_dir) for e in entries if e.project == project)
-            pages[page_dir / "index.html"] = _page(f"Links for {project}", links)
-        pages[base / FIND_LINKS_PAGE] = _page(
-            f"Wheels for {view.name} (pip --no-index --find-links)", (_wheel_link(e, base) for e in entries), False
-        )
-    return pages
-
-
-@dataclass
-class IndexResult:
-    written: list[Path] = field(default_factory=list)
-    unchanged: list[Path] = field(default_factory=list)
-    removed: list[Path] = field(default_factory=list)
-    views: list[str] = field(default_factory=list)
-
-    def describe(self, root: Path) -> str:
-        """A summary and, per view, the command a job on such a node runs."""
-        counts = f"{len(self.written)} page(s) written, {len(self.unchanged)} unchanged, {len(self.removed)} removed"
-        lines = [f"index: {counts}"]
-        lines += [f"  {view}: pip install --no-index --find-links {Path(root) / SIMPLE / view / FIND_LINKS_PAGE} NAME"
-                  for view in self.views]
-        return "\n".join(lines)
-
-
-def _write_atomic(path: Path, text: str) -> bool:
-    """Write text to path through a temporary file and os.replace; False (nothing written) if it is already so."""
-    data = text.encode("utf-8")
-    if path.is_file() and path.read_bytes() == data:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return True
-
-
-def build_index(root: Path) -> IndexResult:
-    """Write the PEP 503 pages of every view under root/simple/ (see index_pages); pages that no longer belong to a
-    view are removed, unchanged pages are not rewritten. Readers always see a whole page, old or new."""
-    root = Path(root)
-    if not root.is_dir():
-        raise WheelkitError(f"no wheelhouse at {root}: add wheels with `invoke wheelhouse.add WHEEL --root {root}`")
-    pages = index_pages(root)
-    result = IndexResult(views=sorted({str(PurePosixPath(*p.parts[1:-1])) for p in pages if p.name == FIND_LINKS_PAGE}))
-    for relative, text in sorted(pages.items()):
-        path = root / relative
-        (result.written if _write_atomic(path, text) else result.unchanged).append(path)
-    simple = root / SIMPLE
-    if simple.is_dir():
-        wanted = {root / relative for relative in pages}
-        for path in sorted(simple.rglob("*.html")):
-            if path not in wanted:
-                path.unlink()
-                result.removed.append(path)
-        for directory in sorted((p for p in simple.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-            if not any(directory.iterdir()):
-                directory.rmdir()
-    log.info("index: %d page(s) written, %d unchanged, %d removed", len(result.written), len(result.unchanged),
-             len(result.removed))
-    return result

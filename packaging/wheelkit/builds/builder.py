@@ -8,33 +8,24 @@ import errno
 import logging
 import os
 import shutil
-import signal
-import subprocess
 import tarfile
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Iterator, Mapping, Optional, Protocol, Sequence, Union
+from typing import Callable, Mapping, Optional, Protocol
 
-from .errors import Interrupted, WheelkitError
-from .plan import (
-    BUILD_REQUIREMENTS_TEXT,
-    CONFIGURE_RECORD,
-    ENVIRONMENT_VARIABLES,
-    Cell,
-    Plan,
-    changed_configure_inputs,
-    configure_record,
-)
-from .repair import check_excludes_matched, check_no_mpi_bundled, check_no_mpi_needed, vendored_libraries
+from .. import process
+from ..errors import Interrupted, WheelkitError
+from ..native import check_no_mpi_bundled, vendored_libraries
+from ..process import StepFailed
+from .configure import fresh_build_folder
+from .plan import BUILD_REQUIREMENTS_TEXT, ENVIRONMENT_VARIABLES, Cell, Plan
+from .repair import check_excludes_matched, check_no_mpi_needed
 
 log = logging.getLogger(__name__)
-
-LOG_TAIL_LINES = 30
 
 
 @dataclass
@@ -74,122 +65,6 @@ class LogProgress:
             self.emit(f"{result.cell.key}: {result.status} after {result.seconds:.1f} s")
 
 
-class StepFailed(WheelkitError):
-    """A step's command failed: what it was, its exit status, and the last lines it wrote into its log."""
-
-    def __init__(self, what: str, returncode: int, log_path: Path, tail: Sequence[str]) -> None:
-        self.headline = f"{what} failed (exit {returncode})"
-        self.log_path = log_path
-        self.tail = tuple(tail)
-        shown = "\n".join(self.tail) if self.tail else "(it printed nothing)"
-        super().__init__(f"{self.headline}; last lines of {log_path}:\n{shown}")
-
-
-class Processes:
-    """The commands a build runs, each started in a session (and process group) of its own, so that a signal
-    stops whole trees (cmake, ninja and the compilers; uv and its children) and a terminal's Ctrl-C reaches them
-    only through wheelkit, which then publishes nothing more. One per process (STOP); tests make their own."""
-
-    GRACE = 2.0  # seconds between SIGTERM (ninja removes half-written objects) and SIGKILL
-
-    def __init__(self) -> None:
-        self.reason = ""  # why the build was interrupted; "" while it runs
-        self.published: list[Path] = []  # the wheels moved into a wheelhouse, in order
-        self._running: set[subprocess.Popen[bytes]] = set()
-        self._stopped: list[subprocess.Popen[bytes]] = []
-        self._publishing = threading.Lock()
-
-    @contextmanager
-    def running(self, command: Sequence[str], *, env: Mapping[str, str], cwd: Optional[Path] = None,
-                stdout: Union[int, IO[bytes], IO[str], None] = None, stderr: Union[int, IO[str], None] = None,
-                ) -> Iterator[subprocess.Popen[bytes]]:
-        """Start a command in a session of its own and keep it known while it runs; refused once interrupted."""
-        if self.reason:
-            raise Interrupted(self.reason)
-        process = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                   env=dict(env), cwd=cwd, start_new_session=True)
-        self._running.add(process)
-        try:
-            if self.reason:  # interrupted while it started: interrupt() may not have seen it
-                _signal_group(process, signal.SIGTERM)
-            yield process
-        finally:
-            self._running.discard(process)
-
-    def interrupt(self, reason: str) -> bool:
-        """Stop every running command's process group (SIGTERM, SIGKILL after GRACE) and refuse further commands
-        and publishing; a wheel being moved into the wheelhouse is moved first. True the first time."""
-        with self._publishing:
-            if self.reason:
-                return False
-            self.reason = reason
-        self._stopped = list(self._running)
-        for process in self._stopped:
-            _signal_group(process, signal.SIGTERM)
-        if self._stopped:
-            timer = threading.Timer(self.GRACE, self.kill)
-            timer.daemon = True
-            timer.start()
-        return True
-
-    def kill(self) -> None:
-        """SIGKILL what an interrupt stopped and what still runs (a second signal: no more waiting)."""
-        for process in {*self._stopped, *self._running}:
-            _signal_group(process, signal.SIGKILL)
-
-    def finish(self, timeout: float = 1.0) -> None:
-        """After an interrupt: give the stopped processes a moment to end (ninja's clean-up), then kill the rest."""
-        deadline = time.monotonic() + timeout
-        while any(p.poll() is None for p in self._stopped) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self.kill()
-
-    @contextmanager
-    def publishing(self) -> Iterator[None]:
-        """Move files into the wheelhouse either before an interrupt or not at all."""
-        with self._publishing:
-            if self.reason:
-                raise Interrupted(self.reason)
-            yield
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    try:
-        os.killpg(process.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass  # the whole group has ended
-
-
-STOP = Processes()
-
-
-def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str, str]] = None, what: str = "",
-               cwd: Optional[Path] = None) -> None:
-    """Run a command with its output appended to log_path; on failure raise StepFailed with the last lines this
-    command wrote (not an earlier step's) and the log's path; Interrupted when a signal stopped it."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("a", encoding="utf-8") as handle:
-        handle.write(f"$ {' '.join(command)}\n")
-        handle.flush()
-        output_starts = handle.tell()
-        started = time.perf_counter()
-        try:
-            with STOP.running(command, env=env or os.environ, cwd=cwd, stdout=handle,
-                              stderr=subprocess.STDOUT) as process:
-                returncode = process.wait()
-        except FileNotFoundError as error:
-            raise WheelkitError(f"{what or command[0]}: {error.filename} not found; is it installed?") from None
-        handle.write(f"# exit {returncode} after {time.perf_counter() - started:.2f} s\n")
-    if STOP.reason:
-        raise Interrupted(STOP.reason)  # stopped by wheelkit: not the step's failure
-    if returncode != 0:
-        with log_path.open("rb") as handle:
-            handle.seek(output_starts)
-            output = handle.read().decode("utf-8", errors="replace").splitlines()[:-1]  # without the "# exit" line
-        lines = [line.rstrip() for line in output if line.strip()]
-        raise StepFailed(what or command[0], returncode, log_path, lines[-LOG_TAIL_LINES:])
-
-
 def file_system_error(error: OSError, folder: Path, what: str) -> WheelkitError:
     """What an OSError while writing `what` into folder means, and what to do about it."""
     if error.errno in (errno.EACCES, errno.EPERM):
@@ -215,40 +90,6 @@ def check_writable(folder: Path) -> None:
             pass
     except OSError as error:
         raise file_system_error(error, folder, "the wheels") from None
-
-
-def run_captured(command: Sequence[str], what: str) -> str:
-    """Run a short query command and return its output; raise with its error output when it fails."""
-    try:
-        with STOP.running(command, env=os.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-            stdout, stderr = process.communicate()
-    except FileNotFoundError as error:
-        raise WheelkitError(f"{what}: {error.filename} not found; is it installed?") from None
-    if STOP.reason:
-        raise Interrupted(STOP.reason)
-    if process.returncode != 0:
-        message = stderr.decode(errors="replace").strip()[-500:]
-        raise WheelkitError(f"{what} failed (exit {process.returncode}): {message}")
-    return stdout.decode(errors="replace")
-
-
-def fresh_build_folder(folder: Path, inputs: Mapping[str, object]) -> str:
-    """Keep a build folder only if it was configured from exactly these inputs: CMake keeps every value it once
-    read in its cache (a dropped -D flag, CXXFLAGS), so another knob gets an empty folder. The record is written
-    before the configure, so that a cache in the folder always comes from the recorded inputs, even when that
-    configure failed. Returns what changed ("" when the folder is kept or new)."""
-    changed = changed_configure_inputs(folder, inputs)
-    if folder.exists() and not changed:
-        return ""
-    try:
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        (folder / CONFIGURE_RECORD).write_text(configure_record(inputs), encoding="utf-8")
-    except OSError as error:
-        raise WheelkitError(f"cannot empty {folder} for a fresh configure ({error.strerror or error}): delete it by "
-                            "hand and build again") from None
-    return changed
 
 
 class Builder:
@@ -299,8 +140,8 @@ class Builder:
                 self._fresh_build_folder(label, cell.core_dir, cell.core_configure_inputs(env), log_path)
                 self.progress.step(label, f"compiling the C++ core once ({cell.core_dir}; log: {log_path})")
                 # Configuring again is cheap; a folder configured with other knobs was emptied above.
-                run_logged(cell.core_command(), log_path, env, "configuring the core")
-                run_logged(cell.core_build_command(), log_path, env, "compiling the core")
+                process.run_logged(cell.core_command(), log_path, env, "configuring the core")
+                process.run_logged(cell.core_build_command(), log_path, env, "compiling the core")
             except WheelkitError as error:
                 log.error("%s: %s", label, error)
                 failures[cell.core_dir] = error
@@ -330,12 +171,12 @@ class Builder:
             shutil.rmtree(cell.env_dir, ignore_errors=True)
             env = {**os.environ, **ENVIRONMENT_VARIABLES}
             create, install = cell.environment_commands(shutil.which("uv"))
-            run_logged(create, log_path, env, "creating the build environment")
-            run_logged(install, log_path, env, "installing the build requirements")
+            process.run_logged(create, log_path, env, "creating the build environment")
+            process.run_logged(install, log_path, env, "installing the build requirements")
             cell.requirements_stamp.write_text(BUILD_REQUIREMENTS_TEXT)
 
     def _unpack(self, cell: Cell, wheel: Path, log_path: Path) -> Path:
-        run_logged(cell.unpack_command(self.wheel_tool, str(wheel)), log_path, self.tools_env, "wheel unpack")
+        process.run_logged(cell.unpack_command(self.wheel_tool, str(wheel)), log_path, self.tools_env, "wheel unpack")
         (tree,) = [p for p in cell.unpack_dir.iterdir() if p.is_dir()]
         return tree
 
@@ -350,7 +191,7 @@ class Builder:
             debug_file = debug_root / self.target.debug_file(str(relative))
             debug_file.parent.mkdir(parents=True, exist_ok=True)
             for command in self.target.split_debug_commands(str(library), str(debug_file), cell.python.machine):
-                run_logged(command, log_path, self.tools_env, f"splitting the debug information of {relative}")
+                process.run_logged(command, log_path, self.tools_env, f"splitting the debug information of {relative}")
         archive = cell.staging_dir / cell.debug_archive_name
         with tarfile.open(archive, "w:gz") as handle:
             for item in sorted(debug_root.iterdir()) if debug_root.exists() else []:
@@ -360,7 +201,7 @@ class Builder:
     def needed_libraries(self, tree: Path, log_path: Path) -> list[str]:
         needed: set[str] = set()
         for library in self._libraries(tree):
-            output = run_captured(self.target.needed_command(str(library)), f"listing what {library.name} needs")
+            output = process.run_captured(self.target.needed_command(str(library)), f"listing what {library.name} needs")
             needed.update(self.target.parse_needed(output))
         return sorted(needed)
 
@@ -378,8 +219,8 @@ class Builder:
         result.log_path = log_path
         shutil.rmtree(cell.staging_dir, ignore_errors=True)
         try:
-            if STOP.reason:
-                raise Interrupted(STOP.reason)
+            if process.STOP.reason:
+                raise Interrupted(process.STOP.reason)
             if self._stop.is_set():
                 result.status, result.message = "skipped", "an earlier build failed (use --keep-going to go on)"
                 return result
@@ -388,7 +229,7 @@ class Builder:
             self._fresh_build_folder(cell.key, cell.build_dir, cell.bindings_configure_inputs(env), log_path)
             self.progress.step(cell.key, f"compiling the bindings (log: {log_path})")
             (cell.staging_dir / "raw").mkdir(parents=True)
-            run_logged(cell.wheel_command(), log_path, env, "the wheel build (scikit-build-core)", cwd=cell.root)
+            process.run_logged(cell.wheel_command(), log_path, env, "the wheel build (scikit-build-core)", cwd=cell.root)
             to_repair = _single_wheel(cell.staging_dir / "raw")
             debug_archive: Optional[Path] = None
             tree = self._unpack(cell, to_repair, log_path)
@@ -400,12 +241,12 @@ class Builder:
                 self.progress.step(cell.key, "splitting off the debug information")
                 debug_archive = self.split_debug_information(cell, tree, log_path)
                 (cell.staging_dir / "split").mkdir()
-                run_logged(cell.pack_command(self.wheel_tool, str(tree)), log_path, self.tools_env, "wheel pack")
+                process.run_logged(cell.pack_command(self.wheel_tool, str(tree)), log_path, self.tools_env, "wheel pack")
                 to_repair = _single_wheel(cell.staging_dir / "split")
             self.progress.step(cell.key, f"repairing {to_repair.name}")
             repaired_dir = cell.staging_dir / "repaired"
             env = {**self.tools_env, **dict(cell.environment)}
-            run_logged(self.target.repair_command(self.repair_tool, str(to_repair), cell.platform_tag,
+            process.run_logged(self.target.repair_command(self.repair_tool, str(to_repair), cell.platform_tag,
                                                   str(repaired_dir), cell.python.machine, cell.variant.repair_excludes),
                        log_path, env, self.target.repair_tool)
             repaired = _single_wheel(repaired_dir)
@@ -414,14 +255,14 @@ class Builder:
                     f"repaired wheel is {repaired.name}, expected {cell.output_name}: the tag or version differs "
                     "from the plan (check the version and the platform policy)"
                 )
-            check_no_mpi_bundled(repaired, self.target)
-            result.vendored = vendored_libraries(repaired, self.target)
+            check_no_mpi_bundled(repaired)
+            result.vendored = vendored_libraries(repaired)
             result.size = repaired.stat().st_size
             output_dir = self.plan.output_dir(cell)
             final = output_dir / repaired.name
             # Atomic moves on one file system (both under the checkout); the archive first, so that a wheel in the
             # wheelhouse always has its debug information next to it.
-            with STOP.publishing():
+            with process.STOP.publishing():
                 try:
                     output_dir.mkdir(parents=True, exist_ok=True)
                     if debug_archive is not None:
@@ -429,7 +270,7 @@ class Builder:
                     os.replace(repaired, final)
                 except OSError as error:
                     raise file_system_error(error, output_dir, repaired.name) from None
-                STOP.published.append(final)
+                process.STOP.published.append(final)
             result.wheel, result.status = final, "built"
         except WheelkitError as error:
             result.status = "failed"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Mapping, Optional, Sequence
 
-from .errors import WheelkitError
+from ..errors import WheelkitError
 
 MANYLINUX_BEST_ON_GLIBC_2_34 = 34  # linking against glibc >= 2.34 references __libc_start_main@GLIBC_2.34
 
@@ -65,10 +65,6 @@ class Target:
     def parse_needed(self, output: str) -> list[str]:
         raise NotImplementedError
 
-    def is_vendored(self, member: str) -> bool:
-        """Whether a wheel member is a library the repair tool copied in."""
-        raise NotImplementedError
-
     def is_library(self, member: str) -> bool:
         return re.search(self.library_pattern, member) is not None
 
@@ -107,10 +103,6 @@ class LinuxTarget(Target):
 
     def parse_needed(self, output: str) -> list[str]:
         return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", output)
-
-    def is_vendored(self, member: str) -> bool:
-        parts = PurePosixPath(member).parts
-        return len(parts) == 2 and parts[0].endswith(".libs") and ".so" in parts[1]
 
 
 class MacOSTarget(Target):
@@ -160,10 +152,6 @@ class MacOSTarget(Target):
         names = [line.strip().split(" (")[0] for line in output.splitlines()[1:] if line.strip()]
         return [PurePosixPath(name).name for name in names]
 
-    def is_vendored(self, member: str) -> bool:
-        parts = PurePosixPath(member).parts
-        return len(parts) >= 2 and parts[-2] == ".dylibs"
-
 
 LINUX = LinuxTarget(
     name="linux", session="build_linux", repair_tool="auditwheel",
@@ -190,3 +178,6 @@ def debug_mode(environ: Optional[Mapping[str, str]] = None) -> str:
     if mode not in DEBUG_MODES:
         raise WheelkitError(f"CABLESIM_DEBUG_INFO={mode!r}: use one of {', '.join(DEBUG_MODES)}")
     return mode
+
+
+TARGETS: Mapping[str, Target] = {"linux": LINUX, "macos": MACOS}

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from .errors import WheelkitError
-from .interpreters import SUPPORTED_MINORS, Interpreter
+from ..errors import WheelkitError
+from ..interpreters import SUPPORTED_MINORS, Interpreter
 from .plan import VARIANTS
 
 log = logging.getLogger(__name__)

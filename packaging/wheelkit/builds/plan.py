@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from .errors import WheelkitError
-from .interpreters import Interpreter
+from ..errors import WheelkitError
+from ..interpreters import Interpreter
+from ..venv import VirtualEnv
+from ..wheelfile import normalize_distribution
+from .configure import configure_environment
 from .targets import LINUX, Target, debug_mode
-from .wheelfile import normalize_distribution
 
 # The build backend's PEP 517 hook, called with the output folder and the config settings as JSON.
 BACKEND_CALL = ("import json, sys; from scikit_build_core.build import build_wheel; "
@@ -45,60 +47,6 @@ KNOBS: Mapping[str, str] = {
     "AUDITWHEEL_PLAT": "Linux: the manylinux policy to repair for (set in the build image)",
     "MACOSX_DEPLOYMENT_TARGET": "macOS: the oldest macOS the wheels run on (default 10.15 x86_64, 11.0 arm64)",
 }
-
-
-# What a CMake configure reads from the environment besides its arguments: CMake the compilers, their flags, the
-# generator, the launcher and the toolchain (CMAKE_*); scikit-build-core CMAKE_ARGS and SKBUILD_*. CMake keeps what
-# it read in its cache for good, so a build folder is kept only while these, and the arguments, stay the same.
-CONFIGURE_VARIABLES = ("CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "ARCHFLAGS",
-                       "MACOSX_DEPLOYMENT_TARGET", "SDKROOT")
-CONFIGURE_PREFIXES = ("CMAKE_", "SKBUILD_")
-BUILD_TIME_VARIABLES = ("CMAKE_BUILD_PARALLEL_LEVEL", "CMAKE_INSTALL_PARALLEL_LEVEL", "CMAKE_NO_VERBOSE")
-
-
-# Next to a CMakeCache: the configure inputs it was made from (Cell.*_configure_inputs).
-CONFIGURE_RECORD = "cablesim-configure-inputs.json"
-
-
-def configure_record(inputs: Mapping[str, object]) -> str:
-    return json.dumps(inputs, indent=1, sort_keys=True) + "\n"
-
-
-def changed_configure_inputs(folder: Path, inputs: Mapping[str, object]) -> str:
-    """What differs between these configure inputs and those the existing build folder was configured from ("" when
-    nothing does, or there is no folder)."""
-    if not folder.exists():
-        return ""
-    try:
-        recorded = (folder / CONFIGURE_RECORD).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return "no record of them (a folder made by hand or by an older wheelkit)"
-    if recorded == configure_record(inputs):
-        return ""
-    try:
-        before = json.loads(recorded)
-    except json.JSONDecodeError:
-        before = None
-    if not isinstance(before, dict):
-        return "no record of them (a folder made by hand or by an older wheelkit)"
-    changes: list[str] = []
-    for part, now in inputs.items():
-        old = before.get(part)
-        if isinstance(now, dict) and isinstance(old, dict):
-            changes += [str(key) for key in sorted(set(now) | set(old)) if now.get(key) != old.get(key)]
-        elif isinstance(now, list) and isinstance(old, list) and now != old:
-            added = [f"added {a}" for a in now if a not in old] + [f"dropped {a}" for a in old if a not in now]
-            changes += added or [f"{part} (order)"]
-        elif now != old:
-            changes.append(part)
-    return ", ".join(changes) or "their format"
-
-
-def configure_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The part of an environment a CMake configure reads (see CONFIGURE_VARIABLES)."""
-    return {name: value for name, value in sorted(environ.items())
-            if (name in CONFIGURE_VARIABLES or name.startswith(CONFIGURE_PREFIXES))
-            and name not in BUILD_TIME_VARIABLES}
 
 
 @dataclass(frozen=True)
@@ -224,7 +172,7 @@ class Cell:
 
     @property
     def env_python(self) -> Path:
-        return self.env_dir / "bin" / "python"
+        return VirtualEnv(self.env_dir).python
 
     @property
     def requirements_stamp(self) -> Path:
@@ -290,13 +238,10 @@ class Cell:
                 json.dumps(self.config_settings(), sort_keys=True)]
 
     def environment_commands(self, uv: Optional[str]) -> list[list[str]]:
-        """Make the build environment and install the build requirements: with uv when there is one (0.1 s per
-        environment, where `python -m venv` spends 4 s of CPU in ensurepip), else with venv and pip."""
-        if uv:
-            return [[uv, "venv", "--quiet", "--python", str(self.python.path), str(self.env_dir)],
-                    [uv, "pip", "install", "--python", str(self.env_python), *BUILD_REQUIREMENTS]]
-        return [[str(self.python.path), "-m", "venv", str(self.env_dir)],
-                [str(self.env_python), "-m", "pip", "install", "--disable-pip-version-check", *BUILD_REQUIREMENTS]]
+        """Make the build environment and install the build requirements."""
+        environment = VirtualEnv(self.env_dir)
+        return [environment.create_command(self.python.path, uv=uv),
+                environment.install_command(BUILD_REQUIREMENTS, uv=uv, quiet=False)]
 
     @property
     def unpack_dir(self) -> Path:
@@ -350,98 +295,8 @@ class Plan:
         return {**dict(sorted(cell.build_environment().items())),
                 **{name: value for name, value in sorted(defaults.items()) if name not in env}}
 
-    def commands(self, *, tools_bin: Optional[Path] = None) -> list[str]:
-        """Every command the build runs, in order, shell-quoted as a maintainer pastes them (tools_bin: where the
-        repair tool and wheel are). What only the run knows is left to the shell: the one wheel a step wrote
-        (*.whl) and each compiled library (a loop); what wheelkit does itself is a comment."""
-        wheel_tool = str(tools_bin / "wheel") if tools_bin else "wheel"
-        repair_tool = str(tools_bin / self.target.repair_tool) if tools_bin else self.target.repair_tool
-        tools_path = {"PATH": f"{tools_bin}:{INHERITED_PATH}"} if tools_bin else {}
-        lines: list[str] = []
-        for cell in self.core_cells:
-            variables = self.compile_variables(cell, core=True)
-            lines += _wipe_lines(cell.core_dir, cell.core_configure_inputs({**os.environ, **variables}))
-            lines += [_assignments(variables) + shell_join(command)
-                      for command in (cell.core_command(), cell.core_build_command())]
-        uv = shutil.which("uv")
-        for cell in self.cells:
-            if cell.environment_ready():
-                lines.append(f"# reused: the build environment {shell_word(str(cell.env_dir))} (its build "
-                             "requirements are installed)")
-            else:
-                lines.append(shell_join(["rm", "-rf", str(cell.env_dir)]))
-                lines += [_assignments(ENVIRONMENT_VARIABLES) + shell_join(c) for c in cell.environment_commands(uv)]
-                lines.append("# wheelkit: the requirements installed go into "
-                             + shell_word(str(cell.requirements_stamp)))
-            lines.append(f"{shell_join(['rm', '-rf', str(cell.staging_dir)])} && "
-                         f"{shell_join(['mkdir', '-p', str(cell.staging_dir / 'raw')])}")
-            variables = self.compile_variables(cell)
-            lines += _wipe_lines(cell.build_dir, cell.bindings_configure_inputs({**os.environ, **variables}))
-            lines.append(f"cd {shell_word(str(cell.root))} && {_assignments(variables)}"
-                         + shell_join(cell.wheel_command()))
-            to_repair = str(cell.staging_dir / "raw" / ONE_WHEEL)
-            if cell.debug_info == "split":
-                lines.append(shell_join(cell.unpack_command(wheel_tool, to_repair)))
-                lines += self._split_debug_lines(cell)
-                lines.append(shell_join(["mkdir", str(cell.staging_dir / "split")]))
-                lines.append(shell_join(cell.pack_command(wheel_tool, str(cell.unpack_dir / ONE_FOLDER))))
-                to_repair = str(cell.staging_dir / "split" / ONE_WHEEL)
-            lines.append(_assignments({**dict(cell.environment), **tools_path}) + shell_join(self.target.repair_command(
-                repair_tool, to_repair, cell.platform_tag, str(cell.staging_dir / "repaired"), cell.python.machine,
-                cell.variant.repair_excludes)))
-            lines.append(f"# wheelkit: checks the repaired wheel, then moves it (and its debug archive) into "
-                         f"{shell_word(str(self.output_dir(cell)))}")
-        return lines
-
-    def _split_debug_lines(self, cell: Cell) -> list[str]:
-        """The debug-information split as a loop over the unpacked wheel's compiled libraries (Builder.
-        split_debug_information runs the same commands per library), then the archive wheelkit writes."""
-        names = " -o ".join(f"-name {shlex.quote(pattern)}" for pattern in LIBRARY_NAMES[self.target.name])
-        debug_file = f"{cell.debug_dir}/{self.target.debug_file(EACH_LIBRARY)}"
-        return [
-            (f"cd {shell_word(str(cell.unpack_dir / ONE_FOLDER))} && find . -type f \\( {names} \\) "
-             "| while IFS= read -r lib; do"),
-            shell_join(["mkdir", "-p", f"{cell.debug_dir}/{LIBRARY_FOLDER}"]),
-            *(shell_join(c) for c in self.target.split_debug_commands(EACH_LIBRARY, debug_file, cell.python.machine)),
-            "done",
-            (f"# wheelkit (tarfile): {shell_word(str(cell.debug_dir))}/* -> "
-             f"{shell_word(str(cell.staging_dir / cell.debug_archive_name))}"),
-        ]
-
-
-# Words the plan's commands leave to the shell (unquoted) in arguments it otherwise quotes: what only the run knows.
-ONE_WHEEL = "\0one-wheel"  # the one wheel a step wrote into a folder (the build checks there is exactly one)
-ONE_FOLDER = "\0one-folder"  # the one folder `wheel unpack` made
-EACH_LIBRARY = "\0library"  # a compiled library of the unpacked wheel: the loop's variable
-LIBRARY_FOLDER = "\0library-folder"  # that library's folder
-INHERITED_PATH = "\0path"
-_LIVE = {ONE_WHEEL: "*.whl", ONE_FOLDER: "*", EACH_LIBRARY: '"$lib"', LIBRARY_FOLDER: '"$(dirname "$lib")"',
-         INHERITED_PATH: '"$PATH"'}
-_LIVE_WORDS = re.compile("(" + "|".join(map(re.escape, sorted(_LIVE, key=len, reverse=True))) + ")")
 # What the Builder sets for making the build environments.
 ENVIRONMENT_VARIABLES: Mapping[str, str] = {"UV_PYTHON_DOWNLOADS": "never"}
-
-
-def shell_word(argument: str) -> str:
-    """One argument as the shell must see it: shlex-quoted, with the live words above left to the shell."""
-    parts = [part for part in _LIVE_WORDS.split(argument) if part]
-    return "".join(_LIVE.get(part) or shlex.quote(part) for part in parts) or "''"
-
-
-def shell_join(command: Sequence[str]) -> str:
-    """A command as a maintainer pastes it (shlex.join, and the live words)."""
-    return " ".join(shell_word(argument) for argument in command)
-
-
-def _wipe_lines(folder: Path, inputs: Mapping[str, object]) -> list[str]:
-    """The build folder's removal, when it was configured from other inputs (Builder: fresh_build_folder)."""
-    changed = changed_configure_inputs(folder, inputs)
-    reason = " ".join(changed.split())  # one line
-    return [f"{shell_join(['rm', '-rf', str(folder)])}  # configured with other inputs: {reason}"] if changed else []
-
-
-def _assignments(variables: Mapping[str, str]) -> str:
-    return "".join(f"{name}={shell_word(value)} " for name, value in variables.items())
 
 
 # Wheels built at once: one per core plus one. Each build is mostly one single-threaded compile (the bindings'

@@ -1,16 +1,10 @@
-"""Nightlies: the built wheels and sdist renamed to the distribution cablesim-nightly, without editing pyproject.toml
-in the checkout.
+"""A wheel or sdist written again under another distribution name (nightlies: cablesim-nightly), without editing
+pyproject.toml in the checkout. The import name stays: both distributions install the same files.
 
-The build itself is the ordinary one (the same persistent build folders, so a nightly costs no extra compile), with
-the nightly's version pinned for every build (SETUPTOOLS_SCM_PRETEND_VERSION), so `cablesim.__version__` already
-is the nightly's. Afterwards only the distribution name changes:
-
-- a wheel: METADATA's Name, the .dist-info (and .data) folder and the file name (PEP 427), with a fresh RECORD
-  (wheelfile.write_wheel); the input's RECORD is verified first and the output is checked the same way;
-- the sdist: PKG-INFO's Name, the [project] name in its pyproject.toml (so a wheel built from it is again
-  cablesim-nightly), the top folder and the file name.
-
-The import name stays `cablesim`: both distributions install the same files, see README "Versions and publishing".
+- a wheel: METADATA's Name, the .dist-info (and .data) folder and the file name (PEP 427), with a fresh RECORD; the
+  input's RECORD is verified first and the output is checked the same way;
+- an sdist: PKG-INFO's Name, the [project] name in its pyproject.toml (so a wheel built from it has the new name
+  again), the top folder and the file name.
 """
 
 from __future__ import annotations
@@ -20,7 +14,9 @@ import logging
 import os
 import re
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Callable
 
 from .errors import WheelkitError
 from .wheelfile import (
@@ -113,3 +109,11 @@ def rename_sdist(sdist: Path, distribution: str, destination: Path) -> Path:
     os.replace(temporary, output)
     log.info("%s -> %s", sdist.name, output.name)
     return output
+
+
+def main(argv: Sequence[str], emit: Callable[[str], None]) -> int:
+    """`python -m wheelkit rename-sdist SDIST DISTRIBUTION DESTINATION`: prints the renamed sdist's path."""
+    if len(argv) != 3:
+        raise WheelkitError("usage: python -m wheelkit rename-sdist SDIST DISTRIBUTION DESTINATION")
+    emit(str(rename_sdist(Path(argv[0]), argv[1], Path(argv[2]))))
+    return 0

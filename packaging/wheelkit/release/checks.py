@@ -1,0 +1,202 @@
+"""What must hold before the first file of a release is uploaded: one distribution and one version, file names that
+agree with METADATA / PKG-INFO and WHEEL, intact RECORDs, the sdist and the whole wheel matrix (unless allowed
+partial), repaired platform tags, no local version on PyPI, and twine check --strict. Any problem uploads nothing."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+from typing import Optional
+
+from packaging.version import InvalidVersion, Version
+
+from .. import process
+from ..errors import WheelkitError
+from ..process import Runner, tail
+from ..wheelfile import (
+    WheelContents,
+    name_and_version_disagreements,
+    normal_version,
+    normalize_distribution,
+    parse_wheel_name,
+    verify_record,
+)
+from .repository import Repository
+
+DEFAULT_PLATFORMS = ("manylinux_x86_64", "macosx_x86_64", "macosx_arm64")  # the wheel matrix of a full release
+_REPAIRED_PLATFORM = re.compile(r"^(manylinux|musllinux|macosx)_")
+_LEGACY_MANYLINUX = re.compile(r"^manylinux(1|2010|2014)_")
+_PYTHON_CLASSIFIER = re.compile(r"^Programming Language :: Python :: (3\.\d+)$")
+_SDIST = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)\.tar\.gz$")
+
+
+def is_sdist(path: Path) -> bool:
+    return path.name.endswith(".tar.gz") and not path.name.endswith(".debug.tar.gz")
+
+
+def collect(paths: Sequence[Path]) -> list[Path]:
+    """The wheels and sdists named, or at the top of the folders named (not their variant subfolders; debug
+    archives are not uploaded)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and (p.suffix == ".whl" or is_sdist(p)))
+        elif path.is_file() and (path.suffix == ".whl" or is_sdist(path)):
+            files.append(path)
+        elif path.exists():
+            raise WheelkitError(f"{path} is neither a wheel, an sdist (.tar.gz) nor a folder of them")
+        else:
+            raise WheelkitError(f"{path} does not exist: build the release first (nox -s build_linux, nox -s sdist)")
+    return files
+
+
+@dataclass(frozen=True)
+class Release:
+    """The files to upload, all of one distribution and version."""
+
+    distribution: str  # as in METADATA, e.g. cablesim-nightly
+    version: str
+    wheels: tuple[Path, ...]
+    sdist: Optional[Path]
+    pythons: tuple[str, ...] = ()  # from the classifiers: 3.9 ... 3.13
+    missing: tuple[str, ...] = ()  # cells of the matrix without a wheel (only with --allow-partial)
+
+    @property
+    def files(self) -> list[Path]:
+        """Upload order: wheels first, the sdist last (pip never builds from source while wheels are missing)."""
+        return [*self.wheels, *([self.sdist] if self.sdist else [])]
+
+
+def _sdist_metadata(path: Path) -> Mapping[str, list[str]]:
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            top = path.name[: -len(".tar.gz")]
+            member = archive.extractfile(f"{top}/PKG-INFO")
+            text = member.read().decode("utf-8") if member else ""
+    except (OSError, KeyError, tarfile.TarError) as error:
+        raise WheelkitError(f"{path.name}: cannot read its PKG-INFO ({error}); build it again with nox -s sdist"
+                            ) from None
+    fields: dict[str, list[str]] = {}
+    for key, value in HeaderParser().parsestr(text).items():
+        fields.setdefault(key, []).append(str(value))
+    return fields
+
+
+def platform_family(platform: str) -> str:
+    """manylinux_2_34_x86_64 and manylinux2014_x86_64 -> manylinux_x86_64; macosx_11_0_arm64 -> macosx_arm64."""
+    if _LEGACY_MANYLINUX.match(platform):
+        return "manylinux_" + platform.split("_", 1)[1]
+    match = re.match(r"^(manylinux|musllinux|macosx)_\d+_\d+_(.+)$", platform)
+    return f"{match[1]}_{match[2]}" if match else platform
+
+
+def check_release(files: Sequence[Path], *, repository: Repository, platforms: Sequence[str] = DEFAULT_PLATFORMS,
+                  allow_partial: bool = False) -> Release:
+    """Everything about the files that must hold before the first upload; raises listing every problem."""
+    problems: list[str] = []
+    names: dict[str, list[str]] = {}
+    versions: dict[str, list[str]] = {}
+    pythons: set[str] = set()
+    wheels, sdists = [], []
+    display_name = ""
+    if not files:
+        raise WheelkitError("no wheels or sdist to upload: build them (nox -s build_linux, nox -s sdist) or name them")
+    for path in files:
+        try:
+            if path.suffix == ".whl":
+                wheels.append(path)
+                name = parse_wheel_name(path.name)
+                file_name, file_version = name.distribution, name.version
+                with WheelContents(path) as wheel:
+                    verify_record(wheel)
+                    metadata = wheel.metadata()
+                    declared = wheel.wheel_tags()
+                if declared != name.tags:
+                    problems.append(f"{path.name}: its WHEEL file declares {sorted(map(str, declared))}, not the "
+                                    "tags of its name: rebuild it instead of renaming it")
+                for tag in name.tags:
+                    if not _REPAIRED_PLATFORM.match(tag.platform) and not _LEGACY_MANYLINUX.match(tag.platform):
+                        problems.append(f"{path.name}: platform tag {tag.platform} is not a repaired one (manylinux, "
+                                        "musllinux, macosx): PyPI refuses it; use the wheels of nox -s build_linux / "
+                                        "build_osx from wheelhouse/, not a plain build")
+            else:
+                sdists.append(path)
+                match = _SDIST.match(path.name)
+                if match is None:
+                    raise WheelkitError(f"{path.name} is not an sdist file name (NAME-VERSION.tar.gz)")
+                file_name, file_version = match["name"], match["version"]
+                metadata = _sdist_metadata(path)
+        except WheelkitError as error:
+            problems.append(str(error))
+            continue
+        meta_name = (metadata.get("Name") or [""])[0]
+        meta_version = (metadata.get("Version") or [""])[0]
+        display_name = display_name or meta_name
+        problems += name_and_version_disagreements(path.name, file_name, file_version, metadata)
+        names.setdefault(normalize_distribution(meta_name or file_name), []).append(path.name)
+        versions.setdefault(normal_version(meta_version or file_version), []).append(path.name)
+        pythons.update(m[1] for c in metadata.get("Classifier", []) if (m := _PYTHON_CLASSIFIER.match(c)))
+    for what, seen in (("distribution names", names), ("versions", versions)):
+        if len(seen) > 1:
+            listing = "; ".join(f"{key}: {', '.join(sorted(value))}" for key, value in sorted(seen.items()))
+            problems.append(f"the files carry {len(seen)} {what} ({listing}): upload one release at a time (name "
+                            "its files, or a folder holding only them)")
+    version = next(iter(versions), "")
+    if len(sdists) != 1:
+        problems.append(f"{len(sdists)} sdists ({', '.join(p.name for p in sdists) or 'none'}): a release uploads "
+                        "exactly one; build it with nox -s sdist")
+    for each in versions:
+        try:
+            local = Version(each).local is not None
+        except InvalidVersion:
+            local = False
+            problems.append(f"version {each!r} is not a PEP 440 version")
+        if local and repository.public:
+            problems.append(f"version {each} is a local version (+...): {repository.name} refuses it. Build "
+                            "from a tagged commit (git tag 1.2.3) or pin the version (nox -s build_linux -- --version "
+                            "1.2.3)")
+    missing = expected_missing(wheels, sorted(pythons, key=lambda v: tuple(map(int, v.split(".")))), platforms)
+    if missing and not allow_partial:
+        problems.append(f"{len(missing)} wheel(s) of the matrix missing (Pythons from the classifiers x platforms "
+                        f"{', '.join(platforms)}): {', '.join(missing)}. Build them, or upload what there is with "
+                        "--allow-partial (or limit --platforms)")
+    if problems:
+        raise WheelkitError("nothing uploaded, the release is not ready:\n  - " + "\n  - ".join(problems))
+    return Release(display_name, version, tuple(sorted(wheels)), sdists[0],
+                   tuple(sorted(pythons, key=lambda v: tuple(map(int, v.split("."))))), tuple(missing))
+
+
+def expected_missing(wheels: Sequence[Path], pythons: Sequence[str], platforms: Sequence[str]) -> list[str]:
+    """The (python tag, platform family) cells of the matrix without a wheel, e.g. cp313-macosx_arm64."""
+    have = {(tag.python, platform_family(tag.platform)) for w in wheels for tag in parse_wheel_name(w.name).tags}
+    return [f"cp{p.replace('.', '')}-{platform}" for platform in platforms for p in pythons
+            if (f"cp{p.replace('.', '')}", platform) not in have]
+
+
+def twine_check(files: Sequence[Path], twine: str, run: Runner = process.run) -> None:
+    """`twine check --strict` on every file (the long description renders, the metadata is complete)."""
+    result = run([twine, "check", "--strict", *map(str, files)])
+    if result.returncode == 127:
+        raise WheelkitError(f"{twine} not found: install twine (the upload session does)")
+    if result.returncode != 0:
+        said = textwrap.indent(tail(result.stdout + result.stderr, 12), "    ")
+        raise WheelkitError(f"nothing uploaded: twine check --strict failed:\n{said}")
+
+
+def matches(filename: str, distribution: str, version: str) -> bool:
+    wanted_name, wanted_version = normalize_distribution(distribution), normal_version(version)
+    if filename.endswith(".whl"):
+        try:
+            name = parse_wheel_name(filename)
+        except WheelkitError:
+            return False
+        return normalize_distribution(name.distribution) == wanted_name and normal_version(name.version) == \
+            wanted_version
+    match = _SDIST.match(filename)
+    return bool(match and is_sdist(Path(filename)) and normalize_distribution(match["name"]) == wanted_name
+                and normal_version(match["version"]) == wanted_version)
