@@ -347,7 +347,10 @@ def test_parameters_per_segment_and_per_section(model):
     dend.ek = -80  # a section sets every segment
     dend.gl_hh = 0.001
     assert [seg.ek for seg in dend] == [-80] * 3 and [seg.hh.gl for seg in dend] == [0.001] * 3
-    assert dend(0).hh.gnabar == 0.0 and dend(1).hh.gnabar == 0.2  # the 0 and 1 ends: the first and last segment
+    with pytest.raises(ModelError, match=r"^hh, the mechanism does not exist at dend\(0\): the 0 and 1 ends of a"):
+        dend(0).hh.gnabar  # as NEURON: no membrane at the ends
+    with pytest.raises(ModelError, match=r"^hh, the mechanism does not exist at dend\(1\)"):
+        model.record(dend(1)._ref_m_hh)
     dend.nseg = 6  # each new segment takes the value of the old segment holding its centre
     assert [seg.hh.gnabar for seg in dend] == [0.0, 0.0, 0.1, 0.1, 0.2, 0.2]
 

@@ -255,9 +255,20 @@ double model::mechanism_parameter(section_id id, const std::string& mechanism, c
     return segment_parameter(location{id, 0.5}, mechanism, parameter);
 }
 
+namespace {
+// NEURON: the 0 and 1 ends of a section are zero-area nodes, where no mechanism exists.
+void require_membrane(const std::string& place, double x, const std::string& mechanism) {
+    if (x <= 0.0 || x >= 1.0) {
+        throw model_error(mechanism + ", the mechanism does not exist at " + place +
+                          ": the 0 and 1 ends of a section have no membrane; use x in (0, 1)");
+    }
+}
+} // namespace
+
 void model::set_segment_parameter(location where, const std::string& mechanism, const std::string& parameter,
                                   double value) {
     check_location(where);
+    require_membrane(describe(where), where.x, mechanism);
     section& s = mutable_section(where.section);
     double* field = mechanism_field(s, segment_index(s, where.x), mechanism, parameter);
     check_mechanism_value(describe(where) + " " + mechanism, mechanism, parameter, value);
@@ -266,6 +277,7 @@ void model::set_segment_parameter(location where, const std::string& mechanism, 
 
 double model::segment_parameter(location where, const std::string& mechanism, const std::string& parameter) const {
     check_location(where);
+    require_membrane(describe(where), where.x, mechanism);
     section copy = section_at(where.section); // mechanism_field wants a mutable section
     return *mechanism_field(copy, segment_index(copy, where.x), mechanism, parameter);
 }
@@ -444,6 +456,7 @@ std::size_t model::add_probe(location where, const std::string& name, double int
     for (const variable_entry& entry: range_variables) {
         if (name != entry.name) continue;
         const std::string mechanism = entry.mechanism;
+        if (!mechanism.empty()) require_membrane(describe(where), where.x, mechanism);
         if (!mechanism.empty() && !has_mechanism(where.section, mechanism)) {
             throw model_error("record " + name + " at " + describe(where) + ": mechanism '" + mechanism +
                               "' is not inserted in section '" + sections_[where.section].name + "'");

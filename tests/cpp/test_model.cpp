@@ -81,8 +81,10 @@ int main() {
         g.insert(d, "hh");
         for (int j = 0; j < 3; ++j) g.set_segment_parameter(location{d, (j + 0.5) / 3}, "hh", "gnabar", 0.1 * (j + 1));
         CHECK(g.mechanism_parameter(d, "hh", "gnabar") == 0.2); // a section reads the segment at x = 0.5
-        CHECK(g.segment_parameter(location{d, 0.0}, "hh", "gnabar") == 0.1);
-        CHECK(g.segment_parameter(location{d, 1.0}, "hh", "gnabar") == 0.30000000000000004);
+        CHECK(g.segment_parameter(location{d, 1e-9}, "hh", "gnabar") == 0.1);
+        CHECK(message_contains([&] { g.segment_parameter(location{d, 1.0}, "hh", "gnabar"); },
+                               "hh, the mechanism does not exist at dend(1): the 0 and 1 ends of a section have no"));
+        CHECK(message_contains([&] { g.add_probe(location{d, 0.0}, "ina", 0); }, "does not exist at dend(0)"));
         g.set_nseg(d, 5); // new segments: the old segment holding each centre
         const double expected[] = {0.1, 0.1, 0.2, 0.30000000000000004, 0.30000000000000004};
         for (int j = 0; j < 5; ++j) CHECK(g.section_at(d).hh[static_cast<std::size_t>(j)].gnabar == expected[j]);
