@@ -57,9 +57,9 @@ public:
     const std::vector<spike_source>& spike_sources() const;
     std::size_t source_of_connection(std::size_t connection) const;
 
-    struct state; // public for the engine's helpers in its source file; its definition is private to it
-
 private:
+    struct state;
+    // Refuses a run that is too large (run_size.hpp) before it starts, and reserves its recording.
     void check_run(double tstop, const char* what);
     std::unique_ptr<state> state_;
 };
