@@ -348,7 +348,7 @@ def test_parameters_per_segment_and_per_section(model):
     dend.gl_hh = 0.001
     assert [seg.ek for seg in dend] == [-80] * 3 and [seg.hh.gl for seg in dend] == [0.001] * 3
     with pytest.raises(ModelError, match=r"^hh, the mechanism does not exist at dend\(0\): the 0 and 1 ends of a"):
-        dend(0).hh.gnabar  # as NEURON: no membrane at the ends
+        _ = dend(0).hh.gnabar  # as NEURON: no membrane at the ends
     with pytest.raises(ModelError, match=r"^hh, the mechanism does not exist at dend\(1\)"):
         model.record(dend(1)._ref_m_hh)
     dend.nseg = 6  # each new segment takes the value of the old segment holding its centre
@@ -371,7 +371,7 @@ def test_per_segment_errors_name_the_segment(model):
 def test_recording_errors(model):
     soma = model.Section("soma")
     with pytest.raises(AttributeError, match=r"soma\(0.5\) has no range variable 'm' to record \(known: v, ina"):
-        soma(0.5)._ref_m
+        _ = soma(0.5)._ref_m
     with pytest.raises(
         ModelError, match=r"^record m_hh at soma\(0.5\): mechanism 'hh' is not inserted in section 'soma'$"
     ):
@@ -380,7 +380,7 @@ def test_recording_errors(model):
         model.record(soma(0.5), 0)
     clamp = model.IClamp(soma(0.5))
     with pytest.raises(AttributeError, match=r"IClamp has no variable 'g' to record \(known: i\)"):
-        clamp._ref_g
+        _ = clamp._ref_g
     other = cablesim.Model()
     with pytest.raises(ModelError, match=r"^record: location other\(0.5\) belongs to another Model$"):
         model.record(other.Section("other")(0.5)._ref_v)
