@@ -7,15 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
-
-from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.interpreters import Interpreter  # noqa: E402
-from wheelkit.builds.plan import make_plan  # noqa: E402
-from wheelkit.builds.script import plan_commands  # noqa: E402
-from wheelkit.native import is_vendored  # noqa: E402
-from wheelkit.builds.targets import LINUX, MACOS, host_target  # noqa: E402
+from wheelkit import WheelkitError
+from wheelkit.builds.plan import make_plan
+from wheelkit.builds.script import plan_commands
+from wheelkit.builds.targets import LINUX, MACOS, host_target
+from wheelkit.interpreters import Interpreter
+from wheelkit.native import is_vendored
 
 MAC_PYTHONS = (
     Interpreter((3, 9, 13), Path("/Library/Frameworks/Python.framework/Versions/3.9/bin/python3.9"), "x86_64"),

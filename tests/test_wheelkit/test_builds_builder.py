@@ -11,24 +11,19 @@ import os
 import shlex
 import sys
 import tarfile
-import threading
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
-
-from wheelkit import WheelkitError, process  # noqa: E402
-from wheelkit.builds import builder as build  # noqa: E402
-from wheelkit.errors import Interrupted  # noqa: E402
-from wheelkit.interpreters import Interpreter  # noqa: E402
-from wheelkit.builds.plan import BACKEND_CALL, BUILD_REQUIREMENTS, VARIANTS, Variant, make_plan  # noqa: E402
-from wheelkit.builds.targets import MACOS  # noqa: E402
-from wheelkit.builds.repair import check_excludes_matched  # noqa: E402
-from wheelkit.native import check_no_mpi_bundled, vendored_libraries  # noqa: E402
-from wheelkit.builds.report import failure_report, summary_table  # noqa: E402
+from wheelkit import WheelkitError, process
+from wheelkit.builds import builder as build
+from wheelkit.builds.plan import BACKEND_CALL, BUILD_REQUIREMENTS, VARIANTS, Variant, make_plan
+from wheelkit.builds.repair import check_excludes_matched
+from wheelkit.builds.report import failure_report, summary_table
+from wheelkit.builds.targets import MACOS
+from wheelkit.errors import Interrupted
+from wheelkit.interpreters import Interpreter
+from wheelkit.native import check_no_mpi_bundled, vendored_libraries
 
 PYTHONS = tuple(Interpreter((3, minor, 0), Path(sys.executable)) for minor in (9, 10, 11))
 PLAT = "manylinux_2_28_x86_64"
@@ -214,14 +209,6 @@ def test_mpi_and_exclude_checks(tmp_path):
     check_excludes_matched(["libmpi.so.40", "libc.so.6"], ["libmpi.so.*"])
     with pytest.raises(WheelkitError, match=r"matched no needed library: \['libmpich.so.\*'\]"):
         check_excludes_matched(["libmpi.so.40"], ["libmpi.so.*", "libmpich.so.*"])
-
-
-def test_run_logged_reports_the_log_tail(tmp_path):
-    log_path = tmp_path / "logs" / "x.log"
-    with pytest.raises(WheelkitError, match=r"step failed \(exit 3\); last lines of .*x.log:\nsomething broke$"):
-        process.run_logged([sys.executable, "-c", "print('something broke'); raise SystemExit(3)"], log_path, what="step")
-    with pytest.raises(WheelkitError, match="no-such-tool not found"):
-        process.run_logged(["no-such-tool"], log_path)
 
 
 def test_debug_information_goes_to_an_archive_next_to_the_stripped_wheel(plan, monkeypatch):
@@ -413,15 +400,6 @@ def test_the_failure_report_shows_the_error_lines_of_a_long_cmake_epilogue(plan)
     assert f"\n    {compiler}\n" in failure_report([result])
 
 
-def test_run_logged_shows_only_the_failing_steps_own_lines(tmp_path):
-    log_path = tmp_path / "logs" / "x.log"
-    process.run_logged([sys.executable, "-c", "print('an earlier step')"], log_path, what="earlier")
-    with pytest.raises(process.StepFailed) as caught:
-        process.run_logged([sys.executable, "-c", "print('it broke'); raise SystemExit(2)"], log_path, what="step")
-    assert (caught.value.headline, caught.value.tail, caught.value.log_path) == (
-        "step failed (exit 2)", ("it broke",), log_path)
-
-
 def test_a_move_across_file_systems_fails_clearly(plan, monkeypatch):
     def cross_device(source, destination):
         raise OSError(18, "Invalid cross-device link")
@@ -529,21 +507,3 @@ def test_a_wheel_finished_after_an_interrupt_is_not_moved_into_the_wheelhouse(pl
     assert not any(c.staging_dir.exists() for c in plan.cells) and processes.published == []
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
-def test_an_interrupt_stops_the_running_commands_process_group_and_refuses_new_ones(tmp_path, processes):
-    log_path = tmp_path / "step.log"
-    child = tmp_path / "child.pid"
-    script = f"sleep 300 & echo $! > {child}; wait"
-    timer = threading.Timer(0.5, processes.interrupt, ("SIGINT",))
-    timer.start()
-    started = time.monotonic()
-    with pytest.raises(Interrupted, match="SIGINT"):
-        process.run_logged(["sh", "-c", script], log_path, what="a long step")
-    assert time.monotonic() - started < 5
-    pid = int(child.read_text())
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]:
-        assert time.monotonic() < deadline, "the step's child still runs"
-        time.sleep(0.05)
-    with pytest.raises(Interrupted):
-        process.run_logged(["true"], log_path)

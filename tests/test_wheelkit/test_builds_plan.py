@@ -9,17 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
-
-from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.builds.cli import parse_build_args  # noqa: E402
-from wheelkit.interpreters import Interpreter, candidate_paths, discover, probe, resolve  # noqa: E402
-from wheelkit.builds.targets import MACOS  # noqa: E402
-from wheelkit.builds.plan import BUILD_REQUIREMENTS_TEXT, expected_platform, make_plan  # noqa: E402
-from wheelkit.builds.script import plan_commands  # noqa: E402
-from wheelkit.wheelfile import normalize_distribution  # noqa: E402
-from wheelkit.builds.selection import select  # noqa: E402
+from wheelkit import WheelkitError
+from wheelkit.builds.plan import BUILD_REQUIREMENTS_TEXT, expected_platform, make_plan
+from wheelkit.builds.script import plan_commands
+from wheelkit.builds.selection import select
+from wheelkit.builds.targets import MACOS
+from wheelkit.interpreters import Interpreter
+from wheelkit.wheelfile import normalize_distribution
 
 FOUND = tuple(Interpreter((3, minor, 1), Path(f"/opt/python/cp3{minor}-cp3{minor}/bin/python")) for minor in range(9, 14))
 
@@ -125,57 +121,6 @@ def test_no_interpreter_found():
         select([], ())
 
 
-def test_manylinux_layout_wins_and_skips_free_threaded(tmp_path):
-    for name in ("cp39-cp39", "cp313-cp313", "cp313-cp313t"):
-        binary = tmp_path / name / "bin" / "python"
-        binary.parent.mkdir(parents=True)
-        binary.symlink_to(sys.executable)
-    paths = candidate_paths(manylinux_root=tmp_path, pyenv_root=tmp_path / "none", path_env="")
-    assert [p.parent.parent.name for p in paths] == ["cp313-cp313", "cp39-cp39"]
-
-
-def test_host_discovery_finds_pyenv_versions(tmp_path):
-    version_dir = tmp_path / "versions" / "3.11.0" / "bin"
-    version_dir.mkdir(parents=True)
-    (version_dir / "python3").symlink_to(sys.executable)
-    paths = candidate_paths(manylinux_root=tmp_path / "absent", pyenv_root=tmp_path, path_env="")
-    assert paths == [version_dir / "python3"]
-
-
-def test_host_discovery_finds_macos_framework_pythons_before_pyenv(tmp_path):
-    framework = tmp_path / "Versions" / "3.12" / "bin" / "python3.12"
-    framework.parent.mkdir(parents=True)
-    framework.symlink_to(sys.executable)
-    pyenv = tmp_path / "versions" / "3.10.0" / "bin" / "python3"
-    pyenv.parent.mkdir(parents=True)
-    pyenv.symlink_to(sys.executable)
-    paths = candidate_paths(manylinux_root=tmp_path / "absent", pyenv_root=tmp_path, path_env="",
-                            framework_root=tmp_path / "Versions")
-    assert paths == [framework, pyenv]
-
-
-def test_discover_probes_and_keeps_one_per_minor(tmp_path):
-    link = tmp_path / "python-link"
-    link.symlink_to(sys.executable)
-    not_python = tmp_path / "not-python"
-    not_python.write_text("#!/bin/sh\nexit 3\n")
-    not_python.chmod(0o755)
-    found = discover([Path(sys.executable), link, not_python])
-    assert [i.minor for i in found] == [sys.version_info[:2]]
-    in_venv = sys.prefix != sys.base_prefix  # then the interpreter it was made from counts
-    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    assert found[0].path == (base if in_venv else Path(sys.executable))
-    assert probe(not_python) is None
-
-
-def test_resolve_an_interpreter_by_path_and_name():
-    me = resolve(sys.executable)
-    assert me.minor == sys.version_info[:2]
-    assert resolve(f"{sys.version_info[0]}.{sys.version_info[1]}", [me]) is me
-    with pytest.raises(WheelkitError, match="no Python interpreter 'python2.2'"):
-        resolve("python2.2")
-
-
 def test_plan_names_tags_and_commands(tmp_path):
     plan = make_plan(FOUND[:2], (), root=tmp_path, version="1.2.0", jobs=2, environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
     assert [c.output_name for c in plan.cells] == [
@@ -229,29 +174,6 @@ def test_wheel_file_names_use_the_normalized_distribution(tmp_path):
     plan = make_plan(FOUND[:1], (), root=tmp_path, version="1", distribution="Cable-Sim.nightly",
                      environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
     assert plan.cells[0].output_name.startswith("cable_sim_nightly-1-")
-
-
-def test_build_args():
-    options = parse_build_args(["39", "3.12", "--plan", "-j", "3", "--keep-going"])
-    assert options.selectors == ("39", "3.12") and options.plan_only and options.jobs == 3 and options.keep_going
-    assert parse_build_args(["--dry-run"]).plan_only
-    with pytest.raises(WheelkitError, match="--jobs must be at least 1, got 0"):
-        parse_build_args(["--jobs", "0"])
-    with pytest.raises(WheelkitError, match="unrecognized arguments: --fast"):
-        parse_build_args(["--fast"])
-
-
-def test_a_virtual_environment_counts_as_its_base_interpreter(tmp_path):
-    import subprocess
-    import venv
-
-    venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
-    found = probe(tmp_path / "venv" / "bin" / "python")
-    assert found is not None and found.minor == sys.version_info[:2]
-    assert "venv" not in str(found.path) and found.path.exists()
-    base = subprocess.run([str(found.path), "-c", "import sys; print(sys.prefix == sys.base_prefix)"],
-                          capture_output=True, text=True, check=True)
-    assert base.stdout.strip() == "True"
 
 
 def test_plan_commands_are_pasteable_shell_with_nothing_left_to_fill_in(tmp_path, monkeypatch):

@@ -1,0 +1,75 @@
+"""wheelkit.interpreters: finding CPython interpreters (the manylinux layout, PATH, python.org, pyenv) and asking each
+what it is."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from wheelkit import WheelkitError
+from wheelkit.interpreters import candidate_paths, discover, probe, resolve
+
+
+def test_manylinux_layout_wins_and_skips_free_threaded(tmp_path):
+    for name in ("cp39-cp39", "cp313-cp313", "cp313-cp313t"):
+        binary = tmp_path / name / "bin" / "python"
+        binary.parent.mkdir(parents=True)
+        binary.symlink_to(sys.executable)
+    paths = candidate_paths(manylinux_root=tmp_path, pyenv_root=tmp_path / "none", path_env="")
+    assert [p.parent.parent.name for p in paths] == ["cp313-cp313", "cp39-cp39"]
+
+
+def test_host_discovery_finds_pyenv_versions(tmp_path):
+    version_dir = tmp_path / "versions" / "3.11.0" / "bin"
+    version_dir.mkdir(parents=True)
+    (version_dir / "python3").symlink_to(sys.executable)
+    paths = candidate_paths(manylinux_root=tmp_path / "absent", pyenv_root=tmp_path, path_env="")
+    assert paths == [version_dir / "python3"]
+
+
+def test_host_discovery_finds_macos_framework_pythons_before_pyenv(tmp_path):
+    framework = tmp_path / "Versions" / "3.12" / "bin" / "python3.12"
+    framework.parent.mkdir(parents=True)
+    framework.symlink_to(sys.executable)
+    pyenv = tmp_path / "versions" / "3.10.0" / "bin" / "python3"
+    pyenv.parent.mkdir(parents=True)
+    pyenv.symlink_to(sys.executable)
+    paths = candidate_paths(manylinux_root=tmp_path / "absent", pyenv_root=tmp_path, path_env="",
+                            framework_root=tmp_path / "Versions")
+    assert paths == [framework, pyenv]
+
+
+def test_discover_probes_and_keeps_one_per_minor(tmp_path):
+    link = tmp_path / "python-link"
+    link.symlink_to(sys.executable)
+    not_python = tmp_path / "not-python"
+    not_python.write_text("#!/bin/sh\nexit 3\n")
+    not_python.chmod(0o755)
+    found = discover([Path(sys.executable), link, not_python])
+    assert [i.minor for i in found] == [sys.version_info[:2]]
+    in_venv = sys.prefix != sys.base_prefix  # then the interpreter it was made from counts
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    assert found[0].path == (base if in_venv else Path(sys.executable))
+    assert probe(not_python) is None
+
+
+def test_resolve_an_interpreter_by_path_and_name():
+    me = resolve(sys.executable)
+    assert me.minor == sys.version_info[:2]
+    assert resolve(f"{sys.version_info[0]}.{sys.version_info[1]}", [me]) is me
+    with pytest.raises(WheelkitError, match="no Python interpreter 'python2.2'"):
+        resolve("python2.2")
+
+
+def test_a_virtual_environment_counts_as_its_base_interpreter(tmp_path):
+
+    venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
+    found = probe(tmp_path / "venv" / "bin" / "python")
+    assert found is not None and found.minor == sys.version_info[:2]
+    assert "venv" not in str(found.path) and found.path.exists()
+    base = subprocess.run([str(found.path), "-c", "import sys; print(sys.prefix == sys.base_prefix)"],
+                          capture_output=True, text=True, check=True)
+    assert base.stdout.strip() == "True"
