@@ -20,13 +20,13 @@ from wheelkit.check.jobs import Job  # noqa: E402
 from wheelkit.check.report import failure_summary  # noqa: E402
 from wheelkit.check.results import FAILED, PASSED, SKIPPED, WheelReport  # noqa: E402
 from wheelkit.check.tester import Tools, WheelTester  # noqa: E402
-from wheelkit.interpreters import Interpreter  # noqa: E402
+from wheelkit.interpreters import probe  # noqa: E402
 from wheelkit.wheelfile import write_wheel  # noqa: E402
 
 PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 PLATFORM = f"manylinux_2_17_{platform.machine()}"
 FAKE_LIB = "libfake-0123abcd.so"
-HERE = Interpreter(tuple(sys.version_info[:3]), Path(sys.executable), platform.machine())  # type: ignore[arg-type]
+HERE = probe(Path(sys.executable))  # this Python, with the tags it installs
 
 
 # --- synthesising wheels -------------------------------------------------------------------------------------------

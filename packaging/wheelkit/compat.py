@@ -1,80 +1,91 @@
-"""Which interpreter installs which wheel (its tags), and which requirement applies."""
+"""Which interpreter installs which wheel, and which requirements apply to it, by PyPA's packaging: a wheel fits an
+interpreter when one of its tags is among the interpreter's own sys_tags() (Linux, musl, macOS, free-threaded)."""
 
 from __future__ import annotations
 
-import os
+import platform
 import re
-from typing import Optional, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Optional
 
-from .wheelfile import Tag, WheelName, normalize_distribution
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, platform_tags
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
-# Legacy manylinux names and the glibc versions they stand for (PEP 600).
+from .errors import WheelkitError
+
+
+def wheel_fits(wheel_tags: Iterable[Tag], interpreter_tags: Iterable[Tag]) -> bool:
+    """Whether an interpreter with these tags (its sys_tags()) installs a wheel with those."""
+    return not frozenset(wheel_tags).isdisjoint(interpreter_tags)
+
+
+def cpython_tags_for(version: Sequence[int], abi: str, platforms: Sequence[str]) -> list[Tag]:
+    """What sys_tags() gives in a CPython of this version and ABI (cp312, cp314t) on these platforms, computed here
+    with packaging's own functions: for an interpreter too old to run this packaging itself."""
+    python = (version[0], version[1])
+    return [*cpython_tags(python, [abi], platforms), *compatible_tags(python, f"cp{python[0]}{python[1]}", platforms)]
+
+
+def host_platforms(machine: str) -> list[str]:
+    """The platform tags of this machine for an interpreter built for `machine`, most specific first."""
+    if sys.platform == "darwin":
+        return list(mac_platforms(arch=machine))
+    if machine == platform.machine():
+        return list(platform_tags())
+    return [f"linux_{machine}"]  # another architecture's interpreter (emulated): its manylinux levels are unknown
+
+
+# Hand-written: packaging keeps its manylinux parsing private, and this is only said in a message.
 _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 _MANYLINUX = re.compile(r"^manylinux_(?P<major>\d+)_(?P<minor>\d+)_(?P<arch>.+)$")
 
 
-def glibc_version() -> Optional[tuple[int, int]]:
-    """This machine's glibc (major, minor), or None on another libc or OS."""
-    try:
-        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
-    except (AttributeError, ValueError, OSError):
-        return None
-    match = re.fullmatch(r"glibc (\d+)\.(\d+).*", text)
-    return (int(match[1]), int(match[2])) if match else None
-
-
-def platform_tags(machine: str, glibc: Optional[tuple[int, int]]) -> list[str]:
-    """Linux platform tags a CPython on this machine installs, most specific first (manylinux as in PEP 600)."""
-    tags: list[str] = []
-    if glibc is not None and glibc[0] == 2:
-        for minor in range(glibc[1], 4, -1):
-            tags.append(f"manylinux_2_{minor}_{machine}")
-            for legacy, (major, legacy_minor) in _LEGACY_MANYLINUX.items():
-                if (major, legacy_minor) == (2, minor):
-                    tags.append(f"{legacy}_{machine}")
-    tags.append(f"linux_{machine}")
-    return tags
-
-
-def interpreter_tags(version: tuple[int, int], machine: str, glibc: Optional[tuple[int, int]]) -> list[Tag]:
-    """The tags a CPython (major, minor) on a Linux machine installs, in the order installers prefer them."""
-    major, minor = version
-    cp = f"cp{major}{minor}"
-    platforms = platform_tags(machine, glibc)
-    tags = [Tag(cp, cp, plat) for plat in platforms]
-    tags += [Tag(f"cp{major}{older}", "abi3", plat) for older in range(minor, 1, -1) for plat in platforms]
-    tags += [Tag(cp, "none", plat) for plat in platforms]
-    generic = [f"py{major}{minor}", f"py{major}"] + [f"py{major}{older}" for older in range(minor - 1, -1, -1)]
-    tags += [Tag(py, "none", plat) for py in generic for plat in platforms]
-    tags += [Tag(py, "none", "any") for py in (cp, *generic)]
-    return tags
-
-
-def wheel_fits(name: WheelName, version: tuple[int, int], machine: str, glibc: Optional[tuple[int, int]]) -> bool:
-    """Whether a CPython (major, minor) on this kind of machine would install this wheel."""
-    return bool(name.tags & set(interpreter_tags(version, machine, glibc)))
-
-
-def manylinux_glibc(platform: str) -> Optional[tuple[int, int]]:
+def manylinux_glibc(platform_tag: str) -> Optional[tuple[int, int]]:
     """The glibc a manylinux platform tag promises to need at most (None: not a manylinux tag)."""
     for legacy, version in _LEGACY_MANYLINUX.items():
-        if platform.startswith(legacy + "_"):
+        if platform_tag.startswith(legacy + "_"):
             return version
-    match = _MANYLINUX.match(platform)
+    match = _MANYLINUX.match(platform_tag)
     return (int(match["major"]), int(match["minor"])) if match else None
 
 
-def requirement_lower_bound(requirements: Sequence[str], distribution: str) -> Optional[str]:
-    """The X of 'distribution>=X' among Requires-Dist lines without an extra marker ('' if unbounded, None if
-    the distribution is not required)."""
-    wanted = normalize_distribution(distribution)
+def lower_bound(specifier: SpecifierSet) -> str:
+    """The highest of the lower bounds a specifier sets (>=, >, ~=, ==, ===), or '' when it sets none."""
+    bounds: list[Version] = []
+    for spec in specifier:
+        text = spec.version[: -len(".*")] if spec.version.endswith(".*") else spec.version
+        if spec.operator in (">=", ">", "~=", "==", "==="):
+            try:
+                bounds.append(Version(text))
+            except InvalidVersion:
+                continue
+    return str(max(bounds)) if bounds else ""
+
+
+def required(requirements: Iterable[str], distribution: str,
+             environment: Optional[Mapping[str, str]] = None) -> Optional[Requirement]:
+    """The requirement on distribution among Requires-Dist lines that applies in an environment (its markers
+    evaluated there, with no extra; default: this interpreter's), or None."""
+    wanted = canonicalize_name(distribution)
     for line in requirements:
-        requirement, _, marker = line.partition(";")
-        if "extra" in marker:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as error:
+            raise WheelkitError(f"cannot read the requirement {line!r} (PEP 508): {error}") from None
+        if canonicalize_name(requirement.name) != wanted:
             continue
-        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*\(?([^)]*)\)?", requirement)
-        if not match or normalize_distribution(match[1]) != wanted:
-            continue
-        bound = re.search(r">=\s*([^,\s]+)", match[3])
-        return bound[1] if bound else ""
+        if requirement.marker is None or requirement.marker.evaluate({**(environment or {}), "extra": ""}):
+            return requirement
     return None
+
+
+def requirement_lower_bound(requirements: Iterable[str], distribution: str,
+                            environment: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The oldest version of distribution the requirements allow where they apply ('' if unbounded, None if the
+    distribution is not required there): numpy~=1.21 -> 1.21."""
+    requirement = required(requirements, distribution, environment)
+    return None if requirement is None else lower_bound(requirement.specifier)

@@ -1,9 +1,8 @@
-"""Finding CPython interpreters: the manylinux layout inside the build image, else the host's.
+"""Finding CPython interpreters (the build image's /opt/python, else PATH, python.org's macOS folders and pyenv's) and
+asking each what it is and which wheels it installs.
 
-Inside the build image every CPython lives in /opt/python/cp3XY-cp3XY/bin/python. On a host we look at PATH
-(python3.X names), python.org's macOS framework folders, pyenv's versions folder and the `py` launcher's names,
-then ask each candidate for its version, so that two paths to one interpreter count once.
-"""
+Hand-written discovery: no PyPA library finds the interpreters of a machine, and each is asked, so that two paths to
+one interpreter count once."""
 
 from __future__ import annotations
 
@@ -12,10 +11,16 @@ import logging
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
+from packaging.markers import default_environment
+from packaging.tags import Tag, parse_tag
+
+import packaging
+
+from .compat import cpython_tags_for, host_platforms, wheel_fits
 from .errors import WheelkitError
 from .process import run
 
@@ -26,22 +31,43 @@ MANYLINUX_PYTHONS = Path("/opt/python")
 MACOS_FRAMEWORK_PYTHONS = Path("/Library/Frameworks/Python.framework/Versions")
 SUPPORTED_MINORS = range(9, 14)  # CPython 3.9 .. 3.13
 
-_PROBE = (
-    "import json, platform, sys, sysconfig; "
-    "print(json.dumps({'version': list(sys.version_info[:3]), 'implementation': sys.implementation.name, "
-    "'executable': sys.executable, 'soabi': sysconfig.get_config_var('SOABI') or '', "
-    "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), 'machine': platform.machine(), "
-    "'in_venv': sys.prefix != sys.base_prefix, 'base_prefix': sys.base_prefix}))"
-)
+# Run in the interpreter asked: its facts, and its own sys_tags() and marker environment from this process's
+# packaging, loaded by its path (never anything else of this environment); None where that packaging does not run.
+_PROBE = """
+import json, platform, sys, sysconfig
+facts = {'version': list(sys.version_info[:3]), 'implementation': sys.implementation.name,
+         'executable': sys.executable, 'soabi': sysconfig.get_config_var('SOABI') or '',
+         'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')),
+         'debug': bool(sysconfig.get_config_var('Py_DEBUG')), 'machine': platform.machine(),
+         'in_venv': sys.prefix != sys.base_prefix, 'base_prefix': sys.base_prefix, 'tags': None, 'environment': None}
+try:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('packaging', sys.argv[1], submodule_search_locations=[sys.argv[2]])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules['packaging'] = module
+    spec.loader.exec_module(module)
+    from packaging.markers import default_environment
+    from packaging.tags import sys_tags
+    facts['tags'] = [str(tag) for tag in sys_tags()]
+    facts['environment'] = dict(default_environment())
+except Exception:
+    pass
+print(json.dumps(facts))
+"""
+_PACKAGING = Path(packaging.__file__).parent
 
 
 @dataclass(frozen=True, order=True)
 class Interpreter:
-    """One CPython: its version and where it is."""
+    """One CPython: its version, where it is, and what it installs (its sys_tags(), best first) and evaluates
+    markers with."""
 
     version: tuple[int, int, int]
     path: Path
     machine: str = "x86_64"
+    free_threaded: bool = field(default=False, compare=False)
+    tags: tuple[Tag, ...] = field(default=(), compare=False, repr=False)
+    environment: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def minor(self) -> tuple[int, int]:
@@ -54,10 +80,18 @@ class Interpreter:
 
     @property
     def dotted(self) -> str:
-        return f"{self.version[0]}.{self.version[1]}"
+        return f"{self.version[0]}.{self.version[1]}{'t' if self.free_threaded else ''}"
+
+    def installs(self, wheel_tags: Iterable[Tag]) -> bool:
+        """Whether it installs a wheel with these tags."""
+        return wheel_fits(wheel_tags, self.tags)
+
+    def markers(self) -> dict[str, str]:
+        """Its marker environment (python_version, sys_platform, ...)."""
+        return dict(self.environment)
 
     def __str__(self) -> str:
-        return f"CPython {'.'.join(map(str, self.version))} ({self.path})"
+        return f"CPython {'.'.join(map(str, self.version))}{'t' if self.free_threaded else ''} ({self.path})"
 
 
 def candidate_paths(
@@ -106,26 +140,43 @@ def _pyenv_root() -> Optional[Path]:
 def probe(path: Path, timeout: float = 30.0) -> Optional[Interpreter]:
     """Ask an interpreter what it is; None if it is not a usable CPython (logged, not raised)."""
     try:
-        result = run([str(path), "-I", "-c", _PROBE], timeout=timeout)
+        result = run([str(path), "-I", "-c", _PROBE, str(_PACKAGING / "__init__.py"), str(_PACKAGING)],
+                     timeout=timeout)
     except OSError as error:  # not executable
         log.debug("skipping %s: %s", path, error)
         return None
     if result.returncode != 0:
         log.debug("skipping %s: exit %s: %s", path, result.returncode, result.stderr.strip()[-200:])
         return None
-    info = json.loads(result.stdout)
-    if info["implementation"] != "cpython" or info["free_threaded"]:
+    return from_facts(path, json.loads(result.stdout))
+
+
+def from_facts(path: Path, info: dict[str, Any]) -> Optional[Interpreter]:
+    """The interpreter a probe describes; its tags and marker environment computed here with packaging when it
+    could not run this packaging itself (an interpreter older than packaging supports)."""
+    if info["implementation"] != "cpython":
         return None
-    version = tuple(info["version"])
+    major, minor, micro = (int(part) for part in info["version"])
     if info.get("in_venv"):
         # A virtual environment's python (nox's own, say, first on PATH): build with the interpreter it was made from,
         # so that build environments never nest in a session's environment.
-        base = Path(info["base_prefix"]) / "bin" / f"python{version[0]}.{version[1]}"
+        base = Path(info["base_prefix"]) / "bin" / f"python{major}.{minor}{'t' if info['free_threaded'] else ''}"
         if not base.exists():
             log.debug("skipping %s: a virtual environment whose base interpreter %s is missing", path, base)
             return None
         path = base
-    return Interpreter(version=(version[0], version[1], version[2]), path=path, machine=info["machine"])
+    if info.get("tags") is not None:
+        tags = tuple(tag for text in info["tags"] for tag in parse_tag(text))
+        environment = dict(info["environment"])
+    else:
+        abi = f"cp{major}{minor}{'d' if info.get('debug') else ''}{'t' if info['free_threaded'] else ''}"
+        tags = tuple(cpython_tags_for((major, minor), abi, host_platforms(info["machine"])))
+        environment = {**default_environment(), "python_version": f"{major}.{minor}",
+                       "python_full_version": f"{major}.{minor}.{micro}", "implementation_version": f"{major}.{minor}.{micro}",
+                       "platform_machine": info["machine"]}
+    return Interpreter(version=(major, minor, micro), path=path, machine=info["machine"],
+                       free_threaded=bool(info["free_threaded"]), tags=tags,
+                       environment=tuple(sorted(environment.items())))
 
 
 def discover(paths: Optional[Sequence[Path]] = None) -> list[Interpreter]:
@@ -135,7 +186,9 @@ def discover(paths: Optional[Sequence[Path]] = None) -> list[Interpreter]:
         probed = list(pool.map(probe, candidates))
     by_minor: dict[tuple[int, int], Interpreter] = {}
     for interpreter in probed:
-        if interpreter is None or interpreter.version[1] not in SUPPORTED_MINORS or interpreter.version[0] != 3:
+        # Free-threaded builds (cp313t) need their own ABI tag: no wheels of them are built yet.
+        if interpreter is None or interpreter.version[1] not in SUPPORTED_MINORS or interpreter.version[0] != 3 \
+                or interpreter.free_threaded:
             continue
         by_minor.setdefault(interpreter.minor, interpreter)
     found = sorted(by_minor.values())

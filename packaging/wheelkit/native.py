@@ -95,11 +95,12 @@ def missing_vendored_libraries(wheel: WheelContents) -> dict[str, list[str]]:
 
 
 def extension_abi_mismatches(wheel: WheelContents) -> list[str]:
-    """Extension modules whose file name names another CPython than the wheel's tags (a renamed wheel)."""
+    """Extension modules whose file name names another CPython ABI than the wheel's tags (a renamed wheel): the
+    suffix cpython-314t- is the ABI cp314t (free-threaded), cpython-311- cp311."""
     abis = {tag.abi for tag in wheel.name.tags}
     wrong = []
     for name in wheel.names:
-        match = re.search(r"\.cpython-(\d+)[a-z]*-[^/]*\.so$", name)
+        match = re.search(r"\.cpython-(\d+[a-z]*)-[^/]*\.so$", name)
         if match and f"cp{match[1]}" not in abis and "abi3" not in abis:
             wrong.append(name)
         if name.endswith(".abi3.so") and "abi3" not in abis:

@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
+from .dists import parse_sdist_name
 from .errors import WheelkitError
 from .wheelfile import (
     WheelContents,
+    filename_name,
     moved_member,
-    normalize_distribution,
     parse_wheel_name,
     read_all,
     verify_record,
@@ -42,7 +43,7 @@ def rename_wheel(wheel: Path, distribution: str, destination: Path) -> Path:
         old_info = contents.dist_info
         executables = [member for member in contents.names if contents.mode(member) & 0o111]
     name = parse_wheel_name(wheel.name)
-    new_stem = normalize_distribution(distribution)
+    new_stem = filename_name(distribution)
     new_prefix = f"{new_stem}-{name.version}"
     files: dict[str, bytes] = {}
     for member, data in read_all(wheel).items():
@@ -64,12 +65,9 @@ def rename_wheel(wheel: Path, distribution: str, destination: Path) -> Path:
 def rename_sdist(sdist: Path, distribution: str, destination: Path) -> Path:
     """Write the sdist again as `distribution` into destination: PKG-INFO Name, pyproject [project] name, the top
     folder and the file name (PEP 625: normalised name). Returns its path."""
-    match = re.match(r"^(?P<name>.+)-(?P<version>[^-]+)\.tar\.gz$", sdist.name)
-    if match is None:
-        raise WheelkitError(f"{sdist.name} is not an sdist file name (NAME-VERSION.tar.gz): build it with "
-                            "`nox -s sdist`")
+    _, version = parse_sdist_name(sdist.name)
     old_top = sdist.name[: -len(".tar.gz")]
-    new_top = f"{normalize_distribution(distribution)}-{match['version']}"
+    new_top = f"{filename_name(distribution)}-{version}"
     output = destination / f"{new_top}.tar.gz"
     renamed = {"PKG-INFO": False, "pyproject.toml": False}
     temporary = output.with_name(output.name + ".part")

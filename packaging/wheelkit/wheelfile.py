@@ -19,40 +19,17 @@ from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping, Optional, Sequence
 
+from packaging.tags import Tag, parse_tag
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
 from .errors import WheelkitError
 from .native import ELF_MAGIC, is_vendored
-
-# PEP 427: {distribution}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}.whl
-_WHEEL_NAME = re.compile(
-    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?-(?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>[^-]+)"
-    r"\.whl$"
-)
-
-
-@dataclass(frozen=True, order=True)
-class Tag:
-    """One (python, abi, platform) triple, e.g. cp39-cp39-manylinux_2_34_x86_64."""
-
-    python: str
-    abi: str
-    platform: str
-
-    def __str__(self) -> str:
-        return f"{self.python}-{self.abi}-{self.platform}"
-
-    @classmethod
-    def parse(cls, text: str) -> Tag:
-        parts = text.strip().split("-")
-        if len(parts) != 3 or not all(parts):
-            raise WheelkitError(
-                f"'{text}' is not a wheel tag: expected python-abi-platform, e.g. cp39-cp39-linux_x86_64"
-            )
-        return cls(*parts)
 
 
 @dataclass(frozen=True)
 class WheelName:
-    """The parts of a wheel's file name."""
+    """The parts of a wheel's file name (PEP 427) as written in it, and its tags (PyPA packaging's)."""
 
     filename: str
     distribution: str
@@ -69,30 +46,39 @@ class WheelName:
 def parse_wheel_name(filename: str) -> WheelName:
     """Split a wheel's file name into distribution, version, build tag and the (expanded) set of tags."""
     name = PurePosixPath(filename).name
-    match = _WHEEL_NAME.match(name)
-    if match is None:
+    try:
+        _, _, _, tags = parse_wheel_filename(name)
+    except InvalidWheelFilename:
         raise WheelkitError(
             f"'{name}' is not a wheel file name: expected NAME-VERSION[-BUILD]-PYTHON-ABI-PLATFORM.whl (PEP 427); "
             "rename it as the build produced it"
+        ) from None
+    parts = name[: -len(".whl")].split("-")
+    return WheelName(name, parts[0], parts[1], parts[2] if len(parts) == 6 else "", tags)
+
+
+_TAG_PART = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+
+def parse_tags(text: str) -> frozenset[Tag]:
+    """The tags of a tag as a file name or a WHEEL file writes it, compressed or not:
+    cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64."""
+    parts = text.strip().split("-")
+    if len(parts) != 3 or not all(_TAG_PART.match(part) for part in parts):
+        raise WheelkitError(
+            f"'{text}' is not a wheel tag: expected PYTHON-ABI-PLATFORM of letters, digits and '_', e.g. "
+            "cp311-cp311-manylinux_2_34_x86_64"
         )
-    tags = frozenset(
-        Tag(py, abi, plat)
-        for py in match["python"].split(".")
-        for abi in match["abi"].split(".")
-        for plat in match["platform"].split(".")
-    )
-    return WheelName(name, match["name"], match["version"], match["build"] or "", tags)
+    return parse_tag(text.strip())
 
 
-def normalize_distribution(name: str) -> str:
-    """The comparable form of a distribution name (PEP 503), with underscores as in wheel file names."""
-    return re.sub(r"[-_.]+", "_", name).lower()
+def filename_name(distribution: str) -> str:
+    """A distribution's name as wheel and sdist file names carry it: canonical (PEP 503), with underscores."""
+    return canonicalize_name(distribution).replace("-", "_")
 
 
 def normal_version(text: str) -> str:
     """The PEP 440 normal form of a version (as file names carry it); the text itself when it is none."""
-    from packaging.version import InvalidVersion, Version
-
     try:
         return str(Version(text))
     except InvalidVersion:
@@ -106,7 +92,7 @@ def name_and_version_disagreements(file_name: str, file_distribution: str, file_
     meta_name = (metadata.get("Name") or [""])[0]
     meta_version = (metadata.get("Version") or [""])[0]
     problems = []
-    if normalize_distribution(meta_name) != normalize_distribution(file_distribution):
+    if canonicalize_name(meta_name) != canonicalize_name(file_distribution):
         problems.append(f"{file_name}: its metadata names {meta_name!r}: the file was renamed; rebuild it")
     if normal_version(meta_version) != file_version:
         problems.append(f"{file_name}: its metadata says version {meta_version!r}, its name {file_version!r} "
@@ -156,7 +142,7 @@ class WheelContents:
         self.names = [info.filename for info in self._zip.infolist() if not info.is_dir()]
         dist_infos = sorted({n.split("/", 1)[0] for n in self.names if n.split("/", 1)[0].endswith(".dist-info")})
         expected = f"{self.name.distribution}-{self.name.version}.dist-info"
-        matching = [d for d in dist_infos if normalize_distribution(d) == normalize_distribution(expected)]
+        matching = [d for d in dist_infos if _same_release(d[: -len(".dist-info")], self.name)]
         if len(matching) != 1:
             raise WheelkitError(
                 f"{self.path.name} has no single {expected}/ folder (found {dist_infos or 'none'}): the file name and "
@@ -204,7 +190,7 @@ class WheelContents:
     def wheel_tags(self) -> frozenset[Tag]:
         """The Tag: lines of the WHEEL file."""
         message = HeaderParser().parsestr(self.read_text(f"{self.dist_info}/WHEEL"))
-        return frozenset(Tag.parse(value) for value in message.get_all("Tag", []))
+        return frozenset(tag for value in message.get_all("Tag", []) for tag in parse_tags(str(value)))
 
     def entry_points(self, group: str = "console_scripts") -> dict[str, str]:
         """name -> object reference of one entry point group ({} when the wheel has none)."""
@@ -247,6 +233,13 @@ class WheelContents:
 
     def elf_files(self) -> list[str]:
         return [n for n in self.names if self._zip.open(n).read(4) == ELF_MAGIC]
+
+
+def _same_release(stem: str, name: WheelName) -> bool:
+    """Whether a .dist-info folder's stem (NAME-VERSION) names the file name's release."""
+    distribution, _, version = stem.rpartition("-")
+    return canonicalize_name(distribution) == canonicalize_name(name.distribution) and \
+        normal_version(version) == normal_version(name.version)
 
 
 def verify_record(wheel: WheelContents) -> int:

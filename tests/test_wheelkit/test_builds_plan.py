@@ -15,7 +15,7 @@ from wheelkit.builds.script import plan_commands
 from wheelkit.builds.selection import select
 from wheelkit.builds.targets import MACOS
 from wheelkit.interpreters import Interpreter
-from wheelkit.wheelfile import normalize_distribution
+from wheelkit.wheelfile import filename_name
 
 FOUND = tuple(Interpreter((3, minor, 1), Path(f"/opt/python/cp3{minor}-cp3{minor}/bin/python")) for minor in range(9, 14))
 
@@ -170,7 +170,7 @@ def test_expected_platform():
 
 
 def test_wheel_file_names_use_the_normalized_distribution(tmp_path):
-    assert normalize_distribution("Cable-Sim.nightly") == "cable_sim_nightly"
+    assert filename_name("Cable-Sim.nightly") == "cable_sim_nightly"
     plan = make_plan(FOUND[:1], (), root=tmp_path, version="1", distribution="Cable-Sim.nightly",
                      environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
     assert plan.cells[0].output_name.startswith("cable_sim_nightly-1-")

@@ -3,7 +3,6 @@ wheelhouse and its variant folders, a zip of artifacts, a pip spec), its argumen
 
 from __future__ import annotations
 
-import platform
 import sys
 import zipfile
 from pathlib import Path
@@ -16,9 +15,9 @@ from wheelkit.check.jobs import resolve_jobs
 from wheelkit.check.report import failure_summary
 from wheelkit.check.results import FAILED, PASSED, CheckResult, WheelReport
 from wheelkit.check.tester import Tools, WheelTester
-from wheelkit.interpreters import Interpreter
+from wheelkit.interpreters import Interpreter, probe
 
-HERE = Interpreter(tuple(sys.version_info[:3]), Path(sys.executable), platform.machine())  # type: ignore[arg-type]
+HERE = probe(Path(sys.executable))  # this Python, with the tags it installs
 
 
 def by_name(report: WheelReport) -> dict[str, tuple[str, str]]:

@@ -20,10 +20,10 @@ from wheelkit.check.report import failure_summary, summary_table
 from wheelkit.check.results import FAILED, PASSED, SKIPPED, WheelReport
 from wheelkit.check.ring import compare_spikes
 from wheelkit.check.tester import Tools, WheelTester
-from wheelkit.interpreters import Interpreter
+from wheelkit.interpreters import probe
 from wheelkit.process import Completed
 
-HERE = Interpreter(tuple(sys.version_info[:3]), Path(sys.executable), platform.machine())  # type: ignore[arg-type]
+HERE = probe(Path(sys.executable))  # this Python, with the tags it installs
 FAKE_LIB = "libfake-0123abcd.so"
 
 

@@ -73,3 +73,50 @@ def test_a_virtual_environment_counts_as_its_base_interpreter(tmp_path):
     base = subprocess.run([str(found.path), "-c", "import sys; print(sys.prefix == sys.base_prefix)"],
                           capture_output=True, text=True, check=True)
     assert base.stdout.strip() == "True"
+
+
+def test_an_interpreter_is_asked_for_its_own_tags_and_marker_environment():
+    from packaging.markers import default_environment
+    from packaging.tags import sys_tags
+
+    found = probe(Path(sys.executable))
+    assert found is not None and found.tags == tuple(sys_tags())
+    assert found.markers() == default_environment()
+
+
+def test_an_interpreter_older_than_this_packaging_gets_the_tags_packaging_computes_for_it(tmp_path):
+    """A CPython that cannot run this packaging (packaging 26 needs 3.10): its facts, tags computed here."""
+    import json
+    import platform
+
+    from packaging.tags import Tag
+
+    facts = {"version": [3, 9, 18], "implementation": "cpython", "executable": "/x/python3.9", "soabi": "",
+             "free_threaded": False, "debug": False, "machine": platform.machine(), "in_venv": False,
+             "base_prefix": "/x", "tags": None, "environment": None}
+    old = tmp_path / "python3.9"
+    old.write_text(f"#!/bin/sh\necho '{json.dumps(facts)}'\n")
+    old.chmod(0o755)
+    found = probe(old)
+    assert found is not None and found.version == (3, 9, 18) and not found.free_threaded
+    assert Tag("cp39", "cp39", f"linux_{platform.machine()}") in found.tags
+    assert Tag("py3", "none", "any") in found.tags and not any(tag.interpreter == "cp311" for tag in found.tags)
+    assert found.markers()["python_version"] == "3.9" and found.markers()["python_full_version"] == "3.9.18"
+
+
+def test_a_free_threaded_interpreter_is_known_as_such_and_never_built_for(tmp_path):
+    import json
+    import platform
+
+    from packaging.tags import Tag
+
+    facts = {"version": [3, 14, 0], "implementation": "cpython", "executable": "/x/python3.14t", "soabi": "",
+             "free_threaded": True, "debug": False, "machine": platform.machine(), "in_venv": False,
+             "base_prefix": "/x", "tags": None, "environment": None}
+    threaded = tmp_path / "python3.14t"
+    threaded.write_text(f"#!/bin/sh\necho '{json.dumps(facts)}'\n")
+    threaded.chmod(0o755)
+    found = probe(threaded)
+    assert found is not None and found.free_threaded and found.dotted == "3.14t"
+    assert Tag("cp314", "cp314t", f"linux_{platform.machine()}") in found.tags
+    assert discover([threaded]) == []

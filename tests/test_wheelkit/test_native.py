@@ -48,3 +48,20 @@ def test_elf_needed_reads_the_libraries_an_extension_links():
         assert needed == [line.split("[")[1].split("]")[0] for line in dynamic.splitlines() if "(NEEDED)" in line]
     with pytest.raises(WheelkitError, match="not an ELF file"):
         elf_needed(b"#!/bin/sh\n" + bytes(100))
+
+
+def test_an_extension_module_of_a_free_threaded_python_is_its_own_abi(tmp_path):
+    """Regression: cpython-314t modules were taken for cp314 ones, so every cp314t wheel was flagged."""
+    info = "demo-1.0.dist-info"
+
+    def wheel(tag: str) -> Path:
+        return write_wheel(tmp_path / f"demo-1.0-{tag}.whl", {
+            "demo/_core.cpython-314t-x86_64-linux-gnu.so": b"\x7fELF",
+            f"{info}/METADATA": b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n",
+            f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: {tag}\n".encode(),
+        })
+
+    with WheelContents(wheel("cp314-cp314t-manylinux_2_17_x86_64")) as contents:
+        assert extension_abi_mismatches(contents) == []
+    with WheelContents(wheel("cp314-cp314-manylinux_2_17_x86_64")) as contents:
+        assert extension_abi_mismatches(contents) == ["demo/_core.cpython-314t-x86_64-linux-gnu.so"]

@@ -12,14 +12,13 @@ from wheelkit.site.rewrite import (
     Rewrite,
     check_install,
     check_wheel,
-    parse_tag_text,
     rewrite_requirements,
     rewrite_wheel,
     suggest_tag,
     with_local_label,
 )
 from wheelkit.site.wheelhouse import add_wheels
-from wheelkit.wheelfile import WheelContents, read_all, write_wheel
+from wheelkit.wheelfile import WheelContents, parse_tags, read_all, write_wheel
 
 SITE = "hpc"
 
@@ -79,7 +78,7 @@ def test_retagging_compiled_code_gives_a_wheel_the_wheelhouse_accepts(house, inc
     out = rewrite_wheel(source, tmp_path, Rewrite(tag="cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"))
     assert out.name == "demo-1.0+hpc-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
     with check_wheel(out) as wheel:
-        assert wheel.wheel_tags() == parse_tag_text("cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64")
+        assert wheel.wheel_tags() == parse_tags("cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64")
         assert "Root-Is-Purelib: false" in wheel.read_text("demo-1.0+hpc.dist-info/WHEEL")
     assert str(add_wheels(house, [out], site=SITE).added[0].folder) == "linux-x86_64/generic"
 

@@ -14,7 +14,7 @@ from typing import Mapping, Optional, Sequence
 from ..errors import WheelkitError
 from ..interpreters import Interpreter
 from ..venv import VirtualEnv
-from ..wheelfile import normalize_distribution
+from ..wheelfile import filename_name
 from .configure import configure_environment
 from .targets import LINUX, Target, debug_mode
 
@@ -135,7 +135,7 @@ class Cell:
 
     @property
     def output_name(self) -> str:
-        return f"{normalize_distribution(self.distribution)}-{self.version}-{self.wheel_tag}.whl"
+        return f"{filename_name(self.distribution)}-{self.version}-{self.wheel_tag}.whl"
 
     @property
     def debug_archive_name(self) -> str:

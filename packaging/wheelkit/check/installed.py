@@ -160,7 +160,8 @@ def embedded(t: WheelTester) -> Outcome:
 
 def oldest_numpy(t: WheelTester) -> Outcome:
     assert t.contents is not None
-    bound = requirement_lower_bound(t.contents.requires_dist(), "numpy")
+    assert t.job.python is not None
+    bound = requirement_lower_bound(t.contents.requires_dist(), "numpy", t.job.python.markers())
     if bound is None:
         return Skipped("the wheel does not require NumPy")
     if not t.use_venv:

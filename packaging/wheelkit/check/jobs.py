@@ -11,7 +11,6 @@ from typing import Any, Callable, Optional, Sequence
 
 from packaging.version import InvalidVersion, Version
 
-from ..compat import glibc_version, wheel_fits
 from ..errors import WheelkitError
 from ..files import safe_extract
 from ..interpreters import Interpreter, discover, resolve
@@ -40,7 +39,7 @@ class Job:
 
 def _fits(wheel: Path, python: Interpreter) -> bool:
     try:
-        return wheel_fits(parse_wheel_name(wheel.name), python.minor, python.machine, glibc_version())
+        return python.installs(parse_wheel_name(wheel.name).tags)
     except WheelkitError:
         return False
 

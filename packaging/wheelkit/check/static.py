@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..compat import glibc_version, manylinux_glibc, wheel_fits
+from ..compat import manylinux_glibc
 from ..errors import WheelkitError
 from ..native import check_no_mpi_bundled, elf_needed, extension_abi_mismatches, missing_vendored_libraries
 from ..process import tail
@@ -27,12 +27,11 @@ def tags(t: WheelTester) -> Outcome:
             f"the file name says {', '.join(sorted(map(str, name.tags)))} but the WHEEL file says "
             f"{', '.join(sorted(map(str, declared))) or 'no Tag'}"
         )
-    if not wheel_fits(name, python.minor, python.machine, glibc_version()):
-        glibc = glibc_version()
+    if not python.installs(name.tags):
+        best = str(python.tags[0]) if python.tags else "no tag at all"
         problems.append(
-            f"tag {name.tag_text} does not fit CPython {python.dotted} on {python.machine} "
-            f"(glibc {'.'.join(map(str, glibc)) if glibc else 'unknown'}): test it with the interpreter it was "
-            "built for, or build one for this Python"
+            f"tag {name.tag_text} does not fit CPython {python.dotted} on {python.machine} (its best tag: {best}): "
+            "test it with the interpreter it was built for, or build one for this Python"
         )
     unrepaired = sorted(tag.platform for tag in name.tags if tag.platform.startswith("linux_"))
     if unrepaired:

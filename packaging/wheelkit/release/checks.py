@@ -5,24 +5,23 @@ partial), repaired platform tags, no local version on PyPI, and twine check --st
 from __future__ import annotations
 
 import re
-import tarfile
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Optional
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .. import process
+from ..dists import is_sdist, parse_sdist_name, sdist_metadata
 from ..errors import WheelkitError
 from ..process import Runner, tail
 from ..wheelfile import (
     WheelContents,
     name_and_version_disagreements,
     normal_version,
-    normalize_distribution,
     parse_wheel_name,
     verify_record,
 )
@@ -32,11 +31,6 @@ DEFAULT_PLATFORMS = ("manylinux_x86_64", "macosx_x86_64", "macosx_arm64")  # the
 _REPAIRED_PLATFORM = re.compile(r"^(manylinux|musllinux|macosx)_")
 _LEGACY_MANYLINUX = re.compile(r"^manylinux(1|2010|2014)_")
 _PYTHON_CLASSIFIER = re.compile(r"^Programming Language :: Python :: (3\.\d+)$")
-_SDIST = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)\.tar\.gz$")
-
-
-def is_sdist(path: Path) -> bool:
-    return path.name.endswith(".tar.gz") and not path.name.endswith(".debug.tar.gz")
 
 
 def collect(paths: Sequence[Path]) -> list[Path]:
@@ -70,21 +64,6 @@ class Release:
     def files(self) -> list[Path]:
         """Upload order: wheels first, the sdist last (pip never builds from source while wheels are missing)."""
         return [*self.wheels, *([self.sdist] if self.sdist else [])]
-
-
-def _sdist_metadata(path: Path) -> Mapping[str, list[str]]:
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            top = path.name[: -len(".tar.gz")]
-            member = archive.extractfile(f"{top}/PKG-INFO")
-            text = member.read().decode("utf-8") if member else ""
-    except (OSError, KeyError, tarfile.TarError) as error:
-        raise WheelkitError(f"{path.name}: cannot read its PKG-INFO ({error}); build it again with nox -s sdist"
-                            ) from None
-    fields: dict[str, list[str]] = {}
-    for key, value in HeaderParser().parsestr(text).items():
-        fields.setdefault(key, []).append(str(value))
-    return fields
 
 
 def platform_family(platform: str) -> str:
@@ -126,11 +105,8 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
                                         "build_osx from wheelhouse/, not a plain build")
             else:
                 sdists.append(path)
-                match = _SDIST.match(path.name)
-                if match is None:
-                    raise WheelkitError(f"{path.name} is not an sdist file name (NAME-VERSION.tar.gz)")
-                file_name, file_version = match["name"], match["version"]
-                metadata = _sdist_metadata(path)
+                file_name, file_version = parse_sdist_name(path.name)
+                metadata = sdist_metadata(path)
         except WheelkitError as error:
             problems.append(str(error))
             continue
@@ -138,7 +114,7 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
         meta_version = (metadata.get("Version") or [""])[0]
         display_name = display_name or meta_name
         problems += name_and_version_disagreements(path.name, file_name, file_version, metadata)
-        names.setdefault(normalize_distribution(meta_name or file_name), []).append(path.name)
+        names.setdefault(canonicalize_name(meta_name or file_name), []).append(path.name)
         versions.setdefault(normal_version(meta_version or file_version), []).append(path.name)
         pythons.update(m[1] for c in metadata.get("Classifier", []) if (m := _PYTHON_CLASSIFIER.match(c)))
     for what, seen in (("distribution names", names), ("versions", versions)):
@@ -173,7 +149,7 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
 
 def expected_missing(wheels: Sequence[Path], pythons: Sequence[str], platforms: Sequence[str]) -> list[str]:
     """The (python tag, platform family) cells of the matrix without a wheel, e.g. cp313-macosx_arm64."""
-    have = {(tag.python, platform_family(tag.platform)) for w in wheels for tag in parse_wheel_name(w.name).tags}
+    have = {(tag.interpreter, platform_family(tag.platform)) for w in wheels for tag in parse_wheel_name(w.name).tags}
     return [f"cp{p.replace('.', '')}-{platform}" for platform in platforms for p in pythons
             if (f"cp{p.replace('.', '')}", platform) not in have]
 
@@ -186,17 +162,3 @@ def twine_check(files: Sequence[Path], twine: str, run: Runner = process.run) ->
     if result.returncode != 0:
         said = textwrap.indent(tail(result.stdout + result.stderr, 12), "    ")
         raise WheelkitError(f"nothing uploaded: twine check --strict failed:\n{said}")
-
-
-def matches(filename: str, distribution: str, version: str) -> bool:
-    wanted_name, wanted_version = normalize_distribution(distribution), normal_version(version)
-    if filename.endswith(".whl"):
-        try:
-            name = parse_wheel_name(filename)
-        except WheelkitError:
-            return False
-        return normalize_distribution(name.distribution) == wanted_name and normal_version(name.version) == \
-            wanted_version
-    match = _SDIST.match(filename)
-    return bool(match and is_sdist(Path(filename)) and normalize_distribution(match["name"]) == wanted_name
-                and normal_version(match["version"]) == wanted_version)

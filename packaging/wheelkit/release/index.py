@@ -20,9 +20,10 @@ from http.client import HTTPMessage
 from pathlib import Path
 from typing import IO, Optional
 
+from packaging.utils import canonicalize_name
+
 from ..errors import WheelkitError
 from ..files import sha256
-from ..wheelfile import normalize_distribution
 from .repository import credentials, redact
 
 TIMEOUT = 60.0  # seconds for one request to the index
@@ -161,10 +162,10 @@ def index_projects(url: str, environ: Optional[Mapping[str, str]] = None) -> set
         return set()
     _, body, kind = page
     if "json" in kind:
-        return {normalize_distribution(entry["name"]) for entry in json.loads(body)["projects"]}
+        return {canonicalize_name(entry["name"]) for entry in json.loads(body)["projects"]}
     parser = _Links()
     parser.feed(body.decode("utf-8", "replace"))
-    return {normalize_distribution(text.strip()) for _, text in parser.links if text.strip()}
+    return {canonicalize_name(text.strip()) for _, text in parser.links if text.strip()}
 
 
 def index_copy_size(item: IndexFile, path: Path, environ: Optional[Mapping[str, str]] = None) -> Optional[int]:

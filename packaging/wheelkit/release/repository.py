@@ -1,6 +1,6 @@
 """Where a release goes (pypi, testpypi or an index's URL) and the rule that credentials never travel in a URL: they
 come from TWINE_USERNAME / TWINE_PASSWORD or twine's keyring, and a URL with user:password is refused unshown.
-Standard library only: the noxfile imports it before nox echoes a command line."""
+The noxfile imports it before nox echoes a command line: the standard library and packaging (nox's own) only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
+
+from packaging.utils import canonicalize_name
 
 from ..errors import WheelkitError
 
@@ -23,7 +25,7 @@ class Repository:
     public: bool = False  # PyPI or TestPyPI: twine's --skip-existing works, local versions are refused
 
     def project_url(self, distribution: str) -> str:
-        return f"{self.simple_url.rstrip('/')}/{re.sub(r'[-_.]+', '-', distribution).lower()}/"
+        return f"{self.simple_url.rstrip('/')}/{canonicalize_name(distribution)}/"
 
 
 PUBLIC = {

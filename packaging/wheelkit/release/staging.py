@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional
 
+from ..dists import belongs_to
 from ..errors import WheelkitError
 from ..files import safe_extract, sha256
 from ..wheelfile import WheelContents, verify_record
-from .checks import matches
 from .index import download, index_files
 from .repository import Repository, refuse_url_credentials
 
@@ -30,7 +30,7 @@ def stage(source: str, distribution: str, version: str, staging: Path,
         refuse_url_credentials("--from", source)
         page = Repository(source, source, source).project_url(distribution)
         listed = index_files(page, env) or index_files(source, env)
-        chosen = [f for f in listed.values() if matches(f.filename, distribution, version)]
+        chosen = [f for f in listed.values() if belongs_to(f.filename, distribution, version)]
         if not chosen:
             raise WheelkitError(f"no files of {distribution} {version} at {source} (it lists "
                                 f"{len(listed)} file(s)): check the name, the version and the URL")
@@ -66,7 +66,7 @@ def stage(source: str, distribution: str, version: str, staging: Path,
 def _copy_matching(folder: Path, distribution: str, version: str, staging: Path) -> None:
     seen: dict[str, Path] = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and matches(path.name, distribution, version):
+        if path.is_file() and belongs_to(path.name, distribution, version):
             if path.name in seen and sha256(path) != sha256(seen[path.name]):
                 raise WheelkitError(f"{folder} holds two different {path.name} ({seen[path.name]} and {path}): "
                                     "remove the wrong one")

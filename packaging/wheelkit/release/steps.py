@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
 
+from ..dists import belongs_to, is_sdist
 from ..errors import WheelkitError, raise_on_usage_errors
 from ..process import run_shown
 from ..rename import rename_sdist
 from ..version import NIGHTLY_DISTRIBUTION, PRETEND_VERSION, BuildVersion, build_version
-from ..wheelfile import normalize_distribution
-from .checks import is_sdist, matches
+from ..wheelfile import filename_name
 from .manifest import MANIFEST, write_manifest
 from .repository import refuse_credentials_in_argv
 
@@ -78,7 +78,7 @@ def parse_release_args(argv: Sequence[str], prog: str = "nox -s release --") -> 
 
 
 def release_folder(root: Path, release: BuildVersion) -> Path:
-    return root / "build" / "release" / f"{normalize_distribution(release.distribution)}-{release.version}"
+    return root / "build" / "release" / f"{filename_name(release.distribution)}-{release.version}"
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def gather(wheelhouse: Path, release: BuildVersion, folder: Path) -> list[Path]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     files = [p for p in sorted(wheelhouse.iterdir()) if p.is_file() and (p.suffix == ".whl" or is_sdist(p))
-             and matches(p.name, release.distribution, release.version)]
+             and belongs_to(p.name, release.distribution, release.version)]
     if not files:
         raise WheelkitError(f"no files of {release.distribution} {release.version} in {wheelhouse}: the build failed?")
     for path in files:

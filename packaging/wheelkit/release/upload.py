@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from packaging.utils import canonicalize_name
+
 from .. import process
 from ..errors import WheelkitError, raise_on_usage_errors
 from ..process import Runner, tail
-from ..wheelfile import normal_version, normalize_distribution
+from ..wheelfile import filename_name, normal_version
 from .checks import DEFAULT_PLATFORMS, Release, check_release, collect, twine_check
 from .index import RedirectedElsewhere, index_copy_size, index_files, index_projects
 from .manifest import check_manifest
@@ -151,7 +153,7 @@ def _new_behind_fallback(redirect: RedirectedElsewhere, repository: Repository, 
     fallback index. Returns the line that says so; raises with what happened otherwise."""
     root = repository.simple_url
     try:
-        listed = normalize_distribution(distribution) in index_projects(root, environ)
+        listed = canonicalize_name(distribution) in index_projects(root, environ)
     except WheelkitError as error:
         raise WheelkitError(f"{redirect}. Reading {redact(root)} to see whether the index has {distribution} failed "
                             f"too: {error}") from None
@@ -225,7 +227,7 @@ def run_upload(argv: Sequence[str], *, root: Path, twine: str, emit: Callable[[s
     options = parse_upload_args(argv)
     if options.stage_from:
         source, name, version = options.stage_from
-        staging = root / "build" / "upload-staging" / f"{normalize_distribution(name)}-{normal_version(version)}"
+        staging = root / "build" / "upload-staging" / f"{filename_name(name)}-{normal_version(version)}"
         emit(f"# Gathering {name} {version} from {source} into {staging}")
         files = stage(source, name, version, staging, env)
         emit(f"{len(files)} file(s) gathered, hashes verified: {', '.join(f.name for f in files)}")

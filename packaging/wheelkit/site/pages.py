@@ -9,12 +9,13 @@ from __future__ import annotations
 import html
 import logging
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Optional
 from urllib.parse import quote
+
+from packaging.utils import canonicalize_name
 
 from ..errors import WheelkitError
 from ..files import sha256
@@ -24,11 +25,6 @@ from .wheelhouse import GENERIC, SIMPLE, X86_64_LEVELS
 log = logging.getLogger(__name__)
 
 FIND_LINKS_PAGE = "find-links.html"
-
-
-def project_name(distribution: str) -> str:
-    """PEP 503's normalized project name: runs of '-', '_', '.' become '-', lower case."""
-    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 @dataclass(frozen=True)
@@ -84,8 +80,8 @@ def _indexed(root: Path, relative: PurePosixPath) -> _Indexed:
     name = parse_wheel_name(path.name)
     with WheelContents(path) as wheel:
         requires_python = (wheel.metadata().get("Requires-Python") or [""])[0]
-    return _Indexed(relative, project_name(name.distribution), name.version.lower(), name.build,
-                    frozenset((t.python, t.abi) for t in name.tags), sha256(path), requires_python)
+    return _Indexed(relative, canonicalize_name(name.distribution), name.version.lower(), name.build,
+                    frozenset((t.interpreter, t.abi) for t in name.tags), sha256(path), requires_python)
 
 
 def view_wheels(root: Path, view: View, cache: Optional[dict[PurePosixPath, _Indexed]] = None) -> list[_Indexed]:

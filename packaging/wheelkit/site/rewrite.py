@@ -24,17 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..compat import glibc_version, wheel_fits
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name
+
 from ..errors import WheelkitError
 from ..interpreters import discover
 from ..native import extension_abi_mismatches
 from ..process import run
 from ..venv import VirtualEnv
 from ..wheelfile import (
-    Tag,
     WheelContents,
     moved_member,
-    normalize_distribution,
+    parse_tags,
     parse_wheel_name,
     read_all,
     verify_record,
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 
 # PEP 440: a local version label is alphanumeric segments separated by dots; one segment names a site.
 _LABEL = re.compile(r"^[A-Za-z0-9]+$")
-# PEP 508, as much as a Requires-Dist line needs: name, [extras], specifier or URL, ; marker.
+# A Requires-Dist line's parts as written (packaging checks it first): a rewrite keeps the extras and the marker text.
 _REQUIREMENT = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?P<extras>\[[^\]]*\])?\s*(?P<spec>[^;]*?)\s*"
     r"(?P<marker>;.*)?$"
@@ -97,20 +99,6 @@ def with_local_label(version: str, label: str) -> str:
     return f"{public}+{local}.{label}" if local else f"{public}+{label}"
 
 
-def parse_tag_text(text: str) -> frozenset[Tag]:
-    """The tags of a compressed tag as in a file name: cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64."""
-    parts = text.strip().split("-")
-    if len(parts) != 3 or not all(all(parts) and all(p.split(".")) for p in parts):
-        raise WheelkitError(
-            f"'{text}' is not a wheel tag: expected PYTHON-ABI-PLATFORM, e.g. cp311-cp311-manylinux_2_34_x86_64"
-        )
-    python, abi, platform = (part.split(".") for part in parts)
-    for value in (*python, *abi, *platform):
-        if not re.fullmatch(r"[A-Za-z0-9_]+", value):
-            raise WheelkitError(f"'{text}': tag part {value!r} may hold only letters, digits and '_'")
-    return frozenset(Tag(py, ab, plat) for py in python for ab in abi for plat in platform)
-
-
 def is_pure(tags: frozenset[Tag]) -> bool:
     """Whether every tag is platform 'any' (a wheel that claims to run anywhere)."""
     return all(tag.platform == "any" for tag in tags)
@@ -148,15 +136,13 @@ def suggest_tag(wheel: WheelContents) -> str:
     return f"cp3XY-cp3XY-{platform}"
 
 
-def requirement_name(line: str) -> str:
-    match = _REQUIREMENT.match(line)
-    if match is None:
-        raise WheelkitError(f"cannot read the requirement {line!r} (PEP 508); fix the wheel's METADATA at its source")
-    return match["name"]
-
-
-def _name_key(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def _name_key(line: str) -> str:
+    """The canonical name (PEP 503) a Requires-Dist line requires."""
+    try:
+        return canonicalize_name(Requirement(line).name)
+    except InvalidRequirement as error:
+        raise WheelkitError(f"cannot read the requirement {line!r} (PEP 508: {error}); fix the wheel's METADATA at its "
+                            "source") from None
 
 
 def _pattern(argument: str, option: str) -> tuple[str, str]:
@@ -167,7 +153,7 @@ def _pattern(argument: str, option: str) -> tuple[str, str]:
     spec = match["spec"].strip()
     if spec.startswith("(") and spec.endswith(")"):
         spec = spec[1:-1].strip()
-    return _name_key(match["name"]), spec
+    return canonicalize_name(match["name"]), spec
 
 
 def rewrite_requirements(lines: Sequence[str], drop: Sequence[str], relax: Sequence[str]) -> list[str]:
@@ -180,10 +166,9 @@ def rewrite_requirements(lines: Sequence[str], drop: Sequence[str], relax: Seque
     used: set[str] = set()
     result: list[str] = []
     for line in lines:
+        key = _name_key(line)
         match = _REQUIREMENT.match(line)
-        if match is None:
-            raise WheelkitError(f"cannot read the requirement {line!r} (PEP 508); fix the METADATA at its source")
-        key = _name_key(match["name"])
+        assert match is not None  # any valid PEP 508 line matches
         dropped = [p for p in drops if fnmatch.fnmatchcase(key, p)]
         relaxed = [(p, spec) for p, spec in relaxes if fnmatch.fnmatchcase(key, p)]
         if dropped and relaxed:
@@ -255,14 +240,14 @@ def rewrite_wheel_file(text: str, tags: frozenset[Tag]) -> str:
         name = _field_name(field)
         if name == "tag":
             if not placed:
-                out += [[f"Tag: {tag}"] for tag in sorted(tags)]
+                out += [[f"Tag: {tag}"] for tag in sorted(tags, key=str)]
                 placed = True
         elif name == "root-is-purelib" and not is_pure(tags):
             out.append(["Root-Is-Purelib: false"])
         else:
             out.append(field)
     if not placed:
-        out += [[f"Tag: {tag}"] for tag in sorted(tags)]
+        out += [[f"Tag: {tag}"] for tag in sorted(tags, key=str)]
     return _join(out, body)
 
 
@@ -277,7 +262,7 @@ def check_wheel(path: Path) -> WheelContents:
         verify_record(wheel)
         metadata = wheel.metadata()
         names = metadata.get("Name", [])
-        if not names or normalize_distribution(names[0]) != normalize_distribution(wheel.name.distribution):
+        if not names or canonicalize_name(names[0]) != canonicalize_name(wheel.name.distribution):
             raise WheelkitError(
                 f"{wheel.path.name}: the file name says '{wheel.name.distribution}' but METADATA says Name: "
                 f"{names[0] if names else '(none)'}; rebuild the wheel instead of renaming it"
@@ -315,7 +300,7 @@ def rewrite_wheel(source: Path, out_dir: Optional[Path], change: Rewrite) -> Pat
     with check_wheel(source) as wheel:
         name = wheel.name
         version = with_local_label(name.version, change.local_version) if change.local_version else name.version
-        tags = parse_tag_text(change.tag) if change.tag else name.tags
+        tags = parse_tags(change.tag) if change.tag else name.tags
         if change.tag and is_pure(tags) and (compiled := compiled_files(wheel)):
             raise WheelkitError(
                 f"{source.name} contains compiled code ({compiled[0]}): it cannot be tagged {change.tag}; "
@@ -408,7 +393,7 @@ def python_for(wheel: Path) -> Path:
     if is_pure(name.tags):
         return Path(sys.executable)
     for interpreter in discover():
-        if wheel_fits(name, interpreter.minor, interpreter.machine, glibc_version()):
+        if interpreter.installs(name.tags):
             return interpreter.path
     raise WheelkitError(
         f"no Python on this machine installs {name.filename} ({name.tag_text}): pass --python PATH, or --no-check to "
