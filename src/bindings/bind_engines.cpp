@@ -6,6 +6,7 @@
 #include <cablesim/coreneuron.hpp>
 
 #include "engine_methods.hpp"
+#include "usage.hpp"
 #endif
 
 #include <pybind11/numpy.h>
@@ -13,6 +14,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,35 +23,40 @@ namespace py = pybind11;
 using namespace pybind11::literals;
 
 #ifdef CABLESIM_HAVE_CORENEURON
-namespace {
+namespace cablesim_bindings::coreneuron_methods {
+
+using engine = cablesim::coreneuron::simulation;
+
+// As Simulation's: the model held as read, the GIL released while the cells are interleaved.
+std::unique_ptr<engine> make(const cablesim::model& model, double dt, double celsius, int secondorder,
+                             bool use_rate_table, std::optional<int> threads) {
+    const usage held(&model, access::read, bound_name<cablesim::model>);
+    const py::gil_scoped_release release;
+    return std::make_unique<engine>(model, cablesim::simulation_options{dt, celsius, secondorder, use_rate_table},
+                                    threads ? *threads : cablesim::coreneuron::default_threads());
+}
+
+std::string repr(const engine& s) {
+    return "<cablesim.CoreNeuronSimulation dt=" + cablesim::format_number(s.dt()) + " ms t=" +
+           cablesim::format_number(s.time()) + " ms nodes=" + std::to_string(s.layout().size()) +
+           " threads=" + std::to_string(s.threads()) + " groups=" + std::to_string(s.group_count()) + ">";
+}
 
 void register_coreneuron(py::module_& m) {
-    using engine = cablesim::coreneuron::simulation;
     m.def("coreneuron_default_threads", &cablesim::coreneuron::default_threads,
           "The threads the coreneuron engine uses when none are given: OMP_NUM_THREADS, else one per core.");
     py::class_<engine> cls(m, "CoreNeuronSimulation",
                            "The coreneuron engine: Simulation's method with cells interleaved for speed, on OpenMP threads.");
-    cls.def(py::init([](const cablesim::model& model, double dt, double celsius, int secondorder, bool use_rate_table,
-                         std::optional<int> threads) {
-                 return std::make_unique<engine>(
-                     model, cablesim::simulation_options{dt, celsius, secondorder, use_rate_table},
-                     threads ? *threads : cablesim::coreneuron::default_threads());
-             }),
-             "model"_a, "dt"_a = 0.025, "celsius"_a = 6.3, "secondorder"_a = 0, "use_rate_table"_a = true,
-             "threads"_a = py::none(),
-             "As Simulation; threads >= 1 (None: coreneuron_default_threads()).")
-        .def("fadvance", &engine::fadvance, py::call_guard<py::gil_scoped_release>())
-        .def_property_readonly("threads", &engine::threads)
-        .def_property_readonly("group_count", &engine::group_count)
-        .def("__repr__", [](const engine& s) {
-            return "<cablesim.CoreNeuronSimulation dt=" + cablesim::format_number(s.dt()) + " ms t=" +
-                   cablesim::format_number(s.time()) + " ms nodes=" + std::to_string(s.layout().size()) +
-                   " threads=" + std::to_string(s.threads()) + " groups=" + std::to_string(s.group_count()) + ">";
-        });
-    cablesim_bindings::bind_engine_methods(cls);
+    cls.def(py::init(&make), "model"_a, "dt"_a = 0.025, "celsius"_a = 6.3, "secondorder"_a = 0,
+            "use_rate_table"_a = true, "threads"_a = py::none(),
+            "As Simulation; threads >= 1 (None: coreneuron_default_threads()).")
+        .def_property_readonly("threads", guarded(&engine::threads))
+        .def_property_readonly("group_count", guarded(&engine::group_count))
+        .def("__repr__", guarded(&repr));
+    bind_engine_methods(cls);
 }
 
-} // namespace
+} // namespace cablesim_bindings::coreneuron_methods
 #endif
 
 void register_engines(py::module_& m) {
@@ -59,6 +66,6 @@ void register_engines(py::module_& m) {
                             "march"_a = info.march);
         }, "What this build contains: engines (\"default\" first), openmp, mpi, march (\"\" when generic).");
 #ifdef CABLESIM_HAVE_CORENEURON
-    register_coreneuron(m);
+    cablesim_bindings::coreneuron_methods::register_coreneuron(m);
 #endif
 }

@@ -5,6 +5,8 @@
 #include <cablesim/parallel.hpp>
 #include <cablesim/simulation.hpp>
 
+#include "usage.hpp"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -66,6 +68,8 @@ void register_parallel(py::module_& m) {
         });
 
     m.def("run_distributed", [](cablesim::simulation& sim, double v_init, double tstop, bool use_mpi) {
+            const cablesim_bindings::usage held(&sim, cablesim_bindings::access::write,
+                                                cablesim_bindings::bound_name<cablesim::simulation>);
             cablesim::parallel::serial_communicator serial;
             cablesim::parallel::communicator* comm = &serial;
             if (use_mpi) {

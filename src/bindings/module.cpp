@@ -11,7 +11,9 @@ void register_solver(py::module_& m);
 void register_engines(py::module_& m);
 void register_parallel(py::module_& m);
 
-PYBIND11_MODULE(_core, m) {
+namespace {
+
+void register_all(py::module_& m) {
     m.doc() = "cablesim's compiled core: the model, the discretisation and the fixed-step engine.";
     // ModelError is a ValueError: a bad model is bad input. InternalError is a bug in cablesim.
     py::register_exception<cablesim::model_error>(m, "ModelError", PyExc_ValueError);
@@ -24,3 +26,14 @@ PYBIND11_MODULE(_core, m) {
     register_engines(m);
     register_parallel(m);
 }
+
+} // namespace
+
+// Free-threaded Python keeps the GIL off with this module imported: nothing here needs it (docs/api.md, "Threads":
+// the module's state is guarded by its own locks, and one call at a time changes an object, see usage.hpp).
+// pybind11 before 2.13 cannot say so; a free-threaded Python then turns the GIL on at import.
+#if PYBIND11_VERSION_MAJOR > 2 || (PYBIND11_VERSION_MAJOR == 2 && PYBIND11_VERSION_MINOR >= 13)
+PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) { register_all(m); }
+#else
+PYBIND11_MODULE(_core, m) { register_all(m); }
+#endif

@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #if defined(_WIN32)
 #define CABLESIM_HAVE_DLOPEN 0
@@ -175,10 +176,15 @@ struct session::handles {
 };
 
 namespace {
-std::unique_ptr<session> the_session;
+// Set once, by the first open() that succeeds; never reset (MPI cannot be initialised twice).
+std::mutex session_mutex;
+std::unique_ptr<session> the_session; // guarded by session_mutex
 } // namespace
 
-session* session::current() { return the_session.get(); }
+session* session::current() {
+    const std::lock_guard<std::mutex> lock(session_mutex);
+    return the_session.get();
+}
 
 session::session(library_info info, std::unique_ptr<handles> h, int rank, int size)
     : info_(std::move(info)), handles_(std::move(h)), rank_(rank), size_(size) {}
@@ -193,7 +199,16 @@ void session::check(int code, const char* what) const {
                     info_.library + "): " + text + " (MPI error " + std::to_string(code) + ")");
 }
 
+void session::check_thread(const char* what) const {
+    if (in_opening_thread()) return;
+    throw mpi_error(std::string(what) + " called from another thread than the one that opened MPI: cablesim asks MPI "
+                    "for MPI_THREAD_FUNNELED, so only that thread may call MPI; run distributed models from the "
+                    "thread that created the first ParallelContext(mpi=True)");
+}
+
 session& session::open(const std::string& shim_dir_or_empty, const std::vector<std::string>& library_dirs) {
+    // Loading and initialising MPI happen once, whichever threads ask at the same time.
+    const std::lock_guard<std::mutex> lock(session_mutex);
     if (the_session) return *the_session;
 #if !CABLESIM_HAVE_DLOPEN
     (void)shim_dir_or_empty;
@@ -389,6 +404,7 @@ session& session::open(const std::string& shim_dir_or_empty, const std::vector<s
 }
 
 std::vector<double> session::allgather(const std::vector<double>& mine) {
+    check_thread("MPI_Allgather");
     const cablesim_mpi_shim& api = *handles_->api;
     if (mine.size() > static_cast<std::size_t>(INT_MAX)) {
         throw mpi_error("allgather: " + std::to_string(mine.size()) + " values are more than MPI can count");
@@ -409,7 +425,10 @@ std::vector<double> session::allgather(const std::vector<double>& mine) {
     return all;
 }
 
-void session::barrier() { check(handles_->api->barrier(), "MPI_Barrier"); }
+void session::barrier() {
+    check_thread("MPI_Barrier");
+    check(handles_->api->barrier(), "MPI_Barrier");
+}
 
 void session::abort(int code) {
     handles_->api->abort(code);
@@ -418,8 +437,8 @@ void session::abort(int code) {
 
 void session::finalize() {
     if (finalized_) return;
-    finalized_ = true;
-    if (!info_.initialized_here) return;
+    if (info_.initialized_here) check_thread("MPI_Finalize"); // else MPI is its initialiser's to end
+    if (finalized_.exchange(true) || !info_.initialized_here) return;
     int done = 0;
     handles_->api->finalized(&done);
     if (!done) check(handles_->api->finalize(), "MPI_Finalize");

@@ -17,9 +17,11 @@
 // saying what was tried and what to set.
 #include <cablesim/parallel.hpp>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace cablesim::mpi {
@@ -48,7 +50,8 @@ struct library_info {
 };
 
 // This process's MPI: loaded and initialised on the first open(), then shared. Its collectives use
-// MPI_COMM_WORLD and must be called from the thread that opened it.
+// MPI_COMM_WORLD and run only in the thread that opened it (MPI_THREAD_FUNNELED): from any other, they throw
+// mpi_error. open() and current() may be called from any thread.
 class session final: public parallel::communicator {
 public:
     // Loads MPI as described above (shim_dir: "" for default_shim_dir(); library_dirs: folders to probe before
@@ -67,6 +70,8 @@ public:
     // initialised again afterwards).
     void finalize();
     bool finalized() const { return finalized_; }
+    // Whether the calling thread may call the collectives (and finalize): the one that opened the session.
+    bool in_opening_thread() const { return std::this_thread::get_id() == opened_by_; }
     const library_info& info() const { return info_; }
 
     ~session() override;
@@ -77,12 +82,14 @@ private:
     struct handles;
     session(library_info info, std::unique_ptr<handles> h, int rank, int size);
     void check(int code, const char* what) const;
+    void check_thread(const char* what) const;
 
     library_info info_;
     std::unique_ptr<handles> handles_;
     int rank_ = 0;
     int size_ = 1;
-    bool finalized_ = false;
+    std::atomic<bool> finalized_{false};
+    std::thread::id opened_by_ = std::this_thread::get_id();
 };
 
 } // namespace cablesim::mpi
