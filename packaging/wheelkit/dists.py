@@ -4,15 +4,14 @@ sdist's PKG-INFO."""
 from __future__ import annotations
 
 import tarfile
-from collections.abc import Mapping
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Optional
 
+from packaging.metadata import RawMetadata
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
 from .errors import WheelkitError
-from .wheelfile import normal_version, parse_wheel_name
+from .wheelfile import normal_version, parse_wheel_name, read_metadata
 
 
 def is_sdist(path: Path) -> bool:
@@ -51,8 +50,8 @@ def belongs_to(filename: str, distribution: str, version: str) -> bool:
     return release_of(filename) == (canonicalize_name(distribution), normal_version(version))
 
 
-def sdist_metadata(path: Path) -> Mapping[str, list[str]]:
-    """An sdist's PKG-INFO fields, each a list of values."""
+def sdist_metadata(path: Path) -> RawMetadata:
+    """An sdist's PKG-INFO (read_metadata)."""
     try:
         with tarfile.open(path, "r:gz") as archive:
             top = path.name[: -len(".tar.gz")]
@@ -61,7 +60,4 @@ def sdist_metadata(path: Path) -> Mapping[str, list[str]]:
     except (OSError, KeyError, tarfile.TarError) as error:
         raise WheelkitError(f"{path.name}: cannot read its PKG-INFO ({error}); build it again with nox -s sdist"
                             ) from None
-    fields: dict[str, list[str]] = {}
-    for key, value in HeaderParser().parsestr(text).items():
-        fields.setdefault(key, []).append(str(value))
-    return fields
+    return read_metadata(text)

@@ -56,7 +56,7 @@ def rename_wheel(wheel: Path, distribution: str, destination: Path) -> Path:
     write_wheel(output, files, executable=[moved_member(e, old_info, new_prefix) for e in executables])
     with WheelContents(output) as check:
         verify_record(check)
-        if check.metadata().get("Name") != [distribution]:
+        if check.metadata().get("name") != distribution:
             raise WheelkitError(f"renaming {wheel.name} to {distribution} failed: METADATA has no single Name line")
     log.info("%s -> %s", wheel.name, output.name)
     return output

@@ -17,8 +17,9 @@ import zipfile
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Optional
 
+from packaging.metadata import RawMetadata, parse_email
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -85,18 +86,36 @@ def normal_version(text: str) -> str:
         return text
 
 
-def name_and_version_disagreements(file_name: str, file_distribution: str, file_version: str,
-                                   metadata: Mapping[str, Sequence[str]]) -> list[str]:
-    """Where a distribution's file name and its METADATA (or PKG-INFO) disagree on the name or the version: a renamed
-    file. One check for test_wheels and upload."""
-    meta_name = (metadata.get("Name") or [""])[0]
-    meta_version = (metadata.get("Version") or [""])[0]
+def read_metadata(text: str) -> RawMetadata:
+    """METADATA or PKG-INFO read by PyPA's packaging.metadata, leniently: what a check compares, not a validation
+    (twine check --strict validates before an upload). A field given twice is left out."""
+    raw, _ = parse_email(text)
+    return raw
+
+
+def name_and_version_disagreements(file_distribution: str, file_version: str, metadata: RawMetadata,
+                                   source: str = "METADATA") -> list[str]:
+    """Where a distribution's file name and its METADATA (or an sdist's PKG-INFO) disagree on the name or the version:
+    a renamed file."""
+    meta_name, meta_version = metadata.get("name", ""), metadata.get("version", "")
     problems = []
     if canonicalize_name(meta_name) != canonicalize_name(file_distribution):
-        problems.append(f"{file_name}: its metadata names {meta_name!r}: the file was renamed; rebuild it")
+        problems.append(f"its {source} names {meta_name!r}, its file name {file_distribution!r}")
     if normal_version(meta_version) != file_version:
-        problems.append(f"{file_name}: its metadata says version {meta_version!r}, its name {file_version!r} "
-                        "(versions must be PEP 440-normalised and agree): rebuild it")
+        problems.append(f"its {source} says version {meta_version!r}, its file name {file_version!r} (versions must "
+                        "be PEP 440-normalised and agree)")
+    return problems
+
+
+def disagreements(wheel: WheelContents) -> list[str]:
+    """Where a wheel's file name disagrees with what it says of itself: METADATA's Name and Version, WHEEL's Tag lines
+    (a renamed or re-tagged file). The one check of test_wheels, upload and the wheelhouse; each adds its advice."""
+    name = wheel.name
+    problems = name_and_version_disagreements(name.distribution, name.version, wheel.metadata())
+    declared = wheel.wheel_tags()
+    if declared != name.tags:
+        problems.append(f"its WHEEL file declares {', '.join(sorted(map(str, declared))) or 'no Tag'}, its file name "
+                        f"{', '.join(sorted(map(str, name.tags)))}")
     return problems
 
 
@@ -172,20 +191,15 @@ class WheelContents:
         return (self._zip.getinfo(name).external_attr >> 16) & 0xFFFF
 
     # .dist-info ---------------------------------------------------------------------------------------------------
-    def metadata(self) -> Mapping[str, list[str]]:
-        """METADATA headers, each a list of values (Requires-Dist and Classifier repeat)."""
-        message = HeaderParser().parsestr(self.read_text(f"{self.dist_info}/METADATA"))
-        fields: dict[str, list[str]] = {}
-        for key, value in message.items():
-            fields.setdefault(key, []).append(str(value))
-        return fields
+    def metadata(self) -> RawMetadata:
+        """Its METADATA (read_metadata)."""
+        return read_metadata(self.read_text(f"{self.dist_info}/METADATA"))
 
     def metadata_version(self) -> str:
-        values = self.metadata().get("Version", [])
-        return values[0] if values else ""
+        return self.metadata().get("version", "")
 
     def requires_dist(self) -> list[str]:
-        return list(self.metadata().get("Requires-Dist", []))
+        return list(self.metadata().get("requires_dist", []))
 
     def wheel_tags(self) -> frozenset[Tag]:
         """The Tag: lines of the WHEEL file."""

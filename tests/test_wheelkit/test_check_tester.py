@@ -203,11 +203,11 @@ def test_a_site_label_added_by_a_rewrite_is_recognised(built, published, label):
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("Version", "1.1", "its metadata says version '1.1', its name '1.0'"),
-    ("Name", "cablesim-extra", "its metadata names 'cablesim-extra': the file was renamed"),
+    ("Version", "1.1", "its METADATA says version '1.1', its file name '1.0'"),
+    ("Name", "cablesim-extra", "its METADATA names 'cablesim-extra', its file name 'cablesim'"),
 ])
 def test_metadata_that_disagrees_with_the_file_name_fails_before_the_install(tmp_path, field, value, message, fake_report, check_wheels):
-    """One check with upload's (wheelfile.name_and_version_disagreements): the installer is never asked."""
+    """One check with upload's and the wheelhouse's (wheelfile.disagreements): the installer is never asked."""
     info = "cablesim-1.0.dist-info"
     fields = {"Name": "cablesim", "Version": "1.0", field: value}
     metadata = f"Metadata-Version: 2.4\nName: {fields['Name']}\nVersion: {fields['Version']}\n".encode()
@@ -216,7 +216,7 @@ def test_metadata_that_disagrees_with_the_file_name_fails_before_the_install(tmp
     results = by_name(fake_report(tmp_path / "run", runner, "metadata", wheel=wheel))
     assert results["metadata"][0] == FAILED and message in results["metadata"][1]
     good = by_name(fake_report(tmp_path / "good", FakeRunner(), "metadata"))
-    assert good["metadata"] == (PASSED, "Name and Version agree with the file name (cablesim 1.0)")
+    assert good["metadata"] == (PASSED, "Name, Version and Tag agree with the file name (cablesim 1.0)")
 
 
 def test_every_command_keeps_its_temporary_files_in_the_work_folder(tmp_path, fake_report):
@@ -245,9 +245,11 @@ def test_a_wheel_tagged_for_another_python_is_caught(tmp_path, check_wheels):
 
 def test_a_wheel_whose_name_and_wheel_file_disagree_or_that_is_unrepaired_is_caught(tmp_path, check_wheels):
     py = check_wheels.PY
-    renamed = check_wheels.tiny(tmp_path / "a", declared=f"{py}-{py}-manylinux_2_28_{platform.machine()}")
-    status, detail = by_name(static_report(renamed, "tags"))["tags"]
-    assert status == FAILED and "but the WHEEL file says" in detail
+    declared = f"{py}-{py}-manylinux_2_28_{platform.machine()}"
+    renamed = check_wheels.tiny(tmp_path / "a", declared=declared)
+    status, detail = by_name(static_report(renamed, "metadata"))["metadata"]
+    assert status == FAILED and f"its WHEEL file declares {declared}, its file name {py}-{py}-" in detail
+    assert detail.endswith("the file was renamed or re-tagged; rebuild it")
     unrepaired = check_wheels.tiny(tmp_path / "b", f"{py}-{py}-linux_{platform.machine()}")
     status, detail = by_name(static_report(unrepaired, "tags"))["tags"]
     assert status == FAILED and "is not a manylinux tag: the wheel was not repaired (auditwheel repair" in detail

@@ -35,7 +35,7 @@ def test_a_renamed_wheel_keeps_files_version_and_tags(tmp_path):
     assert renamed.name == f"cablesim_nightly-1.0.dev20261123-{TAG}-{TAG}-manylinux_2_17_x86_64.whl"
     with WheelContents(renamed) as wheel:
         verify_record(wheel)
-        assert wheel.metadata()["Name"] == ["cablesim-nightly"]
+        assert wheel.metadata()["name"] == "cablesim-nightly"
         assert wheel.metadata_version() == "1.0.dev20261123"
         assert wheel.dist_info == "cablesim_nightly-1.0.dev20261123.dist-info"
         assert "cablesim/__init__.py" in wheel.names

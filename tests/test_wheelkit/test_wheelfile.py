@@ -10,7 +10,15 @@ import zipfile
 import pytest
 from wheelkit import WheelkitError
 from wheelkit.compat import requirement_lower_bound
-from wheelkit.wheelfile import Tag, WheelContents, parse_wheel_name, read_all, verify_record, write_wheel
+from wheelkit.wheelfile import (
+    Tag,
+    WheelContents,
+    disagreements,
+    parse_wheel_name,
+    read_all,
+    verify_record,
+    write_wheel,
+)
 
 NAME = "demo-1.2.0-cp39-cp39-manylinux_2_17_x86_64.whl"
 GLIBC = (2, 36)
@@ -114,3 +122,18 @@ def test_a_renamed_wheel_is_refused(wheel, tmp_path):
 # --- unpacking artifacts -------------------------------------------------------------------------------------------
 
 
+
+
+def test_the_one_agreement_check_names_each_disagreement_of_name_version_and_tags(tmp_path):
+    tag = "cp39-cp39-manylinux_2_17_x86_64"
+    files = demo_files(version="1.2", tag="cp310-cp310-manylinux_2_17_x86_64")
+    files["demo-1.2.dist-info/METADATA"] = b"Metadata-Version: 2.1\nName: other\nVersion: 1.2.0\n"
+    wheel = write_wheel(tmp_path / f"demo-1.2-{tag}.whl", files)
+    with WheelContents(wheel) as contents:
+        assert disagreements(contents) == [
+            "its METADATA names 'other', its file name 'demo'",
+            "its METADATA says version '1.2.0', its file name '1.2' (versions must be PEP 440-normalised and agree)",
+            f"its WHEEL file declares cp310-cp310-manylinux_2_17_x86_64, its file name {tag}",
+        ]
+    with WheelContents(write_wheel(tmp_path / "good" / NAME, demo_files())) as contents:
+        assert disagreements(contents) == [] and contents.metadata()["requires_dist"][0] == "numpy>=1.21"

@@ -9,7 +9,7 @@ from ..compat import manylinux_glibc
 from ..errors import WheelkitError
 from ..native import check_no_mpi_bundled, elf_needed, extension_abi_mismatches, missing_vendored_libraries
 from ..process import tail
-from ..wheelfile import name_and_version_disagreements, read_all, verify_record, write_wheel
+from ..wheelfile import disagreements, read_all, verify_record, write_wheel
 from .results import Outcome, Skipped
 
 if TYPE_CHECKING:
@@ -21,12 +21,6 @@ def tags(t: WheelTester) -> Outcome:
     name = t.contents.name
     python = t.job.python
     problems = []
-    declared = t.contents.wheel_tags()
-    if declared != name.tags:
-        problems.append(
-            f"the file name says {', '.join(sorted(map(str, name.tags)))} but the WHEEL file says "
-            f"{', '.join(sorted(map(str, declared))) or 'no Tag'}"
-        )
     if not python.installs(name.tags):
         best = str(python.tags[0]) if python.tags else "no tag at all"
         problems.append(
@@ -57,11 +51,10 @@ def record(t: WheelTester) -> Outcome:
 def metadata(t: WheelTester) -> Outcome:
     assert t.contents is not None
     name = t.contents.name
-    problems = name_and_version_disagreements(t.contents.path.name, name.distribution, name.version,
-                                              t.contents.metadata())
+    problems = disagreements(t.contents)
     if problems:
-        raise WheelkitError("; ".join(problems))
-    return f"Name and Version agree with the file name ({name.distribution} {name.version})"
+        raise WheelkitError(f"{name.filename}: {'; '.join(problems)}: the file was renamed or re-tagged; rebuild it")
+    return f"Name, Version and Tag agree with the file name ({name.distribution} {name.version})"
 
 
 def no_mpi(t: WheelTester) -> Outcome:

@@ -20,6 +20,7 @@ from ..errors import WheelkitError
 from ..process import Runner, tail
 from ..wheelfile import (
     WheelContents,
+    disagreements,
     name_and_version_disagreements,
     normal_version,
     parse_wheel_name,
@@ -94,10 +95,7 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
                 with WheelContents(path) as wheel:
                     verify_record(wheel)
                     metadata = wheel.metadata()
-                    declared = wheel.wheel_tags()
-                if declared != name.tags:
-                    problems.append(f"{path.name}: its WHEEL file declares {sorted(map(str, declared))}, not the "
-                                    "tags of its name: rebuild it instead of renaming it")
+                    disagreeing = disagreements(wheel)
                 for tag in name.tags:
                     if not _REPAIRED_PLATFORM.match(tag.platform) and not _LEGACY_MANYLINUX.match(tag.platform):
                         problems.append(f"{path.name}: platform tag {tag.platform} is not a repaired one (manylinux, "
@@ -107,16 +105,16 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
                 sdists.append(path)
                 file_name, file_version = parse_sdist_name(path.name)
                 metadata = sdist_metadata(path)
+                disagreeing = name_and_version_disagreements(file_name, file_version, metadata, "PKG-INFO")
         except WheelkitError as error:
             problems.append(str(error))
             continue
-        meta_name = (metadata.get("Name") or [""])[0]
-        meta_version = (metadata.get("Version") or [""])[0]
+        meta_name, meta_version = metadata.get("name", ""), metadata.get("version", "")
         display_name = display_name or meta_name
-        problems += name_and_version_disagreements(path.name, file_name, file_version, metadata)
+        problems += [f"{path.name}: {problem}: rebuild it instead of renaming it" for problem in disagreeing]
         names.setdefault(canonicalize_name(meta_name or file_name), []).append(path.name)
         versions.setdefault(normal_version(meta_version or file_version), []).append(path.name)
-        pythons.update(m[1] for c in metadata.get("Classifier", []) if (m := _PYTHON_CLASSIFIER.match(c)))
+        pythons.update(m[1] for c in metadata.get("classifiers", []) if (m := _PYTHON_CLASSIFIER.match(c)))
     for what, seen in (("distribution names", names), ("versions", versions)):
         if len(seen) > 1:
             listing = "; ".join(f"{key}: {', '.join(sorted(value))}" for key, value in sorted(seen.items()))

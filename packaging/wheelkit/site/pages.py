@@ -79,7 +79,7 @@ def _indexed(root: Path, relative: PurePosixPath) -> _Indexed:
     path = root / relative
     name = parse_wheel_name(path.name)
     with WheelContents(path) as wheel:
-        requires_python = (wheel.metadata().get("Requires-Python") or [""])[0]
+        requires_python = wheel.metadata().get("requires_python", "")
     return _Indexed(relative, canonicalize_name(name.distribution), name.version.lower(), name.build,
                     frozenset((t.interpreter, t.abi) for t in name.tags), sha256(path), requires_python)
 

@@ -35,6 +35,7 @@ from ..process import run
 from ..venv import VirtualEnv
 from ..wheelfile import (
     WheelContents,
+    disagreements,
     moved_member,
     parse_tags,
     parse_wheel_name,
@@ -260,24 +261,11 @@ def check_wheel(path: Path) -> WheelContents:
     wheel = WheelContents(path)
     try:
         verify_record(wheel)
-        metadata = wheel.metadata()
-        names = metadata.get("Name", [])
-        if not names or canonicalize_name(names[0]) != canonicalize_name(wheel.name.distribution):
+        problems = disagreements(wheel)
+        if problems:
             raise WheelkitError(
-                f"{wheel.path.name}: the file name says '{wheel.name.distribution}' but METADATA says Name: "
-                f"{names[0] if names else '(none)'}; rebuild the wheel instead of renaming it"
-            )
-        if wheel.metadata_version().lower() != wheel.name.version.lower():
-            raise WheelkitError(
-                f"{wheel.path.name}: the file name says version {wheel.name.version} but METADATA says "
-                f"{wheel.metadata_version() or '(none)'}; rebuild the wheel, or change its version with "
+                f"{wheel.path.name}: {'; '.join(problems)}: rebuild the wheel, or change its version or tags with "
                 "`invoke wheelhouse.rewrite`, never by renaming the file"
-            )
-        if wheel.wheel_tags() != wheel.name.tags:
-            found = ", ".join(sorted(map(str, wheel.wheel_tags()))) or "none"
-            raise WheelkitError(
-                f"{wheel.path.name}: the file name's tags are not the WHEEL file's Tag lines ({found}); re-tag it "
-                "with `invoke wheelhouse.rewrite WHEEL --tag TAG`, never by renaming the file"
             )
     except BaseException:
         wheel.close()
