@@ -124,7 +124,7 @@ def sdist(session: nox.Session) -> None:
 @nox.session(default=False, tags=["wheels"])
 def test_wheels(session: nox.Session) -> None:
     """Test wheels as users get them: -- PYTHON WHEEL|FOLDER|ZIP|"-i URL spec" [use_venv]; none: all of wheelhouse/."""
-    session.install("packaging", "check-wheel-contents", silent=True)
+    session.install("packaging", "pyelftools", "check-wheel-contents", silent=True)
     _wheelkit(session, "test", *session.posargs)
 
 

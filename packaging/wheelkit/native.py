@@ -1,12 +1,12 @@
-"""Compiled code inside wheels: the libraries an ELF file needs, the libraries a repair copied in (auditwheel's
-<package>.libs/, delocate's .dylibs/), MPI libraries (which a wheel must never bundle), and extension modules built
-for another Python."""
+"""Compiled code inside wheels: the libraries an ELF file needs (pyelftools, the one ELF reader), the libraries a repair
+copied in (auditwheel's <package>.libs/, delocate's .dylibs/), MPI libraries (which a wheel must never bundle), and
+extension modules built for another Python."""
 
 from __future__ import annotations
 
 import fnmatch
+import io
 import re
-import struct
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from .errors import WheelkitError
 
 if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
+
     from .wheelfile import WheelContents
 
 ELF_MAGIC = b"\x7fELF"
@@ -24,35 +26,39 @@ MPI_LIBRARY_PATTERNS = ("libmpi.*", "libmpi_*", "libmpich*", "libpmpi*", "libope
                         "libmpicxx*", "libfabric*")
 
 
-def elf_needed(data: bytes) -> list[str]:
-    """The DT_NEEDED entries (shared libraries a binary links) of a 32- or 64-bit ELF file, in order."""
-    if data[:4] != ELF_MAGIC or len(data) < 64:
+def _elf(data: bytes) -> ELFFile:
+    """An ELF file read by pyelftools (the one ELF reader; imported here: macOS wheels have none)."""
+    from elftools.common.exceptions import ELFError
+    from elftools.construct.core import ConstructError
+    from elftools.elf.elffile import ELFFile
+
+    if data[:4] != ELF_MAGIC:
         raise WheelkitError("not an ELF file")
-    is64 = data[4] == 2
-    endian = "<" if data[5] == 1 else ">"
-    if is64:
-        shoff, = struct.unpack_from(endian + "Q", data, 0x28)
-        shentsize, shnum = struct.unpack_from(endian + "HH", data, 0x3A)
-        section = endian + "IIQQQQIIQQ"
-    else:
-        shoff, = struct.unpack_from(endian + "I", data, 0x20)
-        shentsize, shnum = struct.unpack_from(endian + "HH", data, 0x2E)
-        section = endian + "IIIIIIIIII"
-    sections = [struct.unpack_from(section, data, shoff + i * shentsize) for i in range(shnum)]
-    needed: list[str] = []
-    for _name, kind, _flags, _addr, offset, size, link, _info, _align, _entsize in sections:
-        if kind != 6:  # SHT_DYNAMIC
-            continue
-        strtab_offset = sections[link][4]
-        entry = struct.Struct(endian + ("qQ" if is64 else "iI"))
-        for position in range(offset, offset + size, entry.size):
-            tag, value = entry.unpack_from(data, position)
-            if tag == 0:  # DT_NULL
-                break
-            if tag == 1:  # DT_NEEDED
-                start = strtab_offset + value
-                needed.append(data[start : data.index(b"\0", start)].decode("utf-8", "replace"))
-    return needed
+    try:
+        return ELFFile(io.BytesIO(data))
+    except (ELFError, ConstructError) as error:
+        raise WheelkitError(f"not an ELF file that can be read: {error}") from None
+
+
+def elf_needed(data: bytes) -> list[str]:
+    """The shared libraries an ELF file needs (its DT_NEEDED entries), in order."""
+    from elftools.elf.dynamic import DynamicSection
+
+    elf = _elf(data)
+    return [tag.needed for section in elf.iter_sections() if isinstance(section, DynamicSection)
+            for tag in section.iter_tags("DT_NEEDED")]
+
+
+# e_machine -> the machine of platform tags (little-endian ppc64 is ppc64le)
+_MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64", "EM_386": "i686", "EM_S390": "s390x",
+             "EM_PPC64": "ppc64"}
+
+
+def elf_machine(data: bytes) -> str:
+    """The machine an ELF file is for, as platform tags name it (x86_64, aarch64, ...); '' when unknown."""
+    elf = _elf(data)
+    machine = _MACHINES.get(str(elf.header["e_machine"]), "")
+    return f"{machine}le" if machine == "ppc64" and elf.little_endian else machine
 
 
 def is_vendored(member: str) -> bool:

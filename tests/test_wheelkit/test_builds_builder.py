@@ -20,7 +20,7 @@ from wheelkit.builds import builder as build
 from wheelkit.builds.plan import BACKEND_CALL, BUILD_REQUIREMENTS, VARIANTS, Variant, make_plan
 from wheelkit.builds.repair import check_excludes_matched
 from wheelkit.builds.report import failure_report, summary_table
-from wheelkit.builds.targets import MACOS
+from wheelkit.builds.targets import MACOS, LinuxTarget, MacOSTarget
 from wheelkit.errors import Interrupted
 from wheelkit.interpreters import Interpreter
 from wheelkit.native import check_no_mpi_bundled, vendored_libraries
@@ -119,9 +119,9 @@ class FakeTools:
 
 @pytest.fixture(autouse=True)
 def libraries_need_no_mpi(monkeypatch):
-    """readelf on the built libraries: the headers-only MPI shims need no MPI library."""
-    needed = " 0x1 (NEEDED)  Shared library: [libstdc++.so.6]\n 0x1 (NEEDED)  Shared library: [libc.so.6]\n"
-    monkeypatch.setattr(process, "run_captured", lambda command, what: needed)
+    """What the built libraries need (the fakes are no ELF files): the headers-only MPI shims need no MPI library."""
+    for target in (LinuxTarget, MacOSTarget):
+        monkeypatch.setattr(target, "needed", lambda self, library: ["libstdc++.so.6", "libc.so.6"])
 
 
 @pytest.fixture(autouse=True)
@@ -245,7 +245,7 @@ def mpi_variant(monkeypatch):
 @pytest.mark.parametrize("linked", ["libmpich.so.12", "libmpi.so.40", "libmpi.12.dylib"])
 def test_a_library_that_links_mpi_fails_the_build(tmp_path, monkeypatch, linked):
     plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT})
-    monkeypatch.setattr(process, "run_captured", lambda command, what: f" 0x1 (NEEDED)  Shared library: [{linked}]\n")
+    monkeypatch.setattr(LinuxTarget, "needed", lambda self, library: [linked])
     (result,) = run_builder(plan, monkeypatch, FakeTools(), keep_going=True)
     assert result.status == "failed"
     assert f"the wheel's libraries link MPI ({linked}): its MPI shims must be headers-only" in result.message
@@ -257,11 +257,11 @@ def test_exclude_list_reaches_the_repair_and_must_match_a_needed_library(tmp_pat
     # cp310's libraries do not need libcuda: its exclude matches nothing, which fails that build.
     needed = {"cp39": ["libcuda.so.1", "libstdc++.so.6"], "cp310": ["libstdc++.so.6"]}
 
-    def readelf(command, what):
-        tag = next(part for part in Path(command[-1]).parts if part.startswith("cp")).split("-")[0]
-        return "".join(f" 0x1 (NEEDED)  Shared library: [{lib}]\n" for lib in [*needed[tag], "libc.so.6"])
+    def elf_needed(self, library):
+        tag = next(part for part in library.parts if part.startswith("cp")).split("-")[0]
+        return [*needed[tag], "libc.so.6"]
 
-    monkeypatch.setattr(process, "run_captured", readelf)
+    monkeypatch.setattr(LinuxTarget, "needed", elf_needed)
     tools = FakeTools()
     results = run_builder(plan, monkeypatch, tools, keep_going=True)
     assert [r.status for r in results] == ["built", "failed"]

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from wheelkit import WheelkitError
+from wheelkit import WheelkitError, process
 from wheelkit.builds.plan import make_plan
 from wheelkit.builds.script import plan_commands
 from wheelkit.builds.targets import LINUX, MACOS, host_target
 from wheelkit.interpreters import Interpreter
-from wheelkit.native import is_vendored
+from wheelkit.native import elf_needed, is_vendored
 
 MAC_PYTHONS = (
     Interpreter((3, 9, 13), Path("/Library/Frameworks/Python.framework/Versions/3.9/bin/python3.9"), "x86_64"),
@@ -74,11 +74,18 @@ def test_linux_plan_splits_before_the_repair_with_pasteable_globs(tmp_path):
     assert '"install.strip": "false"' in commands[order[0] - 1]
 
 
-def test_needed_libraries_are_parsed_from_readelf_and_otool():
-    readelf = (" 0x0000000000000001 (NEEDED)             Shared library: [libmpich.so.12]\n"
-               " 0x0000000000000001 (NEEDED)             Shared library: [libstdc++.so.6]\n"
-               " 0x000000000000000e (SONAME)             Library soname: [x.so]\n")
-    assert LINUX.parse_needed(readelf) == ["libmpich.so.12", "libstdc++.so.6"]
+def test_a_linux_library_is_read_by_the_one_elf_reader_and_a_macos_one_by_otool(tmp_path, monkeypatch):
+    import _ctypes
+
+    library = Path(getattr(_ctypes, "__file__", "") or "/nonexistent")
+    if not library.is_file() or library.read_bytes()[:4] != b"\x7fELF":
+        pytest.skip("this Python's _ctypes is no ELF file")
+    assert LINUX.needed(library) == elf_needed(library.read_bytes())
+    asked: list[list[str]] = []
+    monkeypatch.setattr(process, "run_captured", lambda command, what: asked.append(command) or (
+        f"{command[-1]}:\n\t/usr/lib/libc++.1.dylib (compatibility version 1.0.0, current version 1700.255.0)\n"))
+    assert MACOS.needed(tmp_path / "_core.so") == ["libc++.1.dylib"] and asked == [["otool", "-L",
+                                                                                      str(tmp_path / "_core.so")]]
     otool = ("/tmp/cablesim/_core.cpython-312-darwin.so:\n"
              "\t/opt/homebrew/opt/libomp/lib/libomp.dylib (compatibility version 5.0.0, current version 5.0.0)\n"
              "\t/usr/lib/libc++.1.dylib (compatibility version 1.0.0, current version 1700.255.0)\n")

@@ -201,8 +201,7 @@ class Builder:
     def needed_libraries(self, tree: Path, log_path: Path) -> list[str]:
         needed: set[str] = set()
         for library in self._libraries(tree):
-            output = process.run_captured(self.target.needed_command(str(library)), f"listing what {library.name} needs")
-            needed.update(self.target.parse_needed(output))
+            needed.update(self.target.needed(library))
         return sorted(needed)
 
     def _prepare_environment(self, cell: Cell) -> None:

