@@ -1,11 +1,11 @@
 """wheelkit: the logic behind cablesim's wheel jobs (noxfile.py, tasks.py), as plain typed functions.
 
-The ground, here: errors, tables, process (the one process runner), files, venv, wheelfile, native, compat,
-interpreters, version, rename. One subpackage per job on top of it: builds/ (nox -s build_linux, build_osx, sdist),
-check/ (test_wheels), release/ (upload, release), site/ (the offline wheelhouse); image.py (the build image) and
-mpi_headers.py are jobs of one module each. The ground never imports a job, and no job imports another, except
-image.py the build's knobs (builds.plan.KNOBS). The library logs through `logging` and never prints but in cli.py;
-every failure a user can fix raises WheelkitError with a message that says what to do.
+The ground, here: errors, tables, process (the one process runner), files, venv, wheelfile, dists, native, compat,
+interpreters, version, rename, knobs. One subpackage per job on top of it: builds/ (nox -s build_linux, build_osx,
+sdist), check/ (test_wheels), release/ (upload, release), site/ (the offline wheelhouse); image.py (the build image)
+and mpi_headers.py are jobs of one module each. The ground never imports a job, and no job imports another. The
+library logs through `logging` and never prints but in cli.py; every failure a user can fix raises WheelkitError
+with a message that says what to do.
 """
 
 from __future__ import annotations

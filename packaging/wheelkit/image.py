@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
-from .builds.plan import KNOBS
 from .errors import WheelkitError
+from .knobs import KNOBS
 from .process import run
 
 ENGINES = ("docker", "podman")

@@ -19,10 +19,11 @@ from typing import Callable, Optional, Sequence
 from .. import process
 from ..errors import Interrupted, WheelkitError, raise_on_usage_errors
 from ..interpreters import discover
+from ..knobs import KNOBS
 from ..rename import rename_wheel
 from ..version import PRETEND_VERSION, BuildVersion, build_version
 from .builder import Builder, CellResult, LogProgress, Progress, check_writable
-from .plan import KNOBS, make_plan
+from .plan import make_plan
 from .report import RichProgress, failure_report, plan_table, summary_table
 from .script import plan_commands
 from .selection import KNOWN_VARIANTS, select

@@ -31,23 +31,6 @@ BUILD_REQUIREMENTS_TEXT = "\n".join(BUILD_REQUIREMENTS) + "\n"
 # files as targets' library_pattern: tests/test_wheelkit_plan.py compares them).
 LIBRARY_NAMES: Mapping[str, tuple[str, ...]] = {"linux": ("*.so", "*.so.*"), "macos": ("*.so", "*.dylib")}
 
-# Environment knobs a maintainer sets; every build gets the same ones (documented in `build_linux -- --help`).
-KNOBS: Mapping[str, str] = {
-    "CABLESIM_BUILD_TYPE": "CMake build type of the wheels (default Release)",
-    "CABLESIM_CMAKE_ARGS": "extra CMake arguments for every build, e.g. '-DCMAKE_CXX_FLAGS=-O3'",
-    "CMAKE_BUILD_PARALLEL_LEVEL": "compile jobs per build (default: cores / parallel builds)",
-    "CABLESIM_MPT_INCLUDE_DIR": "Linux: a headers-only MPI (HPE MPT's include folder) for one more MPI shim",
-    "CABLESIM_MARCH": "coreneuron variant only (refused without it): an -march level such as x86-64-v3 "
-    "(arch-optimised, own wheelhouse folder)",
-    "CABLESIM_DEBUG_INFO": "split (default: symbols in <wheel>.debug.tar.gz next to the wheel), strip (none at all, "
-    "fastest) or keep (inside the wheel)",
-    "SETUPTOOLS_SCM_PRETEND_VERSION": "pin the version instead of asking git (--version wins over it)",
-    "CABLESIM_BUILD_ROOT": "the persistent envs and build folders (default build/; the build image uses its own, "
-    "build/image-<tag>: on the file system of wheelhouse/, so the moves into it stay atomic)",
-    "AUDITWHEEL_PLAT": "Linux: the manylinux policy to repair for (set in the build image)",
-    "MACOSX_DEPLOYMENT_TARGET": "macOS: the oldest macOS the wheels run on (default 10.15 x86_64, 11.0 arm64)",
-}
-
 
 @dataclass(frozen=True)
 class Variant:
