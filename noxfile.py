@@ -85,7 +85,9 @@ def _wheelkit(session: nox.Session, job: str, *args: str) -> None:
 def _build_wheels(session: nox.Session, target: str) -> None:
     from wheelkit.builds.targets import TARGETS
 
-    session.install("rich", "setuptools-scm>=8", *TARGETS[target].tool_requirements, silent=True)
+    # wheelkit's own: packaging, and tomli where Python has no tomllib (pyproject.toml's [build-system]).
+    session.install("packaging", "tomli; python_version < '3.11'", "rich", "setuptools-scm>=8",
+                    *TARGETS[target].tool_requirements, silent=True)
     _wheelkit(session, "build", target, *session.posargs)
 
 

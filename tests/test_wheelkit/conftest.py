@@ -64,12 +64,10 @@ def unused_port() -> int:
 
 
 @pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    """A folder standing for the checkout: cablesim's pyproject.toml (its [build-system]) and nothing else."""
-    folder = tmp_path / "checkout"
-    folder.mkdir()
-    shutil.copy2(ROOT / "pyproject.toml", folder / "pyproject.toml")
-    return folder
+def pyproject(tmp_path: Path) -> Path:
+    """tmp_path standing for a checkout: cablesim's pyproject.toml in it (a build plan reads its [build-system])."""
+    shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path / "pyproject.toml"
 
 
 def run_git(folder: Path, *args: str) -> str:
@@ -91,7 +89,9 @@ def repo(tmp_path: Path) -> Path:
     run_git(folder, "config", "user.email", "t@example.org")
     run_git(folder, "config", "user.name", "t")
     shutil.copy(ROOT / ".gitignore", folder / ".gitignore")
-    (folder / "pyproject.toml").write_text('[project]\nname = "cablesim"\ndynamic = ["version"]\n\n'
+    (folder / "pyproject.toml").write_text('[build-system]\nrequires = ["scikit-build-core>=1.0"]\n'
+                                           'build-backend = "scikit_build_core.build"\n\n'
+                                           '[project]\nname = "cablesim"\ndynamic = ["version"]\n\n'
                                            '[tool.setuptools_scm]\nfallback_version = "0.0.0"\n')
     (folder / "README.md").write_text("x\n")
     run_git(folder, "add", ".")

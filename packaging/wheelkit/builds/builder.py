@@ -22,7 +22,8 @@ from ..errors import Interrupted, WheelkitError
 from ..native import check_no_mpi_bundled, vendored_libraries
 from ..process import StepFailed
 from .configure import fresh_build_folder
-from .plan import BUILD_REQUIREMENTS_TEXT, ENVIRONMENT_VARIABLES, Cell, Plan
+from .environment import ENVIRONMENT_VARIABLES
+from .plan import Cell, Plan
 from .repair import check_excludes_matched, check_no_mpi_needed
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class Builder:
             self.tools_env["PATH"] = f"{tools_bin}{os.pathsep}{self.tools_env.get('PATH', '')}"
         self.progress: Progress = progress or LogProgress()
         self._env_locks: dict[str, threading.Lock] = {}
+        self._asked: dict[Path, set[str]] = {}  # build environment -> the variants its backend was asked for
         self._locks_guard = threading.Lock()
         self._stop = threading.Event()
 
@@ -163,17 +165,31 @@ class Builder:
             return self._env_locks.setdefault(str(cell.env_dir), threading.Lock())
 
     def ensure_environment(self, cell: Cell, log_path: Path) -> None:
-        """A persistent build environment per Python, created once and reused while its requirements hold."""
+        """A persistent build environment per Python: made afresh when [build-system] changed, then topped up with
+        what the backend asks for besides (once per run and variant); both are recorded in its stamp."""
+        environment = cell.build_env
         with self._env_lock(cell):
-            if cell.environment_ready():
+            if cell.variant.label in self._asked.setdefault(cell.env_dir, set()):
                 return
-            self.progress.step(cell.key, f"creating the build environment {cell.env_dir}")
-            shutil.rmtree(cell.env_dir, ignore_errors=True)
             env = {**os.environ, **ENVIRONMENT_VARIABLES}
-            create, install = cell.environment_commands(shutil.which("uv"))
-            process.run_logged(create, log_path, env, "creating the build environment")
-            process.run_logged(install, log_path, env, "installing the build requirements")
-            cell.requirements_stamp.write_text(BUILD_REQUIREMENTS_TEXT)
+            uv = shutil.which("uv")
+            if not environment.ready():
+                self.progress.step(cell.key, f"creating the build environment {cell.env_dir}")
+                shutil.rmtree(cell.env_dir, ignore_errors=True)
+                create, install = environment.create_commands(uv)
+                process.run_logged(create, log_path, env, "creating the build environment")
+                process.run_logged(install, log_path, env, "installing the build requirements")
+                environment.record()
+            process.run_logged(environment.ask_command(cell.config_settings()), log_path,
+                               self.compile_environment(cell), "asking the build backend what it needs",
+                               cwd=cell.root)
+            missing = environment.missing(environment.asked())
+            if missing:
+                self.progress.step(cell.key, f"installing what the build backend asks for: {', '.join(missing)}")
+                process.run_logged(environment.install_command(missing, uv), log_path, env,
+                                   "installing what the build backend asks for")
+                environment.record(missing)
+            self._asked[cell.env_dir].add(cell.variant.label)
 
     def _unpack(self, cell: Cell, wheel: Path, log_path: Path) -> Path:
         process.run_logged(cell.unpack_command(self.wheel_tool, str(wheel)), log_path, self.tools_env, "wheel unpack")

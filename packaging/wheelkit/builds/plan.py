@@ -13,19 +13,11 @@ from typing import Mapping, Optional, Sequence
 
 from ..errors import WheelkitError
 from ..interpreters import Interpreter
-from ..venv import VirtualEnv
+from ..pyproject import BuildSystem, build_system
 from ..wheelfile import filename_name
 from .configure import configure_environment
+from .environment import BuildEnvironment
 from .targets import LINUX, Target, debug_mode
-
-# The build backend's PEP 517 hook, called with the output folder and the config settings as JSON.
-BACKEND_CALL = ("import json, sys; from scikit_build_core.build import build_wheel; "
-                "print(build_wheel(sys.argv[1], json.loads(sys.argv[2])))")
-
-# Requirements of the persistent per-Python build environments (mirrors pyproject's build-system.requires).
-BUILD_REQUIREMENTS = ("scikit-build-core>=1.0", "pybind11>=2.13", "setuptools-scm>=8")
-# Written into an environment once they are installed: an environment with this text is reused.
-BUILD_REQUIREMENTS_TEXT = "\n".join(BUILD_REQUIREMENTS) + "\n"
 
 # The file names of the compiled libraries in a wheel, for `find` in the plan's debug-information loop (the same
 # files as targets' library_pattern: tests/test_wheelkit_plan.py compares them).
@@ -102,6 +94,7 @@ class Cell:
     version: str
     root: Path  # the checkout
     build_root: Path  # build/ under the checkout
+    build_system: BuildSystem  # pyproject.toml's [build-system]
     target: Target = LINUX
     cmake_args: tuple[str, ...] = ()
     build_type: str = "Release"
@@ -154,19 +147,13 @@ class Cell:
         return self.build_root / "logs" / f"core-{self.core_dir.name}.log"
 
     @property
-    def env_python(self) -> Path:
-        return VirtualEnv(self.env_dir).python
+    def build_env(self) -> BuildEnvironment:
+        """Its Python's persistent build environment."""
+        return BuildEnvironment(self.env_dir, self.python.path, self.build_system)
 
     @property
-    def requirements_stamp(self) -> Path:
-        return self.env_dir / "cablesim-build-requirements.txt"
-
-    def environment_ready(self) -> bool:
-        """Whether the persistent build environment exists with this build's requirements: then it is reused."""
-        try:
-            return self.env_python.exists() and self.requirements_stamp.read_text() == BUILD_REQUIREMENTS_TEXT
-        except (OSError, UnicodeDecodeError):
-            return False
+    def env_python(self) -> Path:
+        return self.build_env.python
 
     @property
     def debug_dir(self) -> Path:
@@ -217,14 +204,9 @@ class Cell:
         """Call the build backend directly in the persistent environment (what `pip wheel --no-build-isolation`
         does, without pip's ~1.5 s of start-up per wheel), into the persistent build folder, linking the core built
         once. Runs in the checkout (the backend builds the project in its working folder)."""
-        return [str(self.env_python), "-c", BACKEND_CALL, str(self.staging_dir / "raw"),
+        code = self.build_system.hook_code("build_wheel", "sys.argv[1], json.loads(sys.argv[2])")
+        return [str(self.env_python), "-c", code, str(self.staging_dir / "raw"),
                 json.dumps(self.config_settings(), sort_keys=True)]
-
-    def environment_commands(self, uv: Optional[str]) -> list[list[str]]:
-        """Make the build environment and install the build requirements."""
-        environment = VirtualEnv(self.env_dir)
-        return [environment.create_command(self.python.path, uv=uv),
-                environment.install_command(BUILD_REQUIREMENTS, uv=uv, quiet=False)]
 
     @property
     def unpack_dir(self) -> Path:
@@ -278,10 +260,6 @@ class Plan:
         return {**dict(sorted(cell.build_environment().items())),
                 **{name: value for name, value in sorted(defaults.items()) if name not in env}}
 
-# What the Builder sets for making the build environments.
-ENVIRONMENT_VARIABLES: Mapping[str, str] = {"UV_PYTHON_DOWNLOADS": "never"}
-
-
 # Wheels built at once: one per core plus one. Each build is mostly one single-threaded compile (the bindings'
 # translation unit) plus serial steps (configure, debug split, repair); the extra build keeps the cores busy through
 # those steps and through the last odd wheel. Measured 2026-11-23, 5 Pythons on 2 cores, cold: 2 at once 66-72 s,
@@ -324,6 +302,7 @@ def make_plan(
         )
     cmake_args = tuple(shlex.split(env.get("CABLESIM_CMAKE_ARGS", "")))
     build_root = Path(env["CABLESIM_BUILD_ROOT"]) if env.get("CABLESIM_BUILD_ROOT") else root / "build"
+    system = build_system(root)
     cells = tuple(
         Cell(
             python=python,
@@ -333,6 +312,7 @@ def make_plan(
             version=version,
             root=root,
             build_root=build_root,
+            build_system=system,
             target=target,
             cmake_args=cmake_args,
             build_type=build_type,

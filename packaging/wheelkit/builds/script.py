@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 from .configure import changed_configure_inputs
-from .plan import ENVIRONMENT_VARIABLES, LIBRARY_NAMES, Cell, Plan
+from .environment import ENVIRONMENT_VARIABLES
+from .plan import LIBRARY_NAMES, Cell, Plan
 
 # Words the plan's commands leave to the shell (unquoted) in arguments it otherwise quotes: what only the run knows.
 ONE_WHEEL = "\0one-wheel"  # the one wheel a step wrote into a folder (the build checks there is exactly one)
@@ -62,14 +63,17 @@ def plan_commands(plan: Plan, *, tools_bin: Optional[Path] = None) -> list[str]:
                   for command in (cell.core_command(), cell.core_build_command())]
     uv = shutil.which("uv")
     for cell in plan.cells:
-        if cell.environment_ready():
-            lines.append(f"# reused: the build environment {shell_word(str(cell.env_dir))} (its build "
+        environment = cell.build_env
+        if environment.ready():
+            lines.append(f"# reused: the build environment {shell_word(str(cell.env_dir))} (its [build-system] "
                          "requirements are installed)")
         else:
             lines.append(shell_join(["rm", "-rf", str(cell.env_dir)]))
-            lines += [_assignments(ENVIRONMENT_VARIABLES) + shell_join(c) for c in cell.environment_commands(uv)]
-            lines.append("# wheelkit: the requirements installed go into "
-                         + shell_word(str(cell.requirements_stamp)))
+            lines += [_assignments(ENVIRONMENT_VARIABLES) + shell_join(c) for c in environment.create_commands(uv)]
+        lines.append(f"cd {shell_word(str(cell.root))} && {_assignments(plan.compile_variables(cell))}"
+                     + shell_join(environment.ask_command(cell.config_settings())))
+        lines.append(f"# wheelkit: installs what {shell_word(str(environment.answer))} lists that the environment "
+                     f"lacks, and records it with [build-system]'s in {shell_word(str(environment.stamp))}")
         lines.append(f"{shell_join(['rm', '-rf', str(cell.staging_dir)])} && "
                      f"{shell_join(['mkdir', '-p', str(cell.staging_dir / 'raw')])}")
         variables = plan.compile_variables(cell)
