@@ -10,14 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
-from invoke import Collection, Context, Exit, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "packaging"))  # wheelkit
 
-from wheelkit import WheelkitError  # noqa: E402
+from wheelkit import WheelkitError
 
 
 @contextmanager
@@ -197,8 +199,8 @@ def wheelhouse_add(c: Context, wheels: str, root: str = "", site: str = "", os_l
         "python": "The interpreter for that check (default: one found on this machine that fits the wheel)",
     },
 )
-def wheelhouse_rewrite(c: Context, wheel: str, local_version: str = "", drop: Optional[list[str]] = None,
-                       relax: Optional[list[str]] = None, tag: str = "", out_dir: str = "", check: bool = True,
+def wheelhouse_rewrite(c: Context, wheel: str, local_version: str = "", drop: list[str] | None = None,
+                       relax: list[str] | None = None, tag: str = "", out_dir: str = "", check: bool = True,
                        python: str = "") -> None:
     """Rewrite a wheel's metadata (local version, requirements, tag) into a new, valid wheel with a fresh RECORD."""
     from wheelkit.site.rewrite import Rewrite, check_install, python_for, rewrite_wheel

@@ -20,8 +20,8 @@ from conftest import copy_of_this_checkout, installed_tool, run_checked
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
 
-from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.image import (  # noqa: E402
+from wheelkit import WheelkitError
+from wheelkit.image import (
     Engine,
     exists_command,
     image_reference,

@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
 
-from wheelkit import WheelkitError  # noqa: E402
-from wheelkit.mpi_headers import HEADERS, check, pins, pip_download, update  # noqa: E402
+from wheelkit import WheelkitError
+from wheelkit.mpi_headers import HEADERS, check, pins, pip_download, update
 
 
 @pytest.fixture(scope="module")

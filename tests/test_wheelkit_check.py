@@ -16,12 +16,12 @@ from conftest import installed_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
 
-from wheelkit.check.jobs import Job  # noqa: E402
-from wheelkit.check.report import failure_summary  # noqa: E402
-from wheelkit.check.results import FAILED, PASSED, SKIPPED, WheelReport  # noqa: E402
-from wheelkit.check.tester import Tools, WheelTester  # noqa: E402
-from wheelkit.interpreters import probe  # noqa: E402
-from wheelkit.wheelfile import write_wheel  # noqa: E402
+from wheelkit.check.jobs import Job
+from wheelkit.check.report import failure_summary
+from wheelkit.check.results import FAILED, PASSED, SKIPPED, WheelReport
+from wheelkit.check.tester import Tools, WheelTester
+from wheelkit.interpreters import probe
+from wheelkit.wheelfile import write_wheel
 
 PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 PLATFORM = f"manylinux_2_17_{platform.machine()}"
@@ -114,7 +114,7 @@ def test_a_good_wheel_passes_every_check(cablesim_wheel_files, tmp_path):
     assert results["embedded python"] == (SKIPPED, "the wheel ships no program embedding Python")
     assert results["check-wheel-contents"][0] == PASSED
     assert report.kept is None  # nothing kept when everything passed
-    print(f"time for one wheel without the self-test: {report.seconds_without_selftest:.1f} s")  # noqa: T201
+    print(f"time for one wheel without the self-test: {report.seconds_without_selftest:.1f} s")
     assert report.seconds_without_selftest < 60
 
 

@@ -20,13 +20,13 @@ from conftest import ROOT, installed_tool
 
 sys.path.insert(0, str(ROOT / "packaging"))
 
-from wheelkit.files import sha256  # noqa: E402
-from wheelkit.release.index import index_files  # noqa: E402
-from wheelkit.rename import rename_wheel  # noqa: E402
-from wheelkit.site.pages import FIND_LINKS_PAGE, build_index  # noqa: E402
-from wheelkit.site.rewrite import Rewrite, check_install, check_wheel, rewrite_wheel  # noqa: E402
-from wheelkit.site.wheelhouse import add_wheels  # noqa: E402
-from wheelkit.wheelfile import WheelContents, verify_record  # noqa: E402
+from wheelkit.files import sha256
+from wheelkit.release.index import index_files
+from wheelkit.rename import rename_wheel
+from wheelkit.site.pages import FIND_LINKS_PAGE, build_index
+from wheelkit.site.rewrite import Rewrite, check_install, check_wheel, rewrite_wheel
+from wheelkit.site.wheelhouse import add_wheels
+from wheelkit.wheelfile import WheelContents, verify_record
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Callable, Optional, Protocol
+from typing import Callable, Protocol
 
 from .errors import WheelkitError
 
@@ -32,7 +32,7 @@ def usage() -> str:
     return "usage: " + "\n       ".join(f"python -m wheelkit {text}" for _, text in JOBS.values())
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] not in JOBS:
         print(usage(), file=sys.stderr)

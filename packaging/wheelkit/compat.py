@@ -7,7 +7,6 @@ import platform
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Optional
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -44,7 +43,7 @@ _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2
 _MANYLINUX = re.compile(r"^manylinux_(?P<major>\d+)_(?P<minor>\d+)_(?P<arch>.+)$")
 
 
-def manylinux_glibc(platform_tag: str) -> Optional[tuple[int, int]]:
+def manylinux_glibc(platform_tag: str) -> tuple[int, int] | None:
     """The glibc a manylinux platform tag promises to need at most (None: not a manylinux tag)."""
     for legacy, version in _LEGACY_MANYLINUX.items():
         if platform_tag.startswith(legacy + "_"):
@@ -57,7 +56,7 @@ def lower_bound(specifier: SpecifierSet) -> str:
     """The highest of the lower bounds a specifier sets (>=, >, ~=, ==, ===), or '' when it sets none."""
     bounds: list[Version] = []
     for spec in specifier:
-        text = spec.version[: -len(".*")] if spec.version.endswith(".*") else spec.version
+        text = spec.version.removesuffix(".*")
         if spec.operator in (">=", ">", "~=", "==", "==="):
             try:
                 bounds.append(Version(text))
@@ -67,7 +66,7 @@ def lower_bound(specifier: SpecifierSet) -> str:
 
 
 def required(requirements: Iterable[str], distribution: str,
-             environment: Optional[Mapping[str, str]] = None) -> Optional[Requirement]:
+             environment: Mapping[str, str] | None = None) -> Requirement | None:
     """The requirement on distribution among Requires-Dist lines that applies in an environment (its markers
     evaluated there, with no extra; default: this interpreter's), or None."""
     wanted = canonicalize_name(distribution)
@@ -84,7 +83,7 @@ def required(requirements: Iterable[str], distribution: str,
 
 
 def requirement_lower_bound(requirements: Iterable[str], distribution: str,
-                            environment: Optional[Mapping[str, str]] = None) -> Optional[str]:
+                            environment: Mapping[str, str] | None = None) -> str | None:
     """The oldest version of distribution the requirements allow where they apply ('' if unbounded, None if the
     distribution is not required there): numpy~=1.21 -> 1.21."""
     requirement = required(requirements, distribution, environment)

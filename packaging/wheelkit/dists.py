@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import tarfile
 from pathlib import Path
-from typing import Optional
 
 from packaging.metadata import RawMetadata
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
@@ -30,7 +29,7 @@ def parse_sdist_name(filename: str) -> tuple[str, str]:
     return name, version
 
 
-def release_of(filename: str) -> Optional[tuple[str, str]]:
+def release_of(filename: str) -> tuple[str, str] | None:
     """The (canonical name, normalised version) a wheel or sdist file belongs to; None for any other file."""
     try:
         if filename.endswith(".whl"):

@@ -15,9 +15,10 @@ import os
 import re
 import resource
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable
 
 from .errors import WheelkitError
 from .knobs import KNOBS
@@ -83,8 +84,8 @@ def make_engine(name: str, executable: str) -> Engine:
 def detect_engine(
     requested: str = "",
     *,
-    environ: Optional[Mapping[str, str]] = None,
-    which: Callable[[str], Optional[str]] = shutil.which,
+    environ: Mapping[str, str] | None = None,
+    which: Callable[[str], str | None] = shutil.which,
     responds: Callable[[str], bool] = _responds,
 ) -> Engine:
     """The engine asked for (--engine, else $CABLESIM_CONTAINER_ENGINE), else the first of docker and podman that
@@ -145,7 +146,7 @@ class BuildSpec:
     dockerfile: Path = DOCKERFILE
     base_image: str = ""  # default: BASE_IMAGES[arch]
     repository: str = ""
-    ca_bundle: Optional[Path] = None  # given to RUN steps as the build secret `ca-bundle`
+    ca_bundle: Path | None = None  # given to RUN steps as the build secret `ca-bundle`
     build_args: tuple[tuple[str, str], ...] = ()
 
 
@@ -191,13 +192,13 @@ class ContainerSpec:
     root: Path  # the checkout, mounted whole (with .git) at CHECKOUT_MOUNT
     repository: str = ""
     version: str = ""  # pinned version: SETUPTOOLS_SCM_PRETEND_VERSION inside
-    mpt_headers: Optional[Path] = None
-    ccache_dir: Optional[Path] = None  # default: build/image-<tag>/ccache in the checkout
-    ca_bundle: Optional[Path] = None  # mounted, and named by SSL_CERT_FILE, PIP_CERT and REQUESTS_CA_BUNDLE inside
+    mpt_headers: Path | None = None
+    ccache_dir: Path | None = None  # default: build/image-<tag>/ccache in the checkout
+    ca_bundle: Path | None = None  # mounted, and named by SSL_CERT_FILE, PIP_CERT and REQUESTS_CA_BUNDLE inside
     environ: Mapping[str, str] = field(default_factory=dict)  # the host's variables (the knobs come from here)
     # docker runs containers as root: a non-root host user's uid:gid, so that files written into the checkout stay
     # theirs (rootless podman maps its root to the user already).
-    user: Optional[tuple[int, int]] = None
+    user: tuple[int, int] | None = None
 
 
 def container_environment(spec: ContainerSpec) -> list[str]:

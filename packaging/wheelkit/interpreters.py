@@ -10,10 +10,11 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 from packaging.markers import default_environment
 from packaging.tags import Tag, parse_tag
@@ -96,8 +97,8 @@ class Interpreter:
 
 def candidate_paths(
     manylinux_root: Path = MANYLINUX_PYTHONS,
-    pyenv_root: Optional[Path] = None,
-    path_env: Optional[str] = None,
+    pyenv_root: Path | None = None,
+    path_env: str | None = None,
     framework_root: Path = MACOS_FRAMEWORK_PYTHONS,
 ) -> list[Path]:
     """Interpreter paths to probe, best source first. Inside the build image only /opt/python counts."""
@@ -130,14 +131,14 @@ def candidate_paths(
     return found
 
 
-def _pyenv_root() -> Optional[Path]:
+def _pyenv_root() -> Path | None:
     if os.environ.get("PYENV_ROOT"):
         return Path(os.environ["PYENV_ROOT"])
     default = Path.home() / ".pyenv"
     return default if default.is_dir() else None
 
 
-def probe(path: Path, timeout: float = 30.0) -> Optional[Interpreter]:
+def probe(path: Path, timeout: float = 30.0) -> Interpreter | None:
     """Ask an interpreter what it is; None if it is not a usable CPython (logged, not raised)."""
     try:
         result = run([str(path), "-I", "-c", _PROBE, str(_PACKAGING / "__init__.py"), str(_PACKAGING)],
@@ -151,7 +152,7 @@ def probe(path: Path, timeout: float = 30.0) -> Optional[Interpreter]:
     return from_facts(path, json.loads(result.stdout))
 
 
-def from_facts(path: Path, info: dict[str, Any]) -> Optional[Interpreter]:
+def from_facts(path: Path, info: dict[str, Any]) -> Interpreter | None:
     """The interpreter a probe describes; its tags and marker environment computed here with packaging when it
     could not run this packaging itself (an interpreter older than packaging supports)."""
     if info["implementation"] != "cpython":
@@ -179,7 +180,7 @@ def from_facts(path: Path, info: dict[str, Any]) -> Optional[Interpreter]:
                        environment=tuple(sorted(environment.items())))
 
 
-def discover(paths: Optional[Sequence[Path]] = None) -> list[Interpreter]:
+def discover(paths: Sequence[Path] | None = None) -> list[Interpreter]:
     """Every supported CPython found, one per minor version (the first source wins), oldest first."""
     candidates = list(paths) if paths is not None else candidate_paths()
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -14,8 +14,9 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable
 
 from .errors import WheelkitError
 from .process import run
@@ -134,7 +135,7 @@ def update(root: Path, requirements: Sequence[str], download: Downloader = pip_d
     return done
 
 
-def main(argv: Sequence[str], emit: Callable[[str], None], *, root: Optional[Path] = None) -> int:
+def main(argv: Sequence[str], emit: Callable[[str], None], *, root: Path | None = None) -> int:
     """`python -m wheelkit mpi-headers check|update ...` (nox -s mpi_headers)."""
     parser = argparse.ArgumentParser(prog="nox -s mpi_headers --", description="Check the bundled MPI headers "
                                      "against their pinned PyPI wheels, or replace them by other versions' headers.")

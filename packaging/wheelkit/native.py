@@ -45,7 +45,7 @@ def elf_needed(data: bytes) -> list[str]:
     from elftools.elf.dynamic import DynamicSection
 
     elf = _elf(data)
-    return [tag.needed for section in elf.iter_sections() if isinstance(section, DynamicSection)
+    return [tag.needed for section in elf.iter_sections() if isinstance(section, DynamicSection)  # type: ignore[attr-defined]
             for tag in section.iter_tags("DT_NEEDED")]
 
 

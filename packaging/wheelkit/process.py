@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Optional, Protocol, Union
+from typing import IO, Protocol
 
 from .errors import Interrupted, WheelkitError
 
@@ -36,8 +36,8 @@ class Completed:
 class Runner(Protocol):
     """What runs a command for a check or an upload: `run` here, or a fake in the tests."""
 
-    def __call__(self, command: Sequence[str], *, cwd: Optional[Path] = None,
-                 env: Optional[Mapping[str, str]] = None, timeout: Optional[float] = None) -> Completed: ...
+    def __call__(self, command: Sequence[str], *, cwd: Path | None = None,
+                 env: Mapping[str, str] | None = None, timeout: float | None = None) -> Completed: ...
 
 
 def tail(text: str, lines: int = 15) -> str:
@@ -62,8 +62,8 @@ class Processes:
         self._publishing = threading.Lock()
 
     @contextmanager
-    def running(self, command: Sequence[str], *, env: Mapping[str, str], cwd: Optional[Path] = None,
-                stdout: Union[int, IO[bytes], IO[str], None] = None, stderr: Union[int, IO[str], None] = None,
+    def running(self, command: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None,
+                stdout: int | IO[bytes] | IO[str] | None = None, stderr: int | IO[str] | None = None,
                 ) -> Iterator[subprocess.Popen[bytes]]:
         """Start a command and keep it known while it runs; refused once interrupted."""
         if self.reason:
@@ -128,8 +128,8 @@ class Processes:
 STOP = Processes()
 
 
-def run(command: Sequence[str], *, cwd: Optional[Path] = None, env: Optional[Mapping[str, str]] = None,
-        timeout: Optional[float] = None) -> Completed:
+def run(command: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+        timeout: float | None = None) -> Completed:
     """Run a command with its output captured (the Runner of the checks, uploads and probes)."""
     log.debug("$ %s%s", shlex.join(command), f" (in {cwd})" if cwd else "")
     try:
@@ -159,7 +159,7 @@ def run_captured(command: Sequence[str], what: str) -> str:
     return done.stdout
 
 
-def run_shown(command: Sequence[str], *, env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None) -> int:
+def run_shown(command: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
     """Run a command whose output the user watches (a nested nox session); returns its exit status."""
     try:
         with STOP.running(command, env=os.environ if env is None else env, cwd=cwd) as process:
@@ -182,8 +182,8 @@ class StepFailed(WheelkitError):
         super().__init__(f"{self.headline}; last lines of {log_path}:\n{shown}")
 
 
-def run_logged(command: Sequence[str], log_path: Path, env: Optional[Mapping[str, str]] = None, what: str = "",
-               cwd: Optional[Path] = None) -> None:
+def run_logged(command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None, what: str = "",
+               cwd: Path | None = None) -> None:
     """Run a command with its output appended to log_path; on failure raise StepFailed with the last lines this
     command wrote (not an earlier step's) and the log's path; Interrupted when a signal stopped it."""
     log_path.parent.mkdir(parents=True, exist_ok=True)

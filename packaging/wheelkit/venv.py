@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 PathLike = Union[str, Path]
 
@@ -26,18 +26,18 @@ class VirtualEnv:
     def python(self) -> Path:
         return self.bin / "python"
 
-    def create_command(self, base: PathLike, *, uv: Optional[str], seed: bool = False) -> list[str]:
+    def create_command(self, base: PathLike, *, uv: str | None, seed: bool = False) -> list[str]:
         """Make the environment from the interpreter base; seed: with pip in it (uv leaves it out by default)."""
         if uv:
             return [uv, "venv", "--quiet", "--python", str(base), *(["--seed"] if seed else []), str(self.root)]
         return [str(base), "-m", "venv", str(self.root)]
 
-    def install_command(self, arguments: Sequence[PathLike], *, uv: Optional[str], quiet: bool = True) -> list[str]:
+    def install_command(self, arguments: Sequence[PathLike], *, uv: str | None, quiet: bool = True) -> list[str]:
         """Install into the environment: arguments are what pip takes (requirements, wheels, --no-deps, ...)."""
         return install_command(self.python, arguments, uv=uv, quiet=quiet)
 
 
-def install_command(python: PathLike, arguments: Sequence[PathLike], *, uv: Optional[str], quiet: bool = True
+def install_command(python: PathLike, arguments: Sequence[PathLike], *, uv: str | None, quiet: bool = True
                     ) -> list[str]:
     """Install into the environment of an interpreter (a virtual one, or not)."""
     options = ["--quiet"] if quiet else []

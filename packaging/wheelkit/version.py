@@ -15,9 +15,9 @@ import datetime
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
 
 from packaging.version import InvalidVersion, Version  # PyPA's packaging (the folder packaging/ is no package)
 
@@ -46,7 +46,7 @@ def is_local(version: str) -> bool:
     return Version(version).local is not None
 
 
-def pinned_version(option: Optional[str], environ: Mapping[str, str]) -> Optional[str]:
+def pinned_version(option: str | None, environ: Mapping[str, str]) -> str | None:
     """The version pinned by `--version` (first) or SETUPTOOLS_SCM_PRETEND_VERSION, normalised; None if neither."""
     if option:
         return normalize_version(option, "--version")
@@ -55,7 +55,7 @@ def pinned_version(option: Optional[str], environ: Mapping[str, str]) -> Optiona
     return None
 
 
-def current_version(root: Path, python: str, environ: Optional[Mapping[str, str]] = None) -> str:
+def current_version(root: Path, python: str, environ: Mapping[str, str] | None = None) -> str:
     """Ask setuptools-scm (installed for `python`) the version of the checkout at root, normalised; honours
     SETUPTOOLS_SCM_PRETEND_VERSION like the build does."""
     env = dict(os.environ if environ is None else environ)
@@ -69,7 +69,7 @@ def current_version(root: Path, python: str, environ: Optional[Mapping[str, str]
     return normalize_version(version, "setuptools-scm's version")
 
 
-def dirty_files(root: Path) -> Optional[list[str]]:
+def dirty_files(root: Path) -> list[str] | None:
     """Files that differ from the commit: modified, staged, deleted, and untracked unless git-ignored (build/,
     wheelhouse/, .nox/ are). None when root is not a git checkout (or git is missing)."""
     result = run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"], cwd=root)
@@ -157,8 +157,8 @@ class BuildVersion:
         return {PRETEND_VERSION: self.version}
 
 
-def build_version(root: Path, python: str, *, option: Optional[str], nightly: bool,
-                  environ: Optional[Mapping[str, str]] = None, today: Optional[datetime.date] = None) -> BuildVersion:
+def build_version(root: Path, python: str, *, option: str | None, nightly: bool,
+                  environ: Mapping[str, str] | None = None, today: datetime.date | None = None) -> BuildVersion:
     """The distribution name and version of a build (`--version`, `--nightly`), with the release check."""
     env = os.environ if environ is None else environ
     pin = pinned_version(option, env)

@@ -14,10 +14,11 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Mapping, Optional
+from typing import TYPE_CHECKING
 
 from packaging.metadata import RawMetadata, parse_email
 from packaging.tags import Tag, parse_tag
@@ -26,6 +27,9 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import WheelkitError
 from .native import ELF_MAGIC, is_vendored
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # annotations only: never imported at run time
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,7 @@ def moved_member(member: str, old_dist_info: str, new_stem: str) -> str:
 class RecordEntry:
     path: str
     hash: str  # "sha256=<urlsafe b64, no padding>" or "" for RECORD itself
-    size: Optional[int]
+    size: int | None
 
 
 def record_hash(data: bytes, algorithm: str = "sha256") -> str:
@@ -169,7 +173,7 @@ class WheelContents:
             )
         self.dist_info = matching[0]
 
-    def __enter__(self) -> WheelContents:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

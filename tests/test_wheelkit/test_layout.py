@@ -19,7 +19,7 @@ ALLOWED_ACROSS: set[tuple[str, str]] = set()  # (job, module of another job) a j
 def wheelkit_imports(path: Path) -> set[str]:
     """The wheelkit modules a file imports, as dotted names below wheelkit (builds.plan, errors, ...)."""
     module = path.relative_to(PACKAGE).with_suffix("").parts
-    package = module[:-1] if module[-1] != "__init__" else module[:-1]
+    package = module[:-1]  # of a module, or of an __init__ its own package
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
@@ -66,6 +66,24 @@ def test_the_image_and_the_credential_check_import_without_packaging_installed()
                f"sys.path.insert(0, {str(ROOT / 'packaging')!r})\n"
                "import wheelkit, wheelkit.image, wheelkit.errors\n")
     result = subprocess.run([sys.executable, "-I", "-c", blocker], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_module_imports_with_no_typing_extensions():
+    """The sessions' environments have what wheelkit lists, and typing_extensions is not on the list: annotations
+    that name it are never evaluated."""
+    modules = [".".join(("wheelkit", *p.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+               for p in sorted(PACKAGE.rglob("*.py")) if p.name != "__main__.py"]
+    code = ("import importlib, sys\n"
+            "class Blocked:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'typing_extensions':\n"
+            "            raise ImportError('typing_extensions is not installed here')\n"
+            "sys.meta_path.insert(0, Blocked())\n"
+            f"sys.path.insert(0, {str(ROOT / 'packaging')!r})\n"
+            f"for module in {modules!r}:\n"
+            "    importlib.import_module(module)\n")
+    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 
 

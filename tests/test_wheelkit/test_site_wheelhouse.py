@@ -185,7 +185,7 @@ def test_one_bad_wheel_refuses_the_whole_batch_and_names_every_problem(house, in
 
 
 def test_a_failure_while_placing_undoes_the_wheels_already_placed(house, incoming, monkeypatch, site_wheels, tree):
-    import wheelkit.site.wheelhouse as wheelhouse
+    from wheelkit.site import wheelhouse
 
     add_wheels(house, [site_wheels.synthetic(incoming, name="already")], site=SITE)
     before = tree(house)

@@ -12,10 +12,11 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Protocol
+from typing import Callable, Protocol
 
 from .. import process
 from ..errors import Interrupted, WheelkitError
@@ -33,12 +34,12 @@ log = logging.getLogger(__name__)
 class CellResult:
     cell: Cell
     status: str = "pending"  # built | failed | skipped
-    wheel: Optional[Path] = None
+    wheel: Path | None = None
     size: int = 0
     vendored: list[str] = field(default_factory=list)
     seconds: float = 0.0
     message: str = ""  # why it failed or was skipped
-    log_path: Optional[Path] = None  # the log with the failing step's output (the core's, when it did not compile)
+    log_path: Path | None = None  # the log with the failing step's output (the core's, when it did not compile)
     tail: tuple[str, ...] = ()  # the failing step's last lines
 
 
@@ -53,7 +54,7 @@ class Progress(Protocol):
 class LogProgress:
     """Progress as one line per step, for logs and terminals without live display."""
 
-    def __init__(self, emit: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(self, emit: Callable[[str], None] | None = None) -> None:
         self.emit = emit or (lambda message: log.info("%s", message))
 
     def step(self, key: str, message: str, done: bool = False) -> None:
@@ -101,10 +102,10 @@ class Builder:
         plan: Plan,
         *,
         keep_going: bool = False,
-        repair_tool: Optional[str] = None,
+        repair_tool: str | None = None,
         wheel_tool: str = "wheel",
-        tools_bin: Optional[Path] = None,
-        progress: Optional[Progress] = None,
+        tools_bin: Path | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.plan = plan
         self.target = plan.target
@@ -246,7 +247,7 @@ class Builder:
             (cell.staging_dir / "raw").mkdir(parents=True)
             process.run_logged(cell.wheel_command(), log_path, env, "the wheel build (scikit-build-core)", cwd=cell.root)
             to_repair = _single_wheel(cell.staging_dir / "raw")
-            debug_archive: Optional[Path] = None
+            debug_archive: Path | None = None
             tree = self._unpack(cell, to_repair, log_path)
             needed = self.needed_libraries(tree, log_path)
             check_no_mpi_needed(needed)

@@ -11,10 +11,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Callable, Optional, Sequence
+from typing import Callable
 
 from .. import process
 from ..errors import Interrupted, WheelkitError, raise_on_usage_errors
@@ -38,9 +39,9 @@ PARENT_POLL = 0.2  # seconds between looks at whether the parent process (nox) s
 class BuildOptions:
     selectors: tuple[str, ...]
     plan_only: bool
-    jobs: Optional[int]
+    jobs: int | None
     keep_going: bool
-    version: Optional[str] = None  # --version: pins the version (wins over SETUPTOOLS_SCM_PRETEND_VERSION)
+    version: str | None = None  # --version: pins the version (wins over SETUPTOOLS_SCM_PRETEND_VERSION)
     nightly: bool = False  # --nightly: the distribution cablesim-nightly, version X.Y.Z.devYYYYMMDD
 
 
@@ -190,7 +191,7 @@ def _stop_on_signals() -> None:
     then ends with Interrupted as the steps it waits for end. A second signal kills what still runs. Nothing is
     raised from the handler itself: an exception there could land anywhere, even inside starting a process."""
 
-    def on_signal(signum: int, frame: Optional[FrameType]) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         if not process.STOP.interrupt(signal.Signals(signum).name):
             process.STOP.kill()
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..pyproject import BuildSystem
 from ..venv import VirtualEnv
@@ -45,7 +45,7 @@ class BuildEnvironment:
     def answer(self) -> Path:
         return self.root / ASKED
 
-    def recorded(self) -> Optional[dict[str, list[str]]]:
+    def recorded(self) -> dict[str, list[str]] | None:
         """What the stamp records as installed (None: no environment, or one from before the stamp)."""
         try:
             record: Any = json.loads(self.stamp.read_text(encoding="utf-8"))
@@ -60,7 +60,7 @@ class BuildEnvironment:
         record = self.recorded()
         return self.python.exists() and record is not None and record["build-system"] == list(self.system.requires)
 
-    def create_commands(self, uv: Optional[str]) -> list[list[str]]:
+    def create_commands(self, uv: str | None) -> list[list[str]]:
         """Make the environment and install [build-system]'s requirements."""
         return [self.venv.create_command(self.base, uv=uv),
                 self.venv.install_command(self.system.requires, uv=uv, quiet=False)]
@@ -84,7 +84,7 @@ class BuildEnvironment:
         given = set(record["backend"]) if record else set()
         return [requirement for requirement in asked if requirement not in given]
 
-    def install_command(self, requirements: Sequence[str], uv: Optional[str]) -> list[str]:
+    def install_command(self, requirements: Sequence[str], uv: str | None) -> list[str]:
         return self.venv.install_command(requirements, uv=uv, quiet=False)
 
     def record(self, backend: Sequence[str] = ()) -> None:

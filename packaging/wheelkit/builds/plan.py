@@ -7,9 +7,9 @@ import os
 import re
 import shlex
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
 
 from ..errors import WheelkitError
 from ..interpreters import Interpreter
@@ -78,7 +78,7 @@ def variant_for(name: str, environ: Mapping[str, str], target: Target = LINUX) -
     return variant
 
 
-def expected_platform(machine: str, environ: Optional[Mapping[str, str]] = None, target: Target = LINUX) -> str:
+def expected_platform(machine: str, environ: Mapping[str, str] | None = None, target: Target = LINUX) -> str:
     """The platform tag the repair should give for this machine (see targets.py)."""
     return target.platform_tag(machine, os.environ if environ is None else environ)
 
@@ -243,7 +243,7 @@ class Plan:
             seen.setdefault(cell.core_dir, cell)
         return list(seen.values())
 
-    def compile_variables(self, cell: Cell, *, core: bool = False, environ: Optional[Mapping[str, str]] = None
+    def compile_variables(self, cell: Cell, *, core: bool = False, environ: Mapping[str, str] | None = None
                           ) -> dict[str, str]:
         """What a compile's environment gets on top of the inherited one: the cell's variables, then the defaults
         wheelkit gives those a maintainer did not set (parallel level, Ninja, ccache)."""
@@ -267,7 +267,7 @@ class Plan:
 EXTRA_BUILDS = 1
 
 
-def default_jobs(cells: int, cores: Optional[int] = None) -> int:
+def default_jobs(cells: int, cores: int | None = None) -> int:
     available = cores if cores is not None else (os.cpu_count() or 1)
     return max(1, min(cells, available + EXTRA_BUILDS))
 
@@ -279,9 +279,9 @@ def make_plan(
     root: Path,
     version: str,
     distribution: str = "cablesim",
-    wheelhouse: Optional[Path] = None,
-    jobs: Optional[int] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    wheelhouse: Path | None = None,
+    jobs: int | None = None,
+    environ: Mapping[str, str] | None = None,
     target: Target = LINUX,
 ) -> Plan:
     """The whole matrix for these Pythons and variants, with the environment knobs applied to every cell."""

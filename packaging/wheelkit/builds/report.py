@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..tables import render_table
 from .builder import CellResult
 from .plan import Plan
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # annotations only: never imported at run time
 
 
 def plan_table(plan: Plan) -> str:
@@ -73,11 +77,12 @@ class RichProgress:
         self._overall = self._progress.add_task("", total=total, key="wheels built")
         self._tasks: dict[str, Any] = {}
 
-    def __enter__(self) -> "RichProgress":
+    def __enter__(self) -> Self:
         self._progress.start()
         return self
 
-    def __exit__(self, kind: Optional[type], error: Optional[BaseException], trace: Optional[TracebackType]) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
         self._progress.stop()
 
     def _task(self, key: str) -> Any:

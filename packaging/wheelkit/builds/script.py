@@ -9,7 +9,6 @@ import shlex
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Optional
 
 from .configure import changed_configure_inputs
 from .environment import ENVIRONMENT_VARIABLES
@@ -48,7 +47,7 @@ def _assignments(variables: Mapping[str, str]) -> str:
     return "".join(f"{name}={shell_word(value)} " for name, value in variables.items())
 
 
-def plan_commands(plan: Plan, *, tools_bin: Optional[Path] = None) -> list[str]:
+def plan_commands(plan: Plan, *, tools_bin: Path | None = None) -> list[str]:
     """Every command the build runs, in order, shell-quoted as a maintainer pastes them (tools_bin: where the
     repair tool and wheel are). What only the run knows is left to the shell: the one wheel a step wrote
     (*.whl) and each compiled library (a loop); what wheelkit does itself is a comment."""

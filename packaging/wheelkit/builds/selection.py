@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..errors import WheelkitError
 from ..interpreters import SUPPORTED_MINORS, Interpreter
@@ -31,8 +31,7 @@ def _selector_pattern(selector: str) -> str:
     """Normalise '39', '3.9', 'cp39', '3*', '3.1*', '*' to a glob over dotted versions such as '3.9'; a selector of a
     CPython that no wheel is built for ('cp27', '3.8') is refused as unsupported."""
     text = selector.strip().lower()
-    if text.startswith("cp"):
-        text = text[2:]
+    text = text.removeprefix("cp")
     if text in ("*", "3*", "3.*"):
         return "3.*"
     match = re.fullmatch(r"(?P<major>[23])(?:\.?(?P<minor>\d{1,2}))?(?P<glob>\*)?", text)

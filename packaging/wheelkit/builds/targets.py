@@ -12,9 +12,9 @@ import os
 import platform
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Mapping, Optional, Sequence
 
 from .. import native, process
 from ..errors import WheelkitError
@@ -160,7 +160,7 @@ MACOS = MacOSTarget(
 )
 
 
-def host_target(sys_platform: Optional[str] = None) -> Target:
+def host_target(sys_platform: str | None = None) -> Target:
     current = sys_platform or sys.platform
     if current.startswith("linux"):
         return LINUX
@@ -169,7 +169,7 @@ def host_target(sys_platform: Optional[str] = None) -> Target:
     raise WheelkitError(f"wheelkit builds Linux and macOS wheels; this host is {current}")
 
 
-def debug_mode(environ: Optional[Mapping[str, str]] = None) -> str:
+def debug_mode(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     mode = env.get("CABLESIM_DEBUG_INFO", "split")
     if mode not in DEBUG_MODES:

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from ..errors import WheelkitError, raise_on_usage_errors
 from ..interpreters import Interpreter, discover
@@ -27,11 +27,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Options:
-    python: Optional[str]
-    target: Optional[str]
+    python: str | None
+    target: str | None
     use_venv: bool
     keep: bool
-    wheelhouse: Optional[Path]
+    wheelhouse: Path | None
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -85,8 +85,8 @@ def run_wheel_tests(
     options: Options,
     *,
     root: Path,
-    tools: Optional[Tools] = None,
-    progress: Optional[Callable[[str], None]] = None,
+    tools: Tools | None = None,
+    progress: Callable[[str], None] | None = None,
     interpreters: Callable[[], list[Interpreter]] = discover,
 ) -> list[WheelReport]:
     """Resolve what `options` name and test each job in turn; returns one report per job."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..compat import requirement_lower_bound
 from ..errors import WheelkitError
@@ -39,7 +39,7 @@ _INSPECT = (
 )
 
 
-def site_label(*, built: str, published: str) -> Optional[str]:
+def site_label(*, built: str, published: str) -> str | None:
     """The local-version label a site rewrite appended to the built version (1.0 -> 1.0+hpc, 1.0+g12 -> 1.0+g12.hpc),
     or None when the two versions differ otherwise."""
     for joint in (".", "+"):

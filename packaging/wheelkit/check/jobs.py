@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable
 
 from packaging.version import InvalidVersion, Version
 
@@ -23,8 +24,8 @@ log = logging.getLogger(__name__)
 class Job:
     """One thing to test with one interpreter: a wheel file or a pip spec (its arguments, index options included)."""
 
-    python: Optional[Interpreter]
-    wheel: Optional[Path] = None
+    python: Interpreter | None
+    wheel: Path | None = None
     spec: tuple[str, ...] = ()
     problem: str = ""  # why it cannot be tested (no interpreter for it)
 
@@ -91,8 +92,8 @@ def looks_like_spec(target: str) -> bool:
 
 
 def resolve_jobs(
-    python: Optional[str],
-    target: Optional[str],
+    python: str | None,
+    target: str | None,
     *,
     wheelhouse: Path,
     unpack_dir: Path,

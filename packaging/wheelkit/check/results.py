@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 SELFTEST_CHECK = "self-test"
 
@@ -45,9 +45,9 @@ class WheelReport:
     label: str  # the wheel's file name, or the spec
     results: list[CheckResult] = field(default_factory=list)
     seconds: float = 0.0
-    wheel: Optional[Path] = None
-    kept: Optional[Path] = None  # the work folder, kept when something failed
-    kept_unpacked: Optional[Path] = None  # the folder a zip of artifacts was unpacked into, kept with a failed wheel
+    wheel: Path | None = None
+    kept: Path | None = None  # the work folder, kept when something failed
+    kept_unpacked: Path | None = None  # the folder a zip of artifacts was unpacked into, kept with a failed wheel
     reproduce: str = ""  # the command that re-runs this job
 
     def count(self, status: Status) -> int:

@@ -9,7 +9,7 @@ import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -54,7 +54,7 @@ def parse_ring_output(completed: Completed, what: str) -> dict[str, Any]:
 
 
 def compare_spikes(reference: Sequence[Sequence[float]], other: Sequence[Sequence[float]],
-                   tolerance: float = SPIKE_TOLERANCE_MS) -> Optional[str]:
+                   tolerance: float = SPIKE_TOLERANCE_MS) -> str | None:
     """None when both runs have the same spikes (gid equal, times within tolerance), else the first difference."""
     first = sorted((int(gid), float(t)) for gid, t in reference)
     second = sorted((int(gid), float(t)) for gid, t in other)
@@ -78,7 +78,7 @@ def build_info(t: WheelTester) -> dict[str, Any]:
     return t.info
 
 
-def ring_command(t: WheelTester, *extra: str) -> list[Union[str, Path]]:
+def ring_command(t: WheelTester, *extra: str) -> list[str | Path]:
     return [str(t.python), "-I", "-m", f"{t.package}.selftest", "--ring", *extra]
 
 
@@ -159,7 +159,7 @@ def mpi(implementation: str) -> Callable[[WheelTester], Outcome]:
             launcher, python, source = Path(system_launcher), t.python, MPI_SYSTEM_LAUNCHERS[implementation]
         else:
             launcher, python, source = pypi_mpi(t, implementation)
-        command: list[Union[str, Path]] = [launcher, "-n", str(MPI_RANKS)]
+        command: list[str | Path] = [launcher, "-n", str(MPI_RANKS)]
         env = t.env()
         if implementation == "openmpi":
             command.append("--oversubscribe")  # more ranks than cores is fine for a test

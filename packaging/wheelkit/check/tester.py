@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple
 
 from ..errors import WheelkitError
 from ..process import Completed, Runner, run, tail
@@ -36,9 +36,9 @@ _SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "PYT
 class Tools:
     """The programs the checks use; None where absent (the check says so)."""
 
-    uv: Optional[str] = field(default_factory=lambda: shutil.which("uv"))
-    check_wheel_contents: Optional[str] = field(default_factory=lambda: shutil.which("check-wheel-contents"))
-    which: Callable[[str], Optional[str]] = shutil.which  # finds the MPI launchers
+    uv: str | None = field(default_factory=lambda: shutil.which("uv"))
+    check_wheel_contents: str | None = field(default_factory=lambda: shutil.which("check-wheel-contents"))
+    which: Callable[[str], str | None] = shutil.which  # finds the MPI launchers
 
 
 class Check(NamedTuple):
@@ -56,15 +56,15 @@ class WheelTester:
         job: Job,
         *,
         use_venv: bool = True,
-        tools: Optional[Tools] = None,
+        tools: Tools | None = None,
         runner: Runner = run,
-        environ: Optional[Mapping[str, str]] = None,
-        progress: Optional[Callable[[str], None]] = None,
-        workdir: Optional[Path] = None,
+        environ: Mapping[str, str] | None = None,
+        progress: Callable[[str], None] | None = None,
+        workdir: Path | None = None,
         keep: bool = False,
         package: str = "cablesim",
         reproduce: str = "",
-        select: Optional[Sequence[str]] = None,
+        select: Sequence[str] | None = None,
     ) -> None:
         self.job = job
         self.use_venv = use_venv
@@ -80,13 +80,13 @@ class WheelTester:
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="cablesim-test-wheels-"))
         self.run_dir = self.workdir / "run"  # an empty folder: nothing to import from
         self.venv = VirtualEnv(self.workdir / "venv")
-        self.wheel: Optional[Path] = job.wheel
-        self.contents: Optional[WheelContents] = None
+        self.wheel: Path | None = job.wheel
+        self.contents: WheelContents | None = None
         self.is_installed = False
-        self.installed: Optional[dict[str, Any]] = None  # what the installed package says about itself
-        self.info: Optional[dict[str, Any]] = None  # its build_info() (ring.build_info)
-        self.serial: Optional[dict[str, Any]] = None  # the serial ring's result (ring.serial_ring)
-        self._last: Optional[Completed] = None
+        self.installed: dict[str, Any] | None = None  # what the installed package says about itself
+        self.info: dict[str, Any] | None = None  # its build_info() (ring.build_info)
+        self.serial: dict[str, Any] | None = None  # the serial ring's result (ring.serial_ring)
+        self._last: Completed | None = None
 
     # --- environment ----------------------------------------------------------------------------------------------
     @property
@@ -107,9 +107,9 @@ class WheelTester:
             env["PATH"] = f"{self.venv.bin}{os.pathsep}{env.get('PATH', '')}"
         return env
 
-    def run(self, command: Sequence[Union[str, Path]], what: str, *, check: bool = True,
-            env: Optional[Mapping[str, str]] = None, timeout: float = TIMEOUT,
-            shown: Optional[Sequence[Union[str, Path]]] = None) -> Completed:
+    def run(self, command: Sequence[str | Path], what: str, *, check: bool = True,
+            env: Mapping[str, str] | None = None, timeout: float = TIMEOUT,
+            shown: Sequence[str | Path] | None = None) -> Completed:
         """Run a command in the empty folder; `shown` is the shorter command to reproduce it with, if any."""
         completed = self.runner([str(c) for c in command], cwd=self.run_dir, env=env or self.env(), timeout=timeout)
         self._last = completed if shown is None else Completed(tuple(map(str, shown)), completed.returncode, "", "")
@@ -221,7 +221,7 @@ class WheelTester:
         self.progress(f"{result.status.upper():7s} {python:5s} {result.name:22s} {result.seconds:6.2f} s  {first_line}")
 
     # --- getting the wheel in ---------------------------------------------------------------------------------------
-    def create_venv(self, root: Optional[VirtualEnv] = None, *, seed: bool = False) -> None:
+    def create_venv(self, root: VirtualEnv | None = None, *, seed: bool = False) -> None:
         """Make the job's environment (or another one, root) from the job's interpreter."""
         assert self.job.python is not None
         environment = root or self.venv

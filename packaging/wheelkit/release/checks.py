@@ -9,7 +9,6 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -57,7 +56,7 @@ class Release:
     distribution: str  # as in METADATA, e.g. cablesim-nightly
     version: str
     wheels: tuple[Path, ...]
-    sdist: Optional[Path]
+    sdist: Path | None
     pythons: tuple[str, ...] = ()  # from the classifiers: 3.9 ... 3.13
     missing: tuple[str, ...] = ()  # cells of the matrix without a wheel (only with --allow-partial)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from http.client import HTTPMessage
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 from packaging.utils import canonicalize_name
 
@@ -37,7 +37,7 @@ class _Links(HTMLParser):
         self.links: list[tuple[str, str]] = []
         self._open = False
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             self._open = True
             self.links.append((dict(attrs).get("href") or "", ""))
@@ -71,7 +71,7 @@ class RedirectedElsewhere(WheelkitError):
         )
 
 
-def _host_port(url: str) -> tuple[str, Optional[int]]:
+def _host_port(url: str) -> tuple[str, int | None]:
     parts = urllib.parse.urlsplit(url)
     try:
         port = parts.port
@@ -85,7 +85,7 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
     one is left unanswered, so urlopen raises an HTTPError with its 3xx code and Location."""
 
     def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
-                         headers: HTTPMessage, newurl: str) -> Optional[urllib.request.Request]:
+                         headers: HTTPMessage, newurl: str) -> urllib.request.Request | None:
         if _host_port(newurl) != _host_port(req.full_url):
             return None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -105,7 +105,7 @@ def _opener(url: str, environ: Mapping[str, str], *, same_host: bool = False) ->
     return urllib.request.build_opener(*handlers)
 
 
-def _read_page(url: str, environ: Mapping[str, str]) -> Optional[tuple[str, bytes, str]]:
+def _read_page(url: str, environ: Mapping[str, str]) -> tuple[str, bytes, str] | None:
     """A simple page (final URL, body, content type), following redirects on the same host only; None for 404."""
     request = urllib.request.Request(url, headers={
         "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
@@ -129,7 +129,7 @@ def _read_page(url: str, environ: Mapping[str, str]) -> Optional[tuple[str, byte
                             ) from None
 
 
-def index_files(url: str, environ: Optional[Mapping[str, str]] = None) -> dict[str, IndexFile]:
+def index_files(url: str, environ: Mapping[str, str] | None = None) -> dict[str, IndexFile]:
     """The files a simple page lists (PEP 691 JSON or PEP 503 HTML), by file name; {} when the project is not there
     (404). A redirect to another host (pypiserver's fallback to PyPI, unless --disable-fallback) is never followed:
     it raises RedirectedElsewhere."""
@@ -155,7 +155,7 @@ def index_files(url: str, environ: Optional[Mapping[str, str]] = None) -> dict[s
     return files
 
 
-def index_projects(url: str, environ: Optional[Mapping[str, str]] = None) -> set[str]:
+def index_projects(url: str, environ: Mapping[str, str] | None = None) -> set[str]:
     """The projects an index's simple root page lists, normalised (PEP 691 JSON or PEP 503 HTML anchor texts)."""
     page = _read_page(url, os.environ if environ is None else environ)
     if page is None:
@@ -168,7 +168,7 @@ def index_projects(url: str, environ: Optional[Mapping[str, str]] = None) -> set
     return {canonicalize_name(text.strip()) for _, text in parser.links if text.strip()}
 
 
-def index_copy_size(item: IndexFile, path: Path, environ: Optional[Mapping[str, str]] = None) -> Optional[int]:
+def index_copy_size(item: IndexFile, path: Path, environ: Mapping[str, str] | None = None) -> int | None:
     """The size of the index's copy of path when it is path itself or its beginning (an upload cut off: the index
     kept what it had received); None when it differs. A matching sha256 decides without a download."""
     size = path.stat().st_size

@@ -8,7 +8,6 @@ import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 from packaging.utils import canonicalize_name
 
@@ -43,7 +42,7 @@ def redact(text: str) -> str:
     return _USERINFO.sub(r"\g<scheme>***@", text)
 
 
-def refuse_url_credentials(option: str, value: Optional[str]) -> None:
+def refuse_url_credentials(option: str, value: str | None) -> None:
     if value and _USERINFO.search(value):
         raise WheelkitError(
             f"{option} must not carry credentials in the URL ({redact(value)}): they would be echoed and logged. "
@@ -63,7 +62,7 @@ def refuse_credentials_in_argv(argv: Sequence[str]) -> None:
         refuse_url_credentials(option or "an argument", value or argument)
 
 
-def repository_for(text: Optional[str], simple_url: Optional[str] = None) -> Repository:
+def repository_for(text: str | None, simple_url: str | None = None) -> Repository:
     """pypi, testpypi or an index's upload URL (http(s)://host/ for pypiserver); its simple page is URL/simple/
     unless given. No repository is an error: nothing ever goes to PyPI by default."""
     refuse_url_credentials("--repository", text)

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Optional
 
 from ..dists import belongs_to
 from ..errors import WheelkitError
@@ -20,7 +19,7 @@ from .repository import Repository, refuse_url_credentials
 
 
 def stage(source: str, distribution: str, version: str, staging: Path,
-          environ: Optional[Mapping[str, str]] = None) -> list[Path]:
+          environ: Mapping[str, str] | None = None) -> list[Path]:
     """Gather the files of distribution-version from a folder, a zip of CI artifacts or a simple index into
     staging (emptied first), verifying hashes: the index's sha256 for downloads, RECORD for every wheel."""
     env = os.environ if environ is None else environ

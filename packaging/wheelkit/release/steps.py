@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Union
 
 from ..dists import belongs_to, is_sdist
 from ..errors import WheelkitError, raise_on_usage_errors
@@ -30,10 +30,10 @@ NOX_ENV = "WHEELKIT_NOX"  # how to run a nox session of this checkout (the noxfi
 class ReleaseOptions:
     kind: str  # nightly | release
     upload: bool
-    repository: Optional[str]
-    version: Optional[str]
+    repository: str | None
+    version: str | None
     allow_partial: bool
-    platforms: Optional[str]
+    platforms: str | None
     build_args: tuple[str, ...]  # Python selectors and variant words for build_linux
 
 

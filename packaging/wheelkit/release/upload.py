@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from packaging.utils import canonicalize_name
 
@@ -54,7 +54,7 @@ class UploadReport:
 
 
 def upload(release: Release, repository: Repository, *, twine: str, emit: Callable[[str], None],
-           dry_run: bool = False, environ: Optional[Mapping[str, str]] = None, run: Runner = process.run
+           dry_run: bool = False, environ: Mapping[str, str] | None = None, run: Runner = process.run
            ) -> UploadReport:
     """Upload the release's files the index does not have yet, one twine call per file (see the module text)."""
     env = dict(os.environ if environ is None else environ)
@@ -172,7 +172,7 @@ class UploadOptions:
     dry_run: bool
     allow_partial: bool
     platforms: tuple[str, ...]
-    stage_from: Optional[tuple[str, str, str]]  # (URL or folder, name, version)
+    stage_from: tuple[str, str, str] | None  # (URL or folder, name, version)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -221,7 +221,7 @@ def parse_upload_args(argv: Sequence[str], prog: str = "nox -s upload --") -> Up
 
 
 def run_upload(argv: Sequence[str], *, root: Path, twine: str, emit: Callable[[str], None],
-               environ: Optional[Mapping[str, str]] = None) -> UploadReport:
+               environ: Mapping[str, str] | None = None) -> UploadReport:
     """What `nox -s upload -- argv` does (twine from the session's environment)."""
     env = dict(os.environ if environ is None else environ)
     options = parse_upload_args(argv)

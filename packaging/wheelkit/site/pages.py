@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Optional
 from urllib.parse import quote
 
 from packaging.utils import canonicalize_name
@@ -84,7 +83,7 @@ def _indexed(root: Path, relative: PurePosixPath) -> _Indexed:
                     frozenset((t.interpreter, t.abi) for t in name.tags), sha256(path), requires_python)
 
 
-def view_wheels(root: Path, view: View, cache: Optional[dict[PurePosixPath, _Indexed]] = None) -> list[_Indexed]:
+def view_wheels(root: Path, view: View, cache: dict[PurePosixPath, _Indexed] | None = None) -> list[_Indexed]:
     """The wheels a view serves, in folder order, with the shadowed ones left out."""
     cache = {} if cache is None else cache
     chosen: list[_Indexed] = []

@@ -20,9 +20,9 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag
@@ -208,7 +208,7 @@ def _join(fields: list[list[str]], body: str) -> str:
     return "\n".join(line for field in fields for line in field) + ("\n" + body if body != "\n" else "\n")
 
 
-def rewrite_metadata(text: str, version: str, requirements: Optional[Sequence[str]]) -> str:
+def rewrite_metadata(text: str, version: str, requirements: Sequence[str] | None) -> str:
     """METADATA with a new Version and, if given, new Requires-Dist lines in place of the old ones."""
     fields, body = _header_fields(text)
     out: list[list[str]] = []
@@ -270,7 +270,7 @@ def check_wheel(path: Path) -> WheelContents:
 # --- the rewrite ------------------------------------------------------------------------------------------------
 
 
-def rewrite_wheel(source: Path, out_dir: Optional[Path], change: Rewrite) -> Path:
+def rewrite_wheel(source: Path, out_dir: Path | None, change: Rewrite) -> Path:
     """Write a rewritten copy of source into out_dir (default: source's folder) and return its path.
 
     Refuses an empty change, an input that fails check_wheel, a compiled wheel re-tagged as pure or for another
@@ -333,7 +333,7 @@ def rewrite_wheel(source: Path, out_dir: Optional[Path], change: Rewrite) -> Pat
 # --- proving a wheel installs -------------------------------------------------------------------------------------
 
 
-def check_install(wheel: Path, python: Path, *, find_links: Sequence[Path] = (), workdir: Optional[Path] = None) -> str:
+def check_install(wheel: Path, python: Path, *, find_links: Sequence[Path] = (), workdir: Path | None = None) -> str:
     """Install a wheel into a fresh venv of `python` without any index and return the version the environment
     reports for it (importlib.metadata). Without find_links its dependencies are not installed (--no-deps)."""
     wheel = Path(wheel).resolve()

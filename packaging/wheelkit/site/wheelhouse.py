@@ -32,9 +32,9 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Mapping, Optional, Sequence
 
 from ..errors import WheelkitError
 from ..files import sha256
@@ -226,7 +226,7 @@ def expand_wheels(arguments: Iterable[str]) -> list[Path]:
     return found
 
 
-def resolve_root(root: str, environ: Optional[Mapping[str, str]] = None) -> Path:
+def resolve_root(root: str, environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     value = root or env.get(ROOT_ENV, "")
     if not value:
@@ -234,14 +234,14 @@ def resolve_root(root: str, environ: Optional[Mapping[str, str]] = None) -> Path
     return Path(value)
 
 
-def resolve_os_layer(os_layer: str, environ: Optional[Mapping[str, str]] = None) -> str:
+def resolve_os_layer(os_layer: str, environ: Mapping[str, str] | None = None) -> str:
     """The site's OS-layer name ('' means: derive it from each wheel's platform tag)."""
     env = os.environ if environ is None else environ
     value = os_layer or env.get(OS_LAYER_ENV, "")
     return check_folder_name(value, "OS layer") if value else ""
 
 
-def resolve_site(site: str, environ: Optional[Mapping[str, str]] = None) -> str:
+def resolve_site(site: str, environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     value = site or env.get(SITE_ENV, "")
     if not value:
