@@ -83,6 +83,14 @@ def copy_of_this_checkout(destination: Path) -> Path:
     return destination
 
 
+def require(condition: bool, reason: str, variable: str) -> None:
+    """Skip a test whose prerequisite is missing, unless `variable`=1 (as .ci/run sets): then it is a failure."""
+    if not condition:
+        if os.environ.get(variable) == "1":
+            pytest.fail(f"{variable}=1 but {reason}")
+        pytest.skip(reason)
+
+
 def nox_command() -> list[str]:
     """nox: importable here, else on PATH (the README installs it with pip; the tests session runs under it)."""
     import importlib.util

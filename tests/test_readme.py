@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_of_this_checkout, run_checked
+from conftest import ROOT, copy_of_this_checkout, require, run_checked
 
 sys.path.insert(0, str(ROOT / "packaging"))
 
@@ -52,10 +52,7 @@ def test_the_readme_starts_with_the_two_commands():
 
 
 def _require(condition: bool, reason: str) -> None:
-    if not condition:
-        if os.environ.get("CABLESIM_REQUIRE_README_TEST") == "1":
-            pytest.fail(f"CABLESIM_REQUIRE_README_TEST=1 but {reason}")
-        pytest.skip(reason)
+    require(condition, reason, "CABLESIM_REQUIRE_README_TEST")
 
 
 @pytest.mark.slow
