@@ -1,13 +1,5 @@
-"""The build image behind `invoke image.*`: which container engine (docker or podman), and the exact commands that
-build, push and enter it with the checkout mounted.
-
-Inside, the checkout is always at /cablesim (the working folder) and keeps its own state apart from the host's:
-its build folders in build/image-<tag>/ (CABLESIM_BUILD_ROOT: on the same mount as wheelhouse/, so wheelkit's moves
-into it stay atomic) and its nox environments in build/image-<tag>/nox (mounted over .nox), so a host build and a
-container build never reuse each other's CMake caches or virtual environments. setuptools-scm finds the version in the
-mounted .git (the image trusts /cablesim as a safe.directory); a pinned version is passed instead when given.
-Everything here only builds commands, so it is unit-tested without an engine.
-"""
+"""The build image behind `invoke image.*`: which container engine, and the commands that build, push and enter it with
+the checkout mounted at /cablesim and its own state in build/image-<tag>/ (docs/build-image.md). Commands only."""
 
 from __future__ import annotations
 

@@ -1,13 +1,5 @@
-"""The version a build carries, and whether the checkout may be released.
-
-- setuptools-scm answers for the checkout (`current_version`), unless the version is pinned with `--version` or
-  SETUPTOOLS_SCM_PRETEND_VERSION (`pinned_version`); every version is PEP 440-normalised (`normalize_version`), so
-  the wheel file names, METADATA and `cablesim.__version__` agree.
-- A release (any build without `--nightly`) from a tree with uncommitted changes and no pinned version is refused
-  (`release_refusal`): setuptools-scm would give it a `+g<hash>.d<date>` local version that PyPI refuses and that
-  names no commit anyone can check out.
-- Nightlies are the distribution cablesim-nightly with a `.devYYYYMMDD` version (`nightly_version`).
-"""
+"""The version a build carries (setuptools-scm's, or pinned; PEP 440-normalised), nightly versions, and the refusal
+to build a release from a checkout with uncommitted changes (docs/publishing.md)."""
 
 from __future__ import annotations
 

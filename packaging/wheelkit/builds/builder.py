@@ -1,6 +1,5 @@
-"""Running a Plan: the cores once, then per cell a persistent build env, pip wheel, the debug-information split,
-the repair (auditwheel or delocate), checks, and an atomic move into the wheelhouse. A failed or interrupted cell
-never leaves a wheel in the wheelhouse."""
+"""Running a plan: the cores once, then per cell its build environment, the backend's wheel, the debug split, the
+repair, the checks and an atomic move into the wheelhouse; a failed or interrupted cell publishes nothing."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""The platforms wheels are built for: how each names its wheels, repairs them and splits off debug information.
-
-Linux wheels are repaired by auditwheel (manylinux tags, vendored libraries in `<package>.libs/`) and their debug
-information goes to `.debug` files linked by `.gnu_debuglink`; macOS wheels are repaired by delocate (macosx tags from
-the deployment target, vendored libraries in `<package>/.dylibs/`) and their debug information goes to `.dSYM`
-bundles. Everything here only builds commands and parses tool output, so both are unit-tested on any host.
-"""
+"""The platforms wheels are built for (Linux: auditwheel, .debug files; macOS: delocate, .dSYM bundles): how each
+names, repairs and strips its wheels. Commands and parsing only, so both are unit-tested on any host."""
 
 from __future__ import annotations
 

@@ -1,15 +1,5 @@
-"""Rewriting a wheel's metadata safely: a local version label, dropped or relaxed requirements, new tags.
-
-A site that keeps its own wheelhouse marks the wheels it vouches for with a local version label (1.2.0+hpc), drops
-a dependency it provides itself (an `nvidia-*` package the cluster has as a module) and re-tags a wheel whose
-`py3-none-any` tag hides compiled code. Each rewrite reads the wheel with wheelkit.wheelfile (refusing a corrupt
-zip, a tampered RECORD or a file name that disagrees with the metadata), changes only .dist-info files (METADATA
-Version and Requires-Dist, WHEEL Tag and Root-Is-Purelib), renames the .dist-info and .data folders and the file
-after the new version and tags (PEP 427), writes a fresh RECORD and checks the result the way it checked the input.
-
-The package's own code is not touched: `cablesim.__version__` keeps the version it was built with, while
-`importlib.metadata.version("cablesim")` and pip report the rewritten one.
-"""
+"""A wheel's metadata rewritten into a new wheel (a site's local version label, dropped or relaxed requirements, new
+tags): only .dist-info changes, with a fresh RECORD, checked as the input was (docs/wheelhouse.md)."""
 
 from __future__ import annotations
 

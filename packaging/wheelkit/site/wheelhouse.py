@@ -1,28 +1,5 @@
-"""A wheelhouse for offline clusters: wheels placed by OS layer and CPU architecture level, with PEP 503 pages.
-
-HPC centres keep a tree of wheels on a shared file system so that jobs on compute nodes without internet can
-`pip install --no-index`. The layout (ROOT is that folder):
-
-    ROOT/generic/                      pure-Python wheels (every tag's platform is `any`): any OS, any CPU
-    ROOT/<os-layer>/generic/           binary wheels for the architecture's baseline (no -march marker)
-    ROOT/<os-layer>/x86-64-v3/         binary wheels built with -march=x86-64-v3 (AVX2, FMA)
-    ROOT/<os-layer>/x86-64-v4/         binary wheels built with -march=x86-64-v4 (AVX-512)
-    ROOT/simple/<os-layer>/<level>/    the PEP 503 index of what a node of that kind installs (see build_index)
-    ROOT/simple/generic/               the same for the pure-Python wheels alone
-
-<os-layer> is the site's name for the operating system its nodes run (`--os-layer rhel8`, or
-CABLESIM_WHEELHOUSE_OS_LAYER); by default it is derived from the wheel's platform tag as `<os>-<machine>`:
-`manylinux_2_34_x86_64` and `linux_x86_64` -> `linux-x86_64`, `musllinux_1_2_aarch64` -> `linux-musl-aarch64`,
-`macosx_11_0_arm64` -> `macos-arm64`. The glibc version stays in the file name, where pip compares it with the node's.
-
-The architecture level comes from `--arch-level`, else from the marker file the build writes into the wheel
-(MARKER_FILE in the .dist-info folder: `{"march": "x86-64-v3"}`, read without importing anything), else `generic`.
-
-Every wheel must carry the site's local version label (`1.2.0+hpc`, `--site hpc` or CABLESIM_WHEELHOUSE_SITE), so
-that an installed package shows where it came from; wheelkit.rewrite adds it. A batch of wheels is checked as a
-whole before anything is written, each file appears under its final name in one step, and a refused batch leaves the
-wheelhouse byte for byte as it was.
-"""
+"""The offline wheelhouse (`invoke wheelhouse.add`): wheels placed by OS layer and -march level, all or none, each
+carrying the site's local version label (docs/wheelhouse.md)."""
 
 from __future__ import annotations
 
