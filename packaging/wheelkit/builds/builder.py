@@ -3,6 +3,7 @@ repair, the checks and an atomic move into the wheelhouse; a failed or interrupt
 
 from __future__ import annotations
 
+import enum
 import errno
 import logging
 import os
@@ -29,10 +30,22 @@ from .repair import check_excludes_matched, check_no_mpi_needed
 log = logging.getLogger(__name__)
 
 
+class Status(str, enum.Enum):
+    """What became of a cell's wheel."""
+
+    PENDING = "pending"  # not finished (an interrupt stopped the build)
+    BUILT = "built"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # an earlier wheel failed (no --keep-going)
+
+    def __str__(self) -> str:  # the word, in every Python (3.12 formats a str mixin enum by its name)
+        return self.value
+
+
 @dataclass
 class CellResult:
     cell: Cell
-    status: str = "pending"  # built | failed | skipped
+    status: Status = Status.PENDING
     wheel: Path | None = None
     size: int = 0
     vendored: list[str] = field(default_factory=list)
@@ -60,7 +73,7 @@ class LogProgress:
         self.emit(f"{key}: {message}")
 
     def finished(self, result: CellResult) -> None:
-        if result.status == "built" and result.wheel is not None:
+        if result.status == Status.BUILT and result.wheel is not None:
             self.emit(f"{result.cell.key}: {result.wheel.name} ({result.size / 1e6:.2f} MB) in {result.seconds:.1f} s")
         else:
             self.emit(f"{result.cell.key}: {result.status} after {result.seconds:.1f} s")
@@ -237,7 +250,7 @@ class Builder:
             if process.STOP.reason:
                 raise Interrupted(process.STOP.reason)
             if self._stop.is_set():
-                result.status, result.message = "skipped", "an earlier build failed (use --keep-going to go on)"
+                result.status, result.message = Status.SKIPPED, "an earlier build failed (use --keep-going to go on)"
                 return result
             self.ensure_environment(cell, log_path)
             env = self.compile_environment(cell)
@@ -286,9 +299,9 @@ class Builder:
                 except OSError as error:
                     raise file_system_error(error, output_dir, repaired.name) from None
                 process.STOP.published.append(final)
-            result.wheel, result.status = final, "built"
+            result.wheel, result.status = final, Status.BUILT
         except WheelkitError as error:
-            result.status = "failed"
+            result.status = Status.FAILED
             _describe_failure(result, error)
             log.error("%s: %s", cell.key, error)
             if not self.keep_going:
@@ -296,7 +309,7 @@ class Builder:
         finally:
             shutil.rmtree(cell.staging_dir, ignore_errors=True)
             result.seconds = time.perf_counter() - started
-            if result.status != "pending":  # not when interrupted: that is said once, for the whole build
+            if result.status != Status.PENDING:  # not when interrupted: that is said once, for the whole build
                 self.progress.finished(result)
         return result
 
@@ -339,7 +352,7 @@ def _describe_failure(result: CellResult, error: WheelkitError) -> None:
 
 
 def _core_failed(cell: Cell, error: WheelkitError) -> CellResult:
-    result = CellResult(cell, status="failed", log_path=cell.core_log_path)
+    result = CellResult(cell, status=Status.FAILED, log_path=cell.core_log_path)
     _describe_failure(result, error)
     return result
 

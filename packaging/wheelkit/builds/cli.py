@@ -23,7 +23,7 @@ from ..interpreters import discover
 from ..knobs import KNOBS
 from ..rename import rename_wheel
 from ..version import PRETEND_VERSION, BuildVersion, build_version
-from .builder import Builder, CellResult, LogProgress, Progress, check_writable
+from .builder import Builder, CellResult, LogProgress, Progress, Status, check_writable
 from .plan import make_plan
 from .report import RichProgress, failure_report, plan_table, summary_table
 from .script import plan_commands
@@ -123,7 +123,7 @@ def run_build(
     if release.nightly:
         _rename_nightlies(results, plan.wheelhouse, wheelhouse, release.distribution)
     emit(summary_table(results))
-    failed = [r for r in results if r.status != "built"]
+    failed = [r for r in results if r.status != Status.BUILT]
     if failed:
         raise WheelkitError(f"{len(failed)} of {len(results)} wheel(s) not built:\n{failure_report(results)}")
     return results
@@ -142,7 +142,7 @@ def _rename_nightlies(results: Sequence[CellResult], staged: Path, wheelhouse: P
     """Move the built wheels (and debug archives) from the staging wheelhouse into the real one, renamed; the
     results then name the renamed wheels."""
     for result in results:
-        if result.status != "built" or result.wheel is None:
+        if result.status != Status.BUILT or result.wheel is None:
             continue
         if process.STOP.reason:
             raise Interrupted(process.STOP.reason)
@@ -150,7 +150,7 @@ def _rename_nightlies(results: Sequence[CellResult], staged: Path, wheelhouse: P
         try:
             renamed = rename_wheel(result.wheel, distribution, destination)
         except WheelkitError as error:
-            result.status, result.message = "failed", f"renaming to {distribution}: {error}"
+            result.status, result.message = Status.FAILED, f"renaming to {distribution}: {error}"
             continue
         debug = result.wheel.with_name(result.wheel.name[: -len(".whl")] + ".debug.tar.gz")
         if debug.exists():

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..tables import render_table
-from .builder import CellResult
+from .builder import CellResult, Status
 from .plan import Plan
 
 if TYPE_CHECKING:
@@ -28,11 +28,11 @@ def plan_table(plan: Plan) -> str:
 def summary_table(results: Sequence[CellResult]) -> str:
     rows = []
     for r in results:
-        tag = r.cell.wheel_tag if r.status == "built" else "-"
+        tag = r.cell.wheel_tag if r.status == Status.BUILT else "-"
         size = f"{r.size / 1e6:.2f} MB" if r.size else "-"
         vendored = ", ".join(r.vendored) or "none"
-        rows.append((r.cell.python.dotted, r.cell.variant.label, tag, size, vendored, f"{r.seconds:.1f} s", r.status))
-    built = sum(r.status == "built" for r in results)
+        rows.append((r.cell.python.dotted, r.cell.variant.label, tag, size, vendored, f"{r.seconds:.1f} s", str(r.status)))
+    built = sum(r.status == Status.BUILT for r in results)
     title = f"Summary: {built} of {len(results)} wheel(s) built"
     return render_table(title, ("python", "variant", "tag", "size", "vendored libraries", "time", "status"), rows)
 
@@ -52,14 +52,14 @@ def failure_report(results: Sequence[CellResult]) -> str:
     failing step's last lines and the log that has them all."""
     groups: dict[tuple[str, str, tuple[str, ...], str], list[str]] = {}
     for r in results:
-        if r.status != "built":
+        if r.status != Status.BUILT:
             groups.setdefault((r.status, r.message, r.tail, str(r.log_path or "")), []).append(r.cell.key)
     lines: list[str] = []
     for (status, message, tail, log_path), keys in groups.items():
         headline, *rest = message.splitlines() or [""]
-        lines.append(f"{', '.join(keys)}: {headline if status == 'failed' else f'{status}: {headline}'}")
+        lines.append(f"{', '.join(keys)}: {headline if status == Status.FAILED else f'{status}: {headline}'}")
         lines += [f"    {line}" for line in (*rest, *_key_lines(tail))]
-        if status == "failed" and log_path:
+        if status == Status.FAILED and log_path:
             lines.append(f"  log: {log_path}")
     return "\n".join(lines)
 

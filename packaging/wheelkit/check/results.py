@@ -16,6 +16,9 @@ class Status(str, enum.Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
 
+    def __str__(self) -> str:  # the word, in every Python (3.12 formats a str mixin enum by its name)
+        return self.value
+
 
 PASSED, FAILED, SKIPPED = Status.PASSED, Status.FAILED, Status.SKIPPED
 
