@@ -2,77 +2,31 @@
 
 For each pair: the files added, removed and changed (with sizes), the METADATA and WHEEL fields, the RECORD
 entries, and for each shared library (ELF, read with pyelftools) its NEEDED libraries, RPATH/RUNPATH, exported
-symbols, sections (names and sizes) and build-id. The reproducibility check uses it to explain a mismatch; a
-maintainer uses it between two releases.
+symbols, sections (names and sizes) and build-id (native.elf_facts). The reproducibility check uses it to explain
+a mismatch; a maintainer uses it between two releases.
 
     nox -s wheel_diff -- A.whl B.whl
     nox -s wheel_diff -- wheelhouse-a/ wheelhouse-b/
     nox -s wheel_diff -- 1.2.3 1.2.4 --folder wheelhouse/
 
-Hand-written: no library compares wheels; the ELF reading is pyelftools'."""
+Hand-written: no library compares wheels."""
 
 from __future__ import annotations
 
 import argparse
-import io
+import tarfile
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable
 
 from .errors import WheelkitError, raise_on_usage_errors
+from .native import ELF_MAGIC, ElfFacts, elf_facts
 from .wheelfile import parse_wheel_name, wheels_in
 
-ELF_MAGIC = b"\x7fELF"
 SHOWN = 12  # at most this many symbols or entries of one kind in a report; the rest are counted
-
-
-@dataclass(frozen=True)
-class ElfFacts:
-    """What a shared library says about itself that matters between two builds."""
-
-    needed: tuple[str, ...] = ()
-    rpath: tuple[str, ...] = ()
-    runpath: tuple[str, ...] = ()
-    build_id: str = ""
-    sections: tuple[tuple[str, int], ...] = ()  # (name, size in bytes)
-    exported: frozenset[str] = frozenset()  # defined dynamic symbols
-
-
-def elf_facts(data: bytes) -> ElfFacts:
-    """Read a shared library's facts (pyelftools)."""
-    from elftools.elf.dynamic import DynamicSection
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import NoteSection, SymbolTableSection
-
-    elf = ELFFile(io.BytesIO(data))
-    needed: list[str] = []
-    rpath: list[str] = []
-    runpath: list[str] = []
-    build_id = ""
-    exported: set[str] = set()
-    sections = []
-    for section in elf.iter_sections():
-        sections.append((section.name, int(section["sh_size"])))
-        if isinstance(section, DynamicSection):
-            for tag in section.iter_tags():
-                # pyelftools sets these attributes by the tag's kind, unknown to its types
-                if tag.entry.d_tag == "DT_NEEDED":
-                    needed.append(str(tag.needed))  # type: ignore[attr-defined]
-                elif tag.entry.d_tag == "DT_RPATH":
-                    rpath.extend(str(tag.rpath).split(":"))  # type: ignore[attr-defined]
-                elif tag.entry.d_tag == "DT_RUNPATH":
-                    runpath.extend(str(tag.runpath).split(":"))  # type: ignore[attr-defined]
-        elif isinstance(section, NoteSection):
-            for note in section.iter_notes():
-                if note["n_type"] == "NT_GNU_BUILD_ID":
-                    build_id = str(note["n_desc"])
-        elif isinstance(section, SymbolTableSection) and section.name == ".dynsym":
-            for symbol in section.iter_symbols():
-                if symbol.name and symbol["st_shndx"] != "SHN_UNDEF":
-                    exported.add(symbol.name)
-    return ElfFacts(tuple(needed), tuple(rpath), tuple(runpath), build_id, tuple(sections), frozenset(exported))
 
 
 @dataclass
@@ -174,8 +128,8 @@ def diff_wheels(a: Path, b: Path) -> WheelDiff:
             blob_a, blob_b = data_a[name], data_b[name]
             if blob_a != blob_b and blob_a[:4] == ELF_MAGIC and blob_b[:4] == ELF_MAGIC:
                 lines = _library_differences(elf_facts(blob_a), elf_facts(blob_b))
-                result.libraries.append((name, lines or ["the same NEEDED, paths, symbols, sections and build-id; "
-                                                         "the bytes differ inside the sections"]))
+                result.libraries.append((name, lines or [("the same NEEDED, paths, symbols, sections and build-id; "
+                                                         "the bytes differ inside the sections")]))
         order_a, order_b = [n for n in infos_a if n in infos_b], [n for n in infos_b if n in infos_a]
         if order_a != order_b:
             result.archive.append("the members are in another order")
@@ -188,6 +142,47 @@ def diff_wheels(a: Path, b: Path) -> WheelDiff:
             if ia.compress_type != ib.compress_type:
                 result.archive.append(f"{name}: compression {ia.compress_type} -> {ib.compress_type}")
     return result
+
+
+def _tar_members(path: Path) -> dict[str, tuple[tarfile.TarInfo, bytes]]:
+    """name -> (member, content) of a tar archive, in its order."""
+    try:
+        with tarfile.open(path) as archive:
+            members = {}
+            for member in archive.getmembers():
+                handle = archive.extractfile(member) if member.isfile() else None
+                members[member.name] = (member, handle.read() if handle else b"")
+            return members
+    except (OSError, tarfile.TarError) as error:
+        raise WheelkitError(f"cannot open {path} as a tar archive: {error}") from None
+
+
+def diff_archives(a: Path, b: Path) -> list[str]:
+    """What differs between two .tar.gz archives (the debug archives): the gzip header, the members and their
+    order, contents, times, owners and modes; [] when they are byte-identical."""
+    raw_a, raw_b = Path(a).read_bytes(), Path(b).read_bytes()
+    if raw_a == raw_b:
+        return []
+    lines = []
+    if raw_a[:10] != raw_b[:10] or raw_a[3] & 0x08 or raw_b[3] & 0x08:  # flags, mtime, OS; FNAME: a file name
+        lines.append(f"gzip header: {raw_a[:10].hex()} -> {raw_b[:10].hex()}" +
+                     (" (one names its file)" if (raw_a[3] | raw_b[3]) & 0x08 else ""))
+    members_a, members_b = _tar_members(Path(a)), _tar_members(Path(b))
+    lines += [f"+ {n}" for n in sorted(set(members_b) - set(members_a))]
+    lines += [f"- {n}" for n in sorted(set(members_a) - set(members_b))]
+    common = [n for n in members_a if n in members_b]
+    if common != [n for n in members_b if n in members_a]:
+        lines.append("the members are in another order")
+    for name in common:
+        (ma, data_a), (mb, data_b) = members_a[name], members_b[name]
+        for what in ("mtime", "uid", "gid", "uname", "gname", "mode", "type"):
+            if getattr(ma, what) != getattr(mb, what):
+                lines.append(f"{name}: {what} {getattr(ma, what)} -> {getattr(mb, what)}")
+        if data_a != data_b:
+            lines.append(f"~ {name} ({len(data_a):,} -> {len(data_b):,} B)")
+            if data_a[:4] == ELF_MAGIC and data_b[:4] == ELF_MAGIC:
+                lines += [f"    {line}" for line in _library_differences(elf_facts(data_a), elf_facts(data_b))]
+    return lines or ["the same members; the archives differ in how they are packed"]
 
 
 def render(diff: WheelDiff) -> str:
@@ -253,7 +248,7 @@ class DiffReport:
         return "\n".join(parts)
 
 
-def diff(first: str, second: str, folder: Optional[Path] = None) -> DiffReport:
+def diff(first: str, second: str, folder: Path | None = None) -> DiffReport:
     """Two wheels, two folders, or (with folder) two versions found in that folder."""
     if folder is not None:
         a, b = wheels_of_version(folder, first), wheels_of_version(folder, second)

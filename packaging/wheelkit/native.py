@@ -8,6 +8,7 @@ import fnmatch
 import io
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,52 @@ def elf_needed(data: bytes) -> list[str]:
     elf = _elf(data)
     return [tag.needed for section in elf.iter_sections() if isinstance(section, DynamicSection)  # type: ignore[attr-defined]
             for tag in section.iter_tags("DT_NEEDED")]
+
+
+@dataclass(frozen=True)
+class ElfFacts:
+    """What a shared library says about itself that matters between two builds (wheel diff)."""
+
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+    build_id: str = ""
+    sections: tuple[tuple[str, int], ...] = ()  # (name, size in bytes)
+    exported: frozenset[str] = frozenset()  # defined dynamic symbols
+
+
+def elf_facts(data: bytes) -> ElfFacts:
+    """A shared library's NEEDED, RPATH, RUNPATH, build-id, sections and exported symbols."""
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.sections import NoteSection, SymbolTableSection
+
+    elf = _elf(data)
+    needed: list[str] = []
+    rpath: list[str] = []
+    runpath: list[str] = []
+    build_id = ""
+    exported: set[str] = set()
+    sections = []
+    for section in elf.iter_sections():
+        sections.append((section.name, int(section["sh_size"])))
+        if isinstance(section, DynamicSection):
+            for tag in section.iter_tags():
+                # pyelftools sets these attributes by the tag's kind, unknown to its types
+                if tag.entry.d_tag == "DT_NEEDED":
+                    needed.append(str(tag.needed))  # type: ignore[attr-defined]
+                elif tag.entry.d_tag == "DT_RPATH":
+                    rpath.extend(str(tag.rpath).split(":"))  # type: ignore[attr-defined]
+                elif tag.entry.d_tag == "DT_RUNPATH":
+                    runpath.extend(str(tag.runpath).split(":"))  # type: ignore[attr-defined]
+        elif isinstance(section, NoteSection):
+            for note in section.iter_notes():
+                if note["n_type"] == "NT_GNU_BUILD_ID":
+                    build_id = str(note["n_desc"])
+        elif isinstance(section, SymbolTableSection) and section.name == ".dynsym":
+            for symbol in section.iter_symbols():
+                if symbol.name and symbol["st_shndx"] != "SHN_UNDEF":
+                    exported.add(symbol.name)
+    return ElfFacts(tuple(needed), tuple(rpath), tuple(runpath), build_id, tuple(sections), frozenset(exported))
 
 
 # e_machine -> the machine of platform tags (little-endian ppc64 is ppc64le)
