@@ -15,14 +15,15 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import uuid
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable
 
+from . import process
 from .errors import WheelkitError
 from .native import is_vendored
 from .wheelfile import parse_wheel_name, read_all, write_wheel
@@ -54,15 +55,12 @@ class BuildFacts:
 
 
 def _run(command: Sequence[str]) -> str:
-    try:
-        done = subprocess.run(list(command), capture_output=True, text=True, check=False, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    done = process.run(command, timeout=30)
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def library_origin(soname: str, run: Callable[[Sequence[str]], str] = _run,
-                   which: Callable[[str], Optional[str]] = shutil.which) -> Origin:
+                   which: Callable[[str], str | None] = shutil.which) -> Origin:
     """The build machine's file for a library soname (ldconfig's cache) and the package that owns it (dpkg or rpm)."""
     path = ""
     for line in run(["ldconfig", "-p"]).splitlines():
@@ -97,12 +95,12 @@ def _soname_key(member: str) -> str:
 
 
 def vendored_origins(files: Sequence[str], run: Callable[[Sequence[str]], str] = _run,
-                     which: Callable[[str], Optional[str]] = shutil.which) -> dict[str, Origin]:
+                     which: Callable[[str], str | None] = shutil.which) -> dict[str, Origin]:
     return {member: library_origin(_soname_key(member), run, which) for member in files}
 
 
 def make_sbom(files: Mapping[str, bytes], distribution: str, version: str, facts: BuildFacts,
-              epoch: Optional[str] = None) -> dict[str, Any]:
+              epoch: str | None = None) -> dict[str, Any]:
     """The CycloneDX document for a wheel's files."""
     own_ref = f"pkg:pypi/{distribution.lower()}@{version}"
     components: list[dict[str, Any]] = []
@@ -156,16 +154,17 @@ def sbom_member(wheel_name: str) -> str:
     return f"{name.distribution}-{name.version}.dist-info/sboms/{name.distribution.lower()}.cdx.json"
 
 
-def add_sbom(wheel: Path, facts: BuildFacts, epoch: Optional[str] = None) -> Path:
-    """Rewrite the wheel with its SBOM (and a RECORD that lists it), keeping every other file and its mode."""
+def add_sbom(wheel: Path, facts: BuildFacts, epoch: str | None = None) -> Path:
+    """Rewrite the wheel with its SBOM (and a RECORD that lists it), keeping every other file and whether it is
+    executable; deterministic (write_wheel: sorted, times from the epoch, fixed modes)."""
     name = parse_wheel_name(wheel.name)
     files = read_all(wheel)
     with zipfile.ZipFile(wheel) as archive:
         executable = [i.filename for i in archive.infolist() if (i.external_attr >> 16) & 0o111]
-    document = make_sbom(files, name.distribution, name.version, facts,
-                         epoch if epoch is not None else os.environ.get("SOURCE_DATE_EPOCH"))
+    epoch = epoch if epoch is not None else os.environ.get("SOURCE_DATE_EPOCH")
+    document = make_sbom(files, name.distribution, name.version, facts, epoch)
     files[sbom_member(wheel.name)] = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
-    return write_wheel(wheel, files, executable=executable)
+    return write_wheel(wheel, files, executable=executable, epoch=int(epoch) if epoch else None)
 
 
 def check_sbom(files: Mapping[str, bytes], wheel_name: str) -> str:

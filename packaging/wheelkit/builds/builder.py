@@ -8,10 +8,10 @@ import errno
 import logging
 import os
 import shutil
-import tarfile
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,10 +22,12 @@ from .. import process
 from ..errors import Interrupted, WheelkitError
 from ..native import check_no_mpi_bundled, vendored_libraries
 from ..process import StepFailed
+from ..sbom import add_sbom
 from .configure import fresh_build_folder
 from .environment import ENVIRONMENT_VARIABLES
 from .plan import Cell, Plan
 from .repair import check_excludes_matched, check_no_mpi_needed
+from .reproducible import EPOCH, build_facts, source_date_epoch, write_debug_archive
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,10 @@ class Builder:
         if tools_bin is not None:
             self.tools_env["PATH"] = f"{tools_bin}{os.pathsep}{self.tools_env.get('PATH', '')}"
         self.progress: Progress = progress or LogProgress()
+        # Every step gets the commit's time: scikit-build-core, wheel pack and auditwheel date their archives by it.
+        self.epoch = source_date_epoch(plan.cells[0].root if plan.cells else Path.cwd(), os.environ)
+        if self.epoch is not None:
+            self.tools_env[EPOCH] = self.epoch
         self._env_locks: dict[str, threading.Lock] = {}
         self._asked: dict[Path, set[str]] = {}  # build environment -> the variants its backend was asked for
         self._locks_guard = threading.Lock()
@@ -137,7 +143,8 @@ class Builder:
 
     # --- steps ------------------------------------------------------------------------------------
     def compile_environment(self, cell: Cell, *, core: bool = False) -> dict[str, str]:
-        return {**os.environ, **self.plan.compile_variables(cell, core=core)}
+        epoch = {EPOCH: self.epoch} if self.epoch is not None else {}
+        return {**os.environ, **self.plan.compile_variables(cell, core=core), **epoch}
 
     def build_core(self) -> dict[Path, WheelkitError]:
         """The Python-independent core of each variant, compiled once for every wheel of the plan. Returns the
@@ -221,11 +228,8 @@ class Builder:
             debug_file.parent.mkdir(parents=True, exist_ok=True)
             for command in self.target.split_debug_commands(str(library), str(debug_file), cell.python.machine):
                 process.run_logged(command, log_path, self.tools_env, f"splitting the debug information of {relative}")
-        archive = cell.staging_dir / cell.debug_archive_name
-        with tarfile.open(archive, "w:gz") as handle:
-            for item in sorted(debug_root.iterdir()) if debug_root.exists() else []:
-                handle.add(item, arcname=item.name)
-        return archive
+        return write_debug_archive(cell.staging_dir / cell.debug_archive_name, debug_root,
+                                   int(self.epoch) if self.epoch is not None else None)
 
     def needed_libraries(self, tree: Path, log_path: Path) -> list[str]:
         needed: set[str] = set()
@@ -283,6 +287,11 @@ class Builder:
                     f"repaired wheel is {repaired.name}, expected {cell.output_name}: the tag or version differs "
                     "from the plan (check the version and the platform policy)"
                 )
+            # Re-packed by write_wheel with its SBOM: auditwheel keeps the members' order and times as it found them.
+            self.progress.step(cell.key, "adding the SBOM, re-packing deterministically")
+            with zipfile.ZipFile(repaired) as archive:
+                members = [info.filename for info in archive.infolist() if not info.is_dir()]
+            add_sbom(repaired, build_facts(cell.root, cell.build_dir, cell.env_dir, members), self.epoch)
             check_no_mpi_bundled(repaired)
             result.vendored = vendored_libraries(repaired)
             result.size = repaired.stat().st_size

@@ -26,6 +26,7 @@ from ..version import PRETEND_VERSION, BuildVersion, build_version
 from .builder import Builder, CellResult, LogProgress, Progress, Status, check_writable
 from .plan import make_plan
 from .report import RichProgress, failure_report, plan_table, summary_table
+from .reproducible import CHECK_FLAG, check_reproducible
 from .script import plan_commands
 from .selection import KNOWN_VARIANTS, select
 from .targets import TARGETS, Target
@@ -43,6 +44,7 @@ class BuildOptions:
     keep_going: bool
     version: str | None = None  # --version: pins the version (wins over SETUPTOOLS_SCM_PRETEND_VERSION)
     nightly: bool = False  # --nightly: the distribution cablesim-nightly, version X.Y.Z.devYYYYMMDD
+    check_reproducible: bool = False  # --check-reproducible: build again in a second clone and compare
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -69,6 +71,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--nightly", action="store_true",
                         help="build the distribution cablesim-nightly (import name cablesim) with the version "
                         "X.Y.Z.devYYYYMMDD (UTC date); with --version 9.1: 9.1.devYYYYMMDD")
+    parser.add_argument(CHECK_FLAG, action="store_true",
+                        help="then build the commit again in a clone at another path (its own build folders, another "
+                        "jobs count) and compare every wheel and debug archive: sha256 of both, wheel diff on a mismatch")
     return parser
 
 
@@ -79,7 +84,8 @@ def parse_build_args(argv: Sequence[str], prog: str = "nox -s build_linux --") -
     args = parser.parse_args(list(argv))
     if args.jobs is not None and args.jobs < 1:
         raise WheelkitError(f"--jobs must be at least 1, got {args.jobs}")
-    return BuildOptions(tuple(args.selectors), args.plan_only, args.jobs, args.keep_going, args.pin, args.nightly)
+    return BuildOptions(tuple(args.selectors), args.plan_only, args.jobs, args.keep_going, args.pin, args.nightly,
+                        args.check_reproducible)
 
 
 def run_build(
@@ -126,6 +132,9 @@ def run_build(
     failed = [r for r in results if r.status != Status.BUILT]
     if failed:
         raise WheelkitError(f"{len(failed)} of {len(results)} wheel(s) not built:\n{failure_report(results)}")
+    if options.check_reproducible:
+        check_reproducible(root, target.name, argv, [r.wheel for r in results if r.wheel], wheelhouse, emit,
+                           jobs=options.jobs)
     return results
 
 

@@ -14,6 +14,7 @@ from typing import Callable
 from ..errors import WheelkitError, raise_on_usage_errors
 from ..process import run_shown
 from ..version import PRETEND_VERSION, pinned_version, release_refusal
+from .reproducible import EPOCH, source_date_epoch
 
 
 def sdist_environment(argv: Sequence[str], root: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -37,6 +38,9 @@ def main(argv: Sequence[str], emit: Callable[[str], None]) -> int:
     build leaves nothing there)."""
     root = Path.cwd()
     env = sdist_environment(argv, root, os.environ)
+    epoch = source_date_epoch(root, os.environ)
+    if epoch is not None:  # scikit-build-core dates the members and the gzip header by it: the same bytes each time
+        env[EPOCH] = epoch
     staging = root / "build" / "sdist-staging"
     shutil.rmtree(staging, ignore_errors=True)
     command = [sys.executable, "-m", "build", "--sdist", "--outdir", str(staging), str(root)]
