@@ -21,6 +21,7 @@ from wheelkit.check.report import failure_summary
 from wheelkit.check.results import FAILED, PASSED, SKIPPED, WheelReport
 from wheelkit.check.tester import Tools, WheelTester
 from wheelkit.interpreters import probe
+from wheelkit.sbom import BuildFacts, add_sbom
 from wheelkit.wheelfile import write_wheel
 
 PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"
@@ -50,13 +51,14 @@ def installed_cablesim() -> tuple[str, dict[str, bytes]]:
 
 def synthesise(folder: Path, version: str, files: dict[str, bytes], *, tag: str = f"{PY}-{PY}-{PLATFORM}",
                declared: str = "") -> Path:
-    """A wheel of these files named with tag, whose WHEEL file declares `declared` (default: the same tag)."""
+    """A wheel of these files named with tag, whose WHEEL file declares `declared` (default: the same tag), with
+    its SBOM as the build adds it."""
     info = f"cablesim-{version}.dist-info"
     body = dict(files)
     body[f"{info}/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: wheelkit-tests\nRoot-Is-Purelib: false\n"
                              f"Tag: {declared or tag}\n").encode()
     folder.mkdir(parents=True, exist_ok=True)
-    return write_wheel(folder / f"cablesim-{version}-{tag}.whl", body)
+    return add_sbom(write_wheel(folder / f"cablesim-{version}-{tag}.whl", body), BuildFacts())
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,7 @@ def test_a_good_wheel_passes_every_check(cablesim_wheel_files, tmp_path):
     report = run_checks(synthesise(tmp_path, version, good))
     results = by_name(report)
     assert not report.failed, failure_summary([report])
-    expected = {"tags", "RECORD", "no MPI bundled", "vendored libraries", "install", "import", "version", "self-test",
+    expected = {"tags", "RECORD", "no MPI bundled", "vendored libraries", "SBOM", "install", "import", "version", "self-test",
                 "program cablesim-run", "oldest NumPy"}
     assert {name for name, (status, _) in results.items() if status == PASSED} >= expected
     assert FAKE_LIB in results["vendored libraries"][1]

@@ -1,5 +1,5 @@
 """The checks on the wheel file, before it is installed: its tags, its RECORD, its metadata against its name, the
-libraries a repair copied in (never MPI, none missing), and check-wheel-contents."""
+libraries a repair copied in (never MPI, none missing), its SBOM, and check-wheel-contents."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ..compat import manylinux_glibc
 from ..errors import WheelkitError
 from ..native import check_no_mpi_bundled, elf_needed, extension_abi_mismatches, missing_vendored_libraries
 from ..process import tail
+from ..sbom import check_sbom
 from ..wheelfile import disagreements, read_all, verify_record, write_wheel
 from .results import Outcome, Skipped
 
@@ -75,6 +76,12 @@ def vendored(t: WheelTester) -> Outcome:
     binaries = t.contents.elf_files()
     needed = sorted({lib for b in binaries for lib in elf_needed(t.contents.read(b))})
     return f"{len(binaries)} binaries; needs {', '.join(needed) or 'nothing'}"
+
+
+def sbom(t: WheelTester) -> Outcome:
+    """The SBOM (PEP 770) is there, is CycloneDX naming this wheel, and lists exactly the vendored files it holds."""
+    assert t.wheel is not None
+    return check_sbom(read_all(t.wheel), t.wheel.name)
 
 
 def wheel_contents(t: WheelTester) -> Outcome:

@@ -144,6 +144,7 @@ class WheelTester:
             Check("metadata", static.metadata, False),
             Check("no MPI bundled", static.no_mpi, False),
             Check("vendored libraries", static.vendored, False),
+            Check("SBOM", static.sbom, False),
             Check("check-wheel-contents", static.wheel_contents, False),
             Check("install", WheelTester.install, False),
             Check("import", installed.imports, True),
