@@ -124,6 +124,13 @@ def sdist(session: nox.Session) -> None:
 
 
 @nox.session(default=False, tags=["wheels"])
+def wheel_diff(session: nox.Session) -> None:
+    """What differs between two wheels, two folders of wheels, or two versions: -- A B [--folder wheelhouse/]."""
+    session.install("packaging", "pyelftools", silent=True)
+    _wheelkit(session, "diff", *session.posargs)
+
+
+@nox.session(default=False, tags=["wheels"])
 def test_wheels(session: nox.Session) -> None:
     """Test wheels as users get them: -- PYTHON WHEEL|FOLDER|ZIP|"-i URL spec" [use_venv]; none: all of wheelhouse/."""
     session.install("packaging", "pyelftools", "check-wheel-contents", silent=True)

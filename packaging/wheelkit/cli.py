@@ -20,6 +20,7 @@ class Job(Protocol):
 JOBS: dict[str, tuple[str, str]] = {
     "build": ("builds.cli", "build {linux,macos} [arguments; --help]   the wheel matrix (nox -s build_linux|build_osx)"),
     "sdist": ("builds.sdist", "sdist [--version V]                    the sdist into wheelhouse/ (nox -s sdist)"),
+    "diff": ("diff", "diff A B [--folder F]                  two wheels, folders or versions (nox -s wheel_diff)"),
     "test": ("check.cli", "test [arguments; --help]               wheels as users get them (nox -s test_wheels)"),
     "upload": ("release.upload", "upload [arguments; --help]             check and upload a release (nox -s upload)"),
     "release": ("release.steps", "release [arguments; --help]            build, test, upload (nox -s release)"),

@@ -3,14 +3,18 @@ versions; byte-identical wheels say so. Shared libraries are compiled here (cc),
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import subprocess
+import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 from wheelkit import WheelkitError
-from wheelkit.diff import diff, diff_wheels, main, render
+from wheelkit.diff import diff, diff_archives, diff_wheels, main, render
 from wheelkit.wheelfile import write_wheel
 
 TAG = "cp311-cp311-manylinux_2_34_x86_64"
@@ -102,3 +106,27 @@ def test_folders_and_versions_pair_wheels_by_tag(tmp_path, caplog):
     assert main([str(a1), str(a1)], said.append) == 0 and said[-1].endswith("1 pair(s) compared, 1 the same; 0 only "
                                                                               "in the first, 0 only in the second")
     assert main(["1.0", "1.1", "--folder", str(tmp_path / "house")], said.append) == 1
+
+
+def test_python_m_wheelkit_diff_is_the_job_of_nox_s_wheel_diff_and_exits_1_on_a_difference(tmp_path):
+    a = wheel(tmp_path / "a", "1.0", {"demo/__init__.py": b""})
+    b = wheel(tmp_path / "b", "1.0", {"demo/__init__.py": b"x = 1\n"})
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "packaging")}
+    done = subprocess.run([sys.executable, "-m", "wheelkit", "diff", str(a), str(b)], capture_output=True, text=True,
+                          env=env, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "~ demo/__init__.py (0 -> 6 B)" in done.stdout
+
+
+def test_two_debug_archives_differ_in_a_time_and_a_library(tmp_path):
+    def archive(name: str, content: bytes, mtime: int) -> Path:
+        path = tmp_path / f"{name}.tar.gz"
+        with tarfile.open(path, "w:gz") as handle:
+            info = tarfile.TarInfo("cablesim/_core.so.debug")
+            info.size, info.mtime = len(content), mtime
+            handle.addfile(info, io.BytesIO(content))
+        return path
+
+    assert diff_archives(archive("a", b"one", 1), archive("a2", b"one", 1)) != []  # w:gz: name and clock in the gzip header
+    lines = diff_archives(archive("b", b"one", 1), archive("c", b"three", 2))
+    assert "cablesim/_core.so.debug: mtime 1 -> 2" in lines and "~ cablesim/_core.so.debug (3 -> 5 B)" in lines
