@@ -1,7 +1,7 @@
 """wheelkit.release.upload (`nox -s upload`) against a real pypiserver on 127.0.0.1 with an htpasswd user, run as the
 session runs it (python -m wheelkit upload, credentials in the environment): a dry run, a wrong password, the server
-killed mid-upload, a second upload of the same release, the same version with other content, staging from the
-index, a default pypiserver's redirect to its fallback index (never followed), and a file the index kept in part."""
+killed mid-upload, a second upload of the same release (each file's sha256 on the index against our rebuild's),
+the same version with other content, staging from the index, a default pypiserver's redirect to its fallback index (never followed), and a file the index kept in part."""
 
 from __future__ import annotations
 
@@ -109,6 +109,9 @@ def test_a_release_uploaded_again_sends_nothing_and_duplicates_nothing(index, re
     assert run_upload(*common(index), str(release)).returncode == 0
     again = run_upload(*common(index), str(release))
     assert again.returncode == 0 and "every file is already on" in again.stdout
+    assert "6 file(s) already on" in again.stdout and ", 6 with our rebuild's sha256:" in again.stdout
+    for name, digest in hashes(release).items():  # each file: the index's sha256 equals our rebuild's
+        assert f"  same       {name}: sha256 {digest} on the index and in our rebuild\n" in again.stdout
     assert sorted(p.name for p in index.packages.iterdir()) == sorted(hashes(release))
     assert listed(index) == hashes(release)
 
@@ -118,6 +121,10 @@ def test_the_same_version_with_other_content_is_refused_before_anything_is_sent(
     other = dists.release(tmp_path / "other", "2.0", pythons=PYTHONS)
     clash = run_upload(*common(index), str(other))
     assert clash.returncode == 1 and "already has" in clash.stderr and "with other content" in clash.stderr
+    assert ", 0 with our rebuild's sha256:" in clash.stdout
+    for name, digest in hashes(other).items():
+        assert f"  DIFFERENT  {name}: sha256 {hashes(release)[name]} on the index, {digest} in our rebuild" \
+            in clash.stdout
     assert listed(index) == hashes(release)
 
 

@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 
 from .. import process
 from ..errors import WheelkitError, raise_on_usage_errors
+from ..files import sha256
 from ..process import Runner, tail
 from ..wheelfile import filename_name, normal_version
 from .checks import DEFAULT_PLATFORMS, Release, check_release, collect, twine_check
@@ -47,10 +48,34 @@ def _explain(output: str, repository: Repository) -> str:
     return "twine upload failed"
 
 
+@dataclass(frozen=True)
+class OnIndex:
+    """A file of the release the index already has: whether its bytes are our rebuild's (the local file's)."""
+
+    name: str
+    index_sha256: str  # "" when the index lists none (then compared byte for byte)
+    local_sha256: str
+    same: bool
+
+    def line(self) -> str:
+        if self.same:
+            how = "" if self.index_sha256 else " (the index lists no sha256: compared byte for byte)"
+            return f"  same       {self.name}: sha256 {self.local_sha256} on the index and in our rebuild{how}"
+        theirs = self.index_sha256 or "not listed, other bytes"
+        return f"  DIFFERENT  {self.name}: sha256 {theirs} on the index, {self.local_sha256} in our rebuild"
+
+
 @dataclass
 class UploadReport:
     uploaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already on the index, same content
+    on_index: list[OnIndex] = field(default_factory=list)  # every file already there, against our rebuild
+
+    def rebuild_summary(self, repository: str) -> str:
+        """What the summary says of the files already on the index: is each our rebuild, byte for byte?"""
+        same = sum(item.same for item in self.on_index)
+        return "\n".join([f"{len(self.on_index)} file(s) already on {repository}, {same} with our rebuild's sha256:",
+                          *(item.line() for item in self.on_index)])
 
 
 def upload(release: Release, repository: Repository, *, twine: str, emit: Callable[[str], None],
@@ -76,6 +101,8 @@ def upload(release: Release, repository: Repository, *, twine: str, emit: Callab
     for path in release.files:
         there = present.get(path.name)
         size = None if there is None else index_copy_size(there, path, env)
+        if there is not None:
+            report.on_index.append(OnIndex(path.name, there.sha256, sha256(path), size == path.stat().st_size))
         if there is None:
             to_upload.append(path)
         elif size is None:
@@ -84,6 +111,8 @@ def upload(release: Release, repository: Repository, *, twine: str, emit: Callab
             partial.append(f"{path.name}: {size:,} of {path.stat().st_size:,} bytes")
         else:
             report.skipped.append(path.name)
+    if report.on_index:
+        emit(report.rebuild_summary(repository.name))
     if differing:
         raise WheelkitError(
             f"nothing uploaded: {repository.name} already has {', '.join(differing)} with other content. A file of a "
@@ -142,7 +171,7 @@ def upload(release: Release, repository: Repository, *, twine: str, emit: Callab
             raise WheelkitError(f"uploaded, but {project} does not list {', '.join(lost)} (with their sha256): "
                                 "check the index, then run the same command again")
     emit(f"{release.distribution} {release.version}: {len(report.uploaded)} uploaded, {len(report.skipped)} "
-         f"already there, to {repository.upload_url}")
+         f"already there (the same sha256 as our rebuild), to {repository.upload_url}")
     return report
 
 
