@@ -1,13 +1,5 @@
-"""`wheel diff`: what differs between two wheels, two folders of wheels, or two versions in one folder.
-
-For each pair: the files added, removed and changed (with sizes), the METADATA and WHEEL fields, the RECORD
-entries, and for each shared library (ELF, read with pyelftools) its NEEDED libraries, RPATH/RUNPATH, exported
-symbols, sections (names and sizes) and build-id (native.elf_facts). The reproducibility check uses it to explain
-a mismatch; a maintainer uses it between two releases.
-
-    nox -s wheel_diff -- A.whl B.whl
-    nox -s wheel_diff -- wheelhouse-a/ wheelhouse-b/
-    nox -s wheel_diff -- 1.2.3 1.2.4 --folder wheelhouse/
+"""`wheel diff` (`nox -s wheel_diff -- A B [--folder F]`): what differs between two wheels, two folders of wheels or two
+versions, down to the shared libraries' NEEDED, paths, symbols, sections and build-id; and between two debug archives.
 
 Hand-written: no library compares wheels."""
 

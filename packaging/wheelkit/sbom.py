@@ -1,13 +1,7 @@
-"""An SBOM in every wheel (PEP 770: <name>.dist-info/sboms/<name>.cdx.json, CycloneDX 1.6 JSON): the wheel's own
-component; every library the repair vendored (its file in the wheel, sha256, and where it came from: the build
-machine's file and the distribution package that installed it, with that package's version); what was compiled in
-(pybind11, the C++ compiler); and the MPI ABIs the shims load at run time from the user's machine (not shipped).
+"""An SBOM in every wheel (PEP 770: .dist-info/sboms/, CycloneDX 1.6 JSON): the vendored libraries and where they came
+from, what was compiled in, the MPI ABIs; deterministic. add_sbom writes it, check_sbom is test_wheels' check.
 
-Deterministic: no clock (the time is SOURCE_DATE_EPOCH's, else none), a serial number derived from the contents,
-sorted lists. `add_sbom` rewrites the wheel with its RECORD; `check_sbom` is test_wheels' check.
-
-Hand-written: the CycloneDX document is small and fixed; the libraries that build one (cyclonedx-python-lib) add
-clocks and random serial numbers that would break byte-identical rebuilds."""
+Hand-written: cyclonedx-python-lib adds clocks and random serial numbers, which would break byte-identical rebuilds."""
 
 from __future__ import annotations
 
