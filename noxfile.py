@@ -1,10 +1,11 @@
 # /// script
-# dependencies = ["nox>=2025.2.9"]
+# dependencies = ["nox>=2025.10.14"]
 # ///
 """cablesim's nox sessions: every reproducible job. Tags: tests. See `nox -l`.
 
     nox -s tests          the whole test suite: pytest on an installed build, then the C++ tests (ctest)
     nox -s tests_cpp      only the C++ tests
+    nox -s lint           ruff, and mypy --strict over packaging/, noxfile.py, tasks.py and src/cablesim
     nox -s build_linux    repaired manylinux wheels for every CPython found, into wheelhouse/ (-- --help)
     nox -s build_osx      the same on macOS with delocate (x86_64 and arm64)
     nox -s sdist          the source distribution into wheelhouse/
@@ -13,10 +14,12 @@
     nox -s build_wheel    a plain wheel for this Python into dist/
     nox -s upload         check a release's files and upload what the index lacks (-- --repository pypi|testpypi|URL)
     nox -s release        build, test and upload: -- --type nightly|release --upload false|true (-- --help)
+    nox -s matrix         the CI matrix from [tool.wheelkit] as JSON (-- --event pull_request)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import nox
 
-nox.needs_version = ">=2025.2.9"
+nox.needs_version = ">=2025.10.14"  # the oldest with nox.options.download_python (tests/test_noxfile.py)
 nox.options.default_venv_backend = "uv|virtualenv"
 # Interpreters are found on this machine or not at all: never download one.
 nox.options.download_python = "never"
@@ -65,6 +68,20 @@ def tests_cpp(session: nox.Session) -> None:
                 "-DCABLESIM_CORENEURON=ON", *session.posargs)  # -- -DCABLESIM_CORENEURON=OFF to leave it out
     session.run("cmake", "--build", str(build), "--parallel")
     session.run("ctest", "--test-dir", str(build), "--output-on-failure")
+
+
+# Pinned, so that a new rule or check never turns CI red unannounced: raise them on purpose.
+LINTERS = ("ruff==0.17.6", "mypy==2.4.1")
+
+
+@nox.session(tags=["lint"])
+def lint(session: nox.Session) -> None:
+    """ruff over every Python file; mypy --strict over packaging/, noxfile.py, tasks.py and src/cablesim."""
+    # What the checked code imports, for its types (cablesim's compiled _core has no stub: typed as Any).
+    session.install(*LINTERS, "nox", "invoke", "numpy", "packaging", "rich", "pyelftools", silent=True)
+    session.run("ruff", "check", ".")
+    session.run("mypy", "packaging/wheelkit", "noxfile.py", "tasks.py", "src/cablesim",
+                env={"MYPYPATH": f"{DIR / 'packaging'}{os.pathsep}{DIR / 'src'}"})
 
 
 @nox.session(default=False)
@@ -128,6 +145,20 @@ def wheel_diff(session: nox.Session) -> None:
     """What differs between two wheels, two folders of wheels, or two versions: -- A B [--folder wheelhouse/]."""
     session.install("packaging", "pyelftools", silent=True)
     _wheelkit(session, "diff", *session.posargs)
+
+
+@nox.session(default=False)
+def matrix(session: nox.Session) -> None:
+    """The CI matrix from [tool.wheelkit] as JSON: -- --event pull_request|push|schedule|workflow_dispatch. Under
+    GitHub Actions it also becomes the step's output `include` (wheels.yml's build job reads it)."""
+    session.install("packaging", "tomli; python_version < '3.11'", silent=True)
+    output = session.run("python", "-m", "wheelkit", "matrix", *session.posargs, silent=True,
+                         env={"PYTHONPATH": str(DIR / "packaging")})
+    include = json.dumps(json.loads(str(output)))  # one line, and JSON for sure
+    session.log(include)
+    if os.environ.get("GITHUB_OUTPUT"):
+        with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as outputs:
+            outputs.write(f"include={include}\n")
 
 
 @nox.session(default=False, tags=["wheels"])
