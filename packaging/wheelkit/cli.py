@@ -25,6 +25,7 @@ JOBS: dict[str, tuple[str, str]] = {
     "upload": ("release.upload", "upload [arguments; --help]             check and upload a release (nox -s upload)"),
     "release": ("release.steps", "release [arguments; --help]            build, test, upload (nox -s release)"),
     "rename-sdist": ("rename", "rename-sdist SDIST DISTRIBUTION DESTINATION"),
+    "matrix": ("config", "matrix [--event E] [--describe]       the CI wheel matrix from [tool.wheelkit], JSON"),
     "mpi-headers": ("mpi_headers", "mpi-headers check | update NAME==VERSION...   (nox -s mpi_headers)"),
 }
 

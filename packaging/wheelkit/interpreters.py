@@ -22,6 +22,7 @@ from packaging.tags import Tag, parse_tag
 import packaging
 
 from .compat import cpython_tags_for, host_platforms, wheel_fits
+from .config import FREE_THREADED_FROM, NEWEST_FREE_THREADED, NEWEST_SUPPORTED, OLDEST_SUPPORTED, supported
 from .errors import WheelkitError
 from .process import run
 
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 MANYLINUX_PYTHONS = Path("/opt/python")
 # Where python.org's macOS installers put each version (what NEURON's macOS wheels are built with).
 MACOS_FRAMEWORK_PYTHONS = Path("/Library/Frameworks/Python.framework/Versions")
-SUPPORTED_MINORS = range(9, 14)  # CPython 3.9 .. 3.13
+# python.org's free-threaded builds (the installer's option) live in a framework of their own.
+MACOS_FREE_THREADED_FRAMEWORK = "PythonT.framework"
+SUPPORTED_MINORS = range(OLDEST_SUPPORTED[1], NEWEST_SUPPORTED[1] + 1)  # CPython 3.9 .. 3.15 (config.py)
+FREE_THREADED_MINORS = range(FREE_THREADED_FROM[1], NEWEST_FREE_THREADED[1] + 1)  # 3.14t
 
 # Run in the interpreter asked: its facts, and its own sys_tags() and marker environment from this process's
 # packaging, loaded by its path (never anything else of this environment); None where that packaging does not run.
@@ -80,6 +84,11 @@ class Interpreter:
         return f"cp{self.version[0]}{self.version[1]}"
 
     @property
+    def abi(self) -> str:
+        """The ABI tag of its wheels, which names its builds too: cp311, cp314t (free-threaded)."""
+        return f"{self.tag}{'t' if self.free_threaded else ''}"
+
+    @property
     def dotted(self) -> str:
         return f"{self.version[0]}.{self.version[1]}{'t' if self.free_threaded else ''}"
 
@@ -101,31 +110,33 @@ def candidate_paths(
     path_env: str | None = None,
     framework_root: Path = MACOS_FRAMEWORK_PYTHONS,
 ) -> list[Path]:
-    """Interpreter paths to probe, best source first. Inside the build image only /opt/python counts."""
+    """Interpreter paths to probe, best source first, free-threaded ones (cp314t-cp314t, python3.14t) included.
+    Inside the build image only /opt/python counts."""
     manylinux = sorted(manylinux_root.glob("cp3*/bin/python")) if manylinux_root.is_dir() else []
-    # Free-threaded builds (cp313t) need their own ABI tag: not supported yet.
-    manylinux = [p for p in manylinux if not p.parent.parent.name.endswith("t")]
     if manylinux:
         return manylinux
     found: list[Path] = []
     search_path = os.environ.get("PATH", "") if path_env is None else path_env
-    for minor in SUPPORTED_MINORS:
-        for name in (f"python3.{minor}", f"py3.{minor}"):
-            located = shutil.which(name, path=search_path)
-            if located:
-                found.append(Path(located))
+    names = [(f"python3.{minor}", f"py3.{minor}") for minor in SUPPORTED_MINORS]
+    names += [(f"python3.{minor}t", f"py3.{minor}t") for minor in FREE_THREADED_MINORS]
+    for name in (name for pair in names for name in pair):
+        located = shutil.which(name, path=search_path)
+        if located:
+            found.append(Path(located))
     for name in ("python3", "python"):
         located = shutil.which(name, path=search_path)
         if located:
             found.append(Path(located))
-    for minor in SUPPORTED_MINORS:
-        framework = framework_root / f"3.{minor}" / "bin" / f"python3.{minor}"
-        if framework.exists():
-            found.append(framework)
+    threaded_root = framework_root.parent.parent / MACOS_FREE_THREADED_FRAMEWORK / "Versions"
+    frameworks = [framework_root / f"3.{minor}" / "bin" / f"python3.{minor}" for minor in SUPPORTED_MINORS]
+    frameworks += [threaded_root / f"3.{minor}" / "bin" / f"python3.{minor}t" for minor in FREE_THREADED_MINORS]
+    found += [framework for framework in frameworks if framework.exists()]
     root = pyenv_root if pyenv_root is not None else _pyenv_root()
     if root is not None and (root / "versions").is_dir():
         for version_dir in sorted((root / "versions").iterdir()):
-            binary = version_dir / "bin" / "python3"
+            # pyenv names a free-threaded build 3.14.0t; its python3 may be the GIL one's name, python3.14t is not.
+            binaries = sorted((version_dir / "bin").glob("python3.*t")) if version_dir.name.endswith("t") else []
+            binary = binaries[0] if binaries else version_dir / "bin" / "python3"
             if binary.exists():
                 found.append(binary)
     return found
@@ -181,26 +192,25 @@ def from_facts(path: Path, info: dict[str, Any]) -> Interpreter | None:
 
 
 def discover(paths: Sequence[Path] | None = None) -> list[Interpreter]:
-    """Every supported CPython found, one per minor version (the first source wins), oldest first."""
+    """Every supported CPython found, one per ABI (3.14 and 3.14t apart; the first source wins), oldest first, the
+    free-threaded ones after the others. 3.13t stays out (config.FREE_THREADED_FROM)."""
     candidates = list(paths) if paths is not None else candidate_paths()
     with ThreadPoolExecutor(max_workers=8) as pool:
         probed = list(pool.map(probe, candidates))
-    by_minor: dict[tuple[int, int], Interpreter] = {}
+    by_abi: dict[str, Interpreter] = {}
     for interpreter in probed:
-        # Free-threaded builds (cp313t) need their own ABI tag: no wheels of them are built yet.
-        if interpreter is None or interpreter.version[1] not in SUPPORTED_MINORS or interpreter.version[0] != 3 \
-                or interpreter.free_threaded:
+        if interpreter is None or interpreter.version[0] != 3 or not supported(interpreter.dotted):
             continue
-        by_minor.setdefault(interpreter.minor, interpreter)
-    found = sorted(by_minor.values())
+        by_abi.setdefault(interpreter.abi, interpreter)
+    found = sorted(by_abi.values(), key=lambda i: (i.free_threaded, i))
     log.info("found %d CPython interpreters: %s", len(found), ", ".join(i.dotted for i in found) or "none")
     return found
 
 
 def resolve(name_or_path: str, known: Iterable[Interpreter] = ()) -> Interpreter:
-    """An interpreter named like python3.9, 3.9, 39, cp39 or given as a path."""
+    """An interpreter named like python3.9, 3.9, 39, cp39, 3.14t, cp314t or given as a path."""
     for interpreter in known:
-        names = (interpreter.dotted, interpreter.tag, interpreter.tag[2:], str(interpreter.path),
+        names = (interpreter.dotted, interpreter.abi, interpreter.abi[2:], str(interpreter.path),
                  f"python{interpreter.dotted}")  # python3.9 when it is not on PATH but was found (pyenv)
         if name_or_path in names:
             return interpreter

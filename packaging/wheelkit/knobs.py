@@ -20,5 +20,13 @@ KNOBS: Mapping[str, str] = {
     "CABLESIM_BUILD_ROOT": "the persistent envs and build folders (default build/; the build image uses its own, "
     "build/image-<tag>: on the file system of wheelhouse/, so the moves into it stay atomic)",
     "AUDITWHEEL_PLAT": "Linux: the manylinux policy to repair for (set in the build image)",
-    "MACOSX_DEPLOYMENT_TARGET": "macOS: the oldest macOS the wheels run on (default 10.15 x86_64, 11.0 arm64)",
+    "MACOSX_DEPLOYMENT_TARGET": "macOS: the oldest macOS the wheels run on (default: [tool.wheelkit] "
+    "macos-deployment-targets, 10.15 x86_64, 11.0 arm64)",
+    # [tool.wheelkit]'s overrides (config.ENVIRONMENT): lists are words separated by spaces or commas
+    "WHEELKIT_PYTHONS": "the Pythons no selector and '3*' build, e.g. '3.12 3.13 3.14t' (default: requires-python up "
+    "to newest-python, and 3.14t)",
+    "WHEELKIT_NEWEST_PYTHON": "the newest CPython built by default (at most 3.15)",
+    "WHEELKIT_FREE_THREADED": "1 or 0: whether the default Pythons and '3*' include the free-threaded 3.14t",
+    "WHEELKIT_VARIANTS": "the variants built when no variant word is given (default: default)",
+    "WHEELKIT_RELEASE_PLATFORMS": "the platform families a release must cover (and the CI matrix builds)",
 }

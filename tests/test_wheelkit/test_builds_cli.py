@@ -66,3 +66,16 @@ def test_nightly_plan_names_the_distribution(repo, monkeypatch):
     assert "nightly: the wheels are renamed to the distribution cablesim-nightly (import name cablesim)" in text
     assert "SETUPTOOLS_SCM_PRETEND_VERSION=2.0.dev" in text
     assert parse_build_args(["--nightly"]).nightly and parse_build_args(["--version", "1"]).version == "1"
+
+
+def test_the_plan_and_help_say_where_each_setting_came_from(repo, monkeypatch):
+    monkeypatch.setenv("WHEELKIT_FREE_THREADED", "0")
+    lines, _ = plan_output(repo, monkeypatch=monkeypatch)
+    text = "\n".join(lines)
+    assert f"Pythons: {PY} (command line)" in text
+    assert "free-threaded              false  (environment WHEELKIT_FREE_THREADED)" in text
+    from wheelkit.builds.cli import build_parser
+    from wheelkit.config import load_config
+
+    helped = build_parser("nox -s build_linux --", load_config(repo)).format_help()
+    assert "3.14t, cp314t (free-threaded)" in helped and "(environment WHEELKIT_FREE_THREADED)" in helped

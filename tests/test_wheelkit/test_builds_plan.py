@@ -55,11 +55,61 @@ def test_malformed_selector(bad):
 
 
 @pytest.mark.parametrize("selector,version", [("cp27", "2.7"), ("2.7", "2.7"), ("27", "2.7"), ("3.8", "3.8"),
-                                              ("cp38", "3.8"), ("3.14", "3.14"), ("2*", "2.*")])
+                                              ("cp38", "3.8"), ("3.16", "3.16"), ("2*", "2.*"), ("3.13t", "3.13t"),
+                                              ("cp313t", "3.13t"), ("3.15t", "3.15t")])
 def test_a_selector_of_an_unsupported_python_says_so_and_names_the_supported_ones(selector, version):
     with pytest.raises(WheelkitError, match=rf"^'{re.escape(selector)}' selects CPython {re.escape(version)}, which "
-                       r"cablesim does not build wheels for: the supported versions are 3.9-3.13$"):
+                       r"cablesim does not build wheels for: the supported versions are 3.9-3.15 and 3.14t "
+                       r"\(free-threaded\)$"):
         select([selector], FOUND)
+
+
+def _interpreter(minor: int, threaded: bool = False) -> Interpreter:
+    """What a manylinux image's CPython reports (cp314t-cp314t: free-threaded)."""
+    abi = f"cp3{minor}{'t' if threaded else ''}"
+    return Interpreter((3, minor, 0), Path(f"/opt/python/cp3{minor}-{abi}/bin/python"), free_threaded=threaded)
+
+
+NEWEST = (*FOUND, _interpreter(14), _interpreter(14, True), _interpreter(15))
+CONFIGURED = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15", "3.14t")
+
+
+@pytest.mark.parametrize(
+    "selectors,pythons,expected",
+    [
+        ([], CONFIGURED, [*CONFIGURED]),
+        (["3*"], CONFIGURED, [*CONFIGURED]),  # '3*' includes the free-threaded build, as in cibuildwheel
+        (["3*"], CONFIGURED[:-1], [*CONFIGURED[:-1]]),  # free-threaded = false: out of '3*'
+        (["3.14t"], CONFIGURED[:-1], ["3.14t"]),  # named: built even when not configured
+        (["cp314t"], CONFIGURED, ["3.14t"]),
+        (["314t"], CONFIGURED, ["3.14t"]),
+        (["3.14"], CONFIGURED, ["3.14"]),  # the GIL build only
+        (["cp315", "3.14t", "3.14"], CONFIGURED, ["3.14", "3.15", "3.14t"]),
+        (["3.1*"], ("3.12", "3.13"), ["3.12", "3.13"]),  # globs stay within the configured pythons
+    ],
+)
+def test_selectors_of_the_newest_and_free_threaded_pythons(selectors, pythons, expected):
+    assert dotted(select(selectors, NEWEST, pythons)) == expected
+
+
+def test_variants_by_default_come_from_the_configuration_and_variant_words_replace_them():
+    assert select([], FOUND, variants_by_default=("default", "coreneuron")).variants == ("default", "coreneuron")
+    assert select([], FOUND, variants_by_default=("default",)).variants == ()
+    assert select(["coreneuron"], FOUND, variants_by_default=("default", "coreneuron")).variants == ("coreneuron",)
+
+
+def test_a_free_threaded_cell_carries_its_abi_in_tag_key_folders_and_repair(tmp_path):
+    plan = make_plan([_interpreter(14), _interpreter(14, True)], (), root=tmp_path, version="1.0",
+                     environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    gil, threaded = plan.cells
+    assert threaded.output_name == "cablesim-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl"
+    assert gil.output_name == "cablesim-1.0-cp314-cp314-manylinux_2_28_x86_64.whl"
+    assert (threaded.key, gil.key) == ("cp314t-default", "cp314-default")
+    for folder in ("env_dir", "build_dir", "staging_dir", "log_path"):
+        assert getattr(threaded, folder) != getattr(gil, folder) and "cp314t" in str(getattr(threaded, folder))
+    assert threaded.core_dir == gil.core_dir  # the core has no Python in it
+    repairs = [c for c in plan_commands(plan) if "auditwheel repair" in c]
+    assert len(repairs) == 2 and sum("cp314t" in c for c in repairs) == 1
 
 
 @pytest.mark.parametrize("variant", ["mpi", "MPI"])
@@ -168,7 +218,7 @@ def test_expected_platform():
     assert expected_platform("aarch64", {"AUDITWHEEL_PLAT": "manylinux_2_28_aarch64"}) == "manylinux_2_28_aarch64"
     host = expected_platform("x86_64", {})
     assert host.startswith("manylinux_2_") and host.endswith("_x86_64")
-    assert int(host.split("_")[2]) <= 34  # gcc/glibc >= 2.34 hosts give at best manylinux_2_34
+    assert int(host.split("_")[2]) <= 38  # gcc/glibc >= 2.38 hosts give at best manylinux_2_38
 
 
 def test_wheel_file_names_use_the_normalized_distribution(tmp_path):

@@ -106,3 +106,65 @@ def test_host_target():
     assert host_target("linux") is LINUX and host_target("darwin") is MACOS
     with pytest.raises(WheelkitError, match="builds Linux and macOS wheels; this host is win32"):
         host_target("win32")
+
+
+@pytest.mark.parametrize("host,newest_known,expected", [
+    ((2, 31), (2, 41), (2, 31)),  # older hosts: their own glibc
+    ((2, 36), (2, 41), (2, 34)),  # Debian 12: cablesim needs GLIBC_2.34 and GLIBCXX <= 3.4.29 there
+    ((2, 38), (2, 41), (2, 38)),
+    ((2, 43), (2, 41), (2, 41)),  # Debian sid: the newest policy auditwheel knows, never manylinux_2_34
+    ((2, 43), None, (2, 43)),
+])
+def test_a_host_build_is_tagged_for_what_it_can_need(host, newest_known, expected):
+    from wheelkit.builds.targets import host_manylinux_glibc
+
+    assert host_manylinux_glibc(host, newest_known) == expected
+
+
+def test_on_a_new_glibc_host_the_expected_tag_is_not_capped_at_manylinux_2_34(monkeypatch):
+    monkeypatch.setattr("platform.libc_ver", lambda: ("glibc", "2.43"))
+    monkeypatch.setattr("wheelkit.builds.targets.newest_manylinux_policy", lambda machine: (2, 41))
+    assert LINUX.platform_tag("x86_64", {}) == "manylinux_2_41_x86_64"
+    assert LINUX.platform_tag("x86_64", {"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"}) == "manylinux_2_28_x86_64"
+    monkeypatch.setattr("platform.libc_ver", lambda: ("glibc", "2.36"))
+    assert LINUX.platform_tag("x86_64", {}) == "manylinux_2_34_x86_64"
+
+
+def test_the_newest_manylinux_policy_is_auditwheels():
+    from wheelkit.builds.targets import newest_manylinux_policy
+
+    newest = newest_manylinux_policy("x86_64")
+    assert newest is not None and newest >= (2, 39)
+
+
+def test_the_repair_asks_for_exactly_the_planned_tag():
+    command = LINUX.repair_command("auditwheel", "w.whl", "manylinux_2_41_x86_64", "out", "x86_64", ["libgomp*"])
+    assert command == ["auditwheel", "repair", "--plat", "manylinux_2_41_x86_64", "--only-plat", "--wheel-dir", "out",
+                       "--exclude", "libgomp*", "w.whl"]
+
+
+def test_the_configured_deployment_targets_reach_the_macos_plan(tmp_path):
+    from wheelkit.config import load_config
+
+    (tmp_path / "pyproject.toml").write_text(
+        (tmp_path / "pyproject.toml").read_text().replace('x86_64 = "10.15", arm64 = "11.0"',
+                                                          'x86_64 = "10.13", arm64 = "12.0"'))
+    config = load_config(tmp_path, {})
+    plan = make_plan(MAC_PYTHONS, (), root=tmp_path, version="2.0", environ={}, target=MACOS, config=config)
+    assert [c.platform_tag for c in plan.cells] == ["macosx_10_13_x86_64", "macosx_12_0_arm64"]
+    assert dict(plan.cells[1].environment)["MACOSX_DEPLOYMENT_TARGET"] == "12.0"
+    plan = make_plan(MAC_PYTHONS[:1], (), root=tmp_path, version="2.0", environ={"MACOSX_DEPLOYMENT_TARGET": "11.0"},
+                     target=MACOS, config=config)
+    assert plan.cells[0].platform_tag == "macosx_11_0_x86_64"  # the variable wins over the table
+
+
+def test_the_configured_repair_excludes_reach_their_variant(tmp_path):
+    from wheelkit.config import load_config
+
+    (tmp_path / "pyproject.toml").write_text((tmp_path / "pyproject.toml").read_text().replace(
+        "repair-excludes = { default = [], coreneuron = [] }", 'repair-excludes = { coreneuron = ["libgomp.so.*"] }'))
+    config = load_config(tmp_path, {})
+    python = Interpreter((3, 12, 1), Path("/opt/python/cp312-cp312/bin/python"))
+    plan = make_plan([python], ("default", "coreneuron"), root=tmp_path, version="1", config=config,
+                     environ={"AUDITWHEEL_PLAT": "manylinux_2_28_x86_64"})
+    assert [c.variant.repair_excludes for c in plan.cells] == [(), ("libgomp.so.*",)]

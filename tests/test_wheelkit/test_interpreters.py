@@ -13,13 +13,32 @@ from wheelkit import WheelkitError
 from wheelkit.interpreters import candidate_paths, discover, probe, resolve
 
 
-def test_manylinux_layout_wins_and_skips_free_threaded(tmp_path):
-    for name in ("cp39-cp39", "cp313-cp313", "cp313-cp313t"):
+def test_manylinux_layout_wins_and_has_the_free_threaded_and_newest_pythons(tmp_path):
+    for name in ("cp39-cp39", "cp313-cp313", "cp313-cp313t", "cp314-cp314", "cp314-cp314t", "cp315-cp315"):
         binary = tmp_path / name / "bin" / "python"
         binary.parent.mkdir(parents=True)
         binary.symlink_to(sys.executable)
     paths = candidate_paths(manylinux_root=tmp_path, pyenv_root=tmp_path / "none", path_env="")
-    assert [p.parent.parent.name for p in paths] == ["cp313-cp313", "cp39-cp39"]
+    assert [p.parent.parent.name for p in paths] == ["cp313-cp313", "cp313-cp313t", "cp314-cp314", "cp314-cp314t",
+                                                     "cp315-cp315", "cp39-cp39"]
+
+
+def test_host_discovery_finds_free_threaded_and_newest_pythons_on_path_in_frameworks_and_pyenv(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python3.14", "python3.14t", "python3.15"):
+        (bin_dir / name).symlink_to(sys.executable)
+    threaded = tmp_path / "Library" / "PythonT.framework" / "Versions" / "3.14" / "bin" / "python3.14t"
+    threaded.parent.mkdir(parents=True)
+    threaded.symlink_to(sys.executable)
+    pyenv = tmp_path / "pyenv" / "versions" / "3.14.0t" / "bin"
+    pyenv.mkdir(parents=True)
+    (pyenv / "python3.14t").symlink_to(sys.executable)
+    (pyenv / "python3").symlink_to(sys.executable)
+    paths = candidate_paths(manylinux_root=tmp_path / "absent", pyenv_root=tmp_path / "pyenv", path_env=str(bin_dir),
+                            framework_root=tmp_path / "Library" / "Python.framework" / "Versions")
+    assert paths == [bin_dir / "python3.14", bin_dir / "python3.15", bin_dir / "python3.14t", threaded,
+                     pyenv / "python3.14t"]
 
 
 def test_host_discovery_finds_pyenv_versions(tmp_path):
@@ -104,7 +123,32 @@ def test_an_interpreter_older_than_this_packaging_gets_the_tags_packaging_comput
     assert found.markers()["python_version"] == "3.9" and found.markers()["python_full_version"] == "3.9.18"
 
 
-def test_a_free_threaded_interpreter_is_known_as_such_and_never_built_for(tmp_path):
+def _fake(tmp_path: Path, name: str, version: list[int], free_threaded: bool) -> Path:
+    """An interpreter that reports what a CPython of this version reports (none is installed here)."""
+    import json
+    import platform
+
+    facts = {"version": version, "implementation": "cpython", "executable": f"/x/{name}", "soabi": "",
+             "free_threaded": free_threaded, "debug": False, "machine": platform.machine(), "in_venv": False,
+             "base_prefix": "/x", "tags": None, "environment": None}
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\necho '{json.dumps(facts)}'\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_discovery_keeps_cp314_cp314t_and_cp315_apart_and_leaves_3_13t_out(tmp_path):
+    paths = [_fake(tmp_path, "python3.14t", [3, 14, 0], True), _fake(tmp_path, "python3.14", [3, 14, 0], False),
+             _fake(tmp_path, "python3.15", [3, 15, 0], False), _fake(tmp_path, "python3.13t", [3, 13, 1], True),
+             _fake(tmp_path, "python3.16", [3, 16, 0], False)]
+    found = discover(paths)
+    assert [(i.dotted, i.abi, i.tag) for i in found] == [("3.14", "cp314", "cp314"), ("3.15", "cp315", "cp315"),
+                                                         ("3.14t", "cp314t", "cp314")]
+    assert resolve("cp314t", found) is found[2] and resolve("3.14t", found) is found[2]
+    assert resolve("314", found) is found[0] and resolve("python3.14t", found) is found[2]
+
+
+def test_a_free_threaded_interpreter_is_known_as_such_and_built_for(tmp_path):
     import json
     import platform
 
@@ -119,4 +163,5 @@ def test_a_free_threaded_interpreter_is_known_as_such_and_never_built_for(tmp_pa
     found = probe(threaded)
     assert found is not None and found.free_threaded and found.dotted == "3.14t"
     assert Tag("cp314", "cp314t", f"linux_{platform.machine()}") in found.tags
-    assert discover([threaded]) == []
+    assert not any(tag.abi == "cp314" for tag in found.tags)  # a GIL wheel does not fit it
+    assert discover([threaded]) == [found] and found.abi == "cp314t"

@@ -94,3 +94,44 @@ def test_a_tested_folder_must_hold_what_was_tested(tmp_path, dists):
 def test_missing_paths_are_explained(tmp_path):
     with pytest.raises(WheelkitError, match="does not exist: build the release first"):
         collect([tmp_path / "wheelhouse"])
+
+
+def _threaded_wheel(folder: Path, classifiers: str) -> Path:
+    """A cp314t wheel, as a free-threaded 3.14 build names it."""
+    from wheelkit.wheelfile import write_wheel
+
+    info = "cablesim-1.0.dist-info"
+    return write_wheel(folder / "cablesim-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl", {
+        "cablesim/__init__.py": b"",
+        f"{info}/METADATA": (f"Metadata-Version: 2.1\nName: cablesim\nVersion: 1.0\nSummary: a test\n{classifiers}"
+                             "Description-Content-Type: text/markdown\n\ncablesim\n").encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: false\n"
+                         b"Tag: cp314-cp314t-manylinux_2_28_x86_64\n"})
+
+
+def test_the_free_threading_classifier_makes_cp314t_a_cell_of_its_own(tmp_path, dists):
+    folder = tmp_path / "r"
+    declared = ("3.14", "3.15", "Free Threading :: 2 - Beta")
+    for python in ("3.14", "3.15"):
+        dists.wheel(folder, python=python, plat="manylinux_2_28_x86_64", pythons=declared)
+    dists.sdist(folder, pythons=declared)
+    assert "1 wheel(s) of the matrix missing" in problems(collect([folder]))
+    assert "cp314t-manylinux_x86_64" in problems(collect([folder]))  # the cp314 wheel does not stand for it
+    classifiers = "".join(f"Classifier: Programming Language :: Python :: {p}\n" for p in declared)
+    _threaded_wheel(folder, classifiers)
+    release = check_release(collect([folder]), repository=LOCAL, platforms=("manylinux_x86_64",))
+    assert release.pythons == ("3.14", "3.15", "3.14t") and release.missing == ()
+
+
+def test_without_the_free_threading_classifier_no_free_threaded_wheel_is_expected(tmp_path, dists):
+    folder = dists.release(tmp_path / "r", pythons=("3.14", "3.15"))
+    release = check_release(collect([folder]), repository=LOCAL, platforms=("manylinux_x86_64",))
+    assert release.pythons == ("3.14", "3.15")
+
+
+def test_a_full_release_covers_the_configured_platforms():
+    from wheelkit.config import load_config
+    from wheelkit.release.checks import DEFAULT_PLATFORMS
+
+    root = Path(__file__).resolve().parents[2]
+    assert DEFAULT_PLATFORMS == load_config(root, {}).release_platforms.value

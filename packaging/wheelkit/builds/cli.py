@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Callable
 
 from .. import process
+from ..config import Config, load_config
 from ..errors import Interrupted, WheelkitError, raise_on_usage_errors
 from ..interpreters import discover
 from ..knobs import KNOBS
@@ -47,16 +48,19 @@ class BuildOptions:
     check_reproducible: bool = False  # --check-reproducible: build again in a second clone and compare
 
 
-def build_parser(prog: str) -> argparse.ArgumentParser:
+def build_parser(prog: str, config: Config | None = None) -> argparse.ArgumentParser:
     knobs = "\n".join(f"  {name:32s} {text}" for name, text in KNOBS.items())
+    settings = (f"\n\nconfiguration ([tool.wheelkit] < WHEELKIT_* variables < command line):\n{config.describe()}"
+                if config else "")
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Build repaired wheels of cablesim for every CPython found (or the ones selected) into "
         "wheelhouse/, each with its debug information in a .debug.tar.gz next to it.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
-            "selectors: 39, 3.12, cp311, '3*' (quote it), several at once; variant words: "
-            f"{', '.join(KNOWN_VARIANTS)}\n\nenvironment knobs (passed to every build):\n{knobs}"
+            "selectors: 39, 3.12, cp311, 3.14t, cp314t (free-threaded), '3*' (quote it: the configured pythons), "
+            f"several at once; variant words: {', '.join(KNOWN_VARIANTS)}\n\nenvironment knobs (passed to every "
+            f"build):\n{knobs}{settings}"
         ),
     )
     parser.add_argument("selectors", nargs="*", help="Python selectors and variant words")
@@ -77,8 +81,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_build_args(argv: Sequence[str], prog: str = "nox -s build_linux --") -> BuildOptions:
-    parser = build_parser(prog)
+def parse_build_args(argv: Sequence[str], prog: str = "nox -s build_linux --",
+                     config: Config | None = None) -> BuildOptions:
+    parser = build_parser(prog, config)
 
     raise_on_usage_errors(parser)
     args = parser.parse_args(list(argv))
@@ -100,19 +105,24 @@ def run_build(
     """What `nox -s build_linux|build_osx -- argv` does, with the tools (the repair tool, wheel, setuptools-scm,
     rich) installed in tools_bin. emit shows a line to the user; live shows progress bars instead of lines.
     Returns the results ([] for --plan); raises WheelkitError on bad input or when any wheel was not built."""
-    options = parse_build_args(argv, f"nox -s {target.session} --")
-    selection = select(options.selectors, discover())
+    config = load_config(root)
+    options = parse_build_args(argv, f"nox -s {target.session} --", config)
+    selection = select(options.selectors, discover(), config.pythons.value, config.variants.value)
     release = build_version(root, str(tools_bin / "python"), option=options.version, nightly=options.nightly)
     wheelhouse = root / "wheelhouse"
     # A nightly is built as cablesim (the checkout's name) into a staging folder, then renamed into the wheelhouse.
     built_into = root / "build" / "nightly-stage" if release.nightly else wheelhouse
     plan = make_plan(selection.pythons, selection.variants, root=root, version=release.version, jobs=options.jobs,
-                     target=target, wheelhouse=built_into)
+                     target=target, wheelhouse=built_into, config=config)
     if release.refusal and not options.plan_only:
         raise WheelkitError(f"refusing to build release {release.version}: {release.refusal}")
     emit(plan_table(plan))
     emit(_version_line(release, wheelhouse))
     if options.plan_only:
+        selected = ("command line" if [s for s in options.selectors if s.strip().lower() not in KNOWN_VARIANTS]
+                    else config.pythons.source)
+        emit(f"Pythons: {' '.join(p.dotted for p in selection.pythons)} ({selected})\n"
+             f"Configuration ([tool.wheelkit] < WHEELKIT_* variables < command line):\n{config.describe()}")
         emit("Commands:\n" + "\n".join(plan_commands(plan, tools_bin=tools_bin)))
         if release.refusal:
             raise WheelkitError(f"the build would refuse release {release.version}: {release.refusal}")

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import Config
 from ..errors import WheelkitError
 from ..interpreters import Interpreter
 from ..pyproject import BuildSystem, build_system
@@ -58,13 +59,15 @@ VARIANTS: Mapping[str, Variant] = {
 MPI_DEFINES = (("CABLESIM_MPI", "ON"),)
 
 
-def variant_for(name: str, environ: Mapping[str, str], target: Target = LINUX) -> Variant:
+def variant_for(name: str, environ: Mapping[str, str], target: Target = LINUX,
+                repair_excludes: Mapping[str, Sequence[str]] | None = None) -> Variant:
     """The variant of this name for a target, with the environment's knobs applied (CABLESIM_MARCH for
-    coreneuron, CABLESIM_MPT_INCLUDE_DIR for a headers-only MPI shim)."""
+    coreneuron, CABLESIM_MPT_INCLUDE_DIR for a headers-only MPI shim) and its repair excludes from [tool.wheelkit]."""
     if name not in VARIANTS:
         raise WheelkitError(f"unknown variant '{name}': known are {', '.join(VARIANTS)}")
     base = VARIANTS[name]
-    defines, excludes = (*base.cmake_defines, *MPI_DEFINES), base.repair_excludes
+    defines = (*base.cmake_defines, *MPI_DEFINES)
+    excludes = base.repair_excludes if repair_excludes is None else tuple(repair_excludes.get(name, ()))
     mpt = environ.get("CABLESIM_MPT_INCLUDE_DIR", "")
     if mpt and target.name == "linux":  # one more headers-only shim
         defines = (*defines, ("CABLESIM_MPI_EXTRA_SHIMS", f"mpt={mpt}"))
@@ -103,11 +106,12 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return f"{self.python.tag}-{self.variant.label}"
+        """Names its build folders and logs by the ABI: cp314t never shares cp314's."""
+        return f"{self.python.abi}-{self.variant.label}"
 
     @property
     def wheel_tag(self) -> str:
-        return f"{self.python.tag}-{self.python.tag}-{self.platform_tag}"
+        return f"{self.python.tag}-{self.python.abi}-{self.platform_tag}"
 
     @property
     def output_name(self) -> str:
@@ -121,7 +125,7 @@ class Cell:
     @property
     def env_dir(self) -> Path:
         """Persistent build environment for this Python: reused, so no fresh random env per wheel."""
-        return self.build_root / "envs" / self.python.tag
+        return self.build_root / "envs" / self.python.abi
 
     @property
     def build_dir(self) -> Path:
@@ -283,8 +287,10 @@ def make_plan(
     jobs: int | None = None,
     environ: Mapping[str, str] | None = None,
     target: Target = LINUX,
+    config: Config | None = None,
 ) -> Plan:
-    """The whole matrix for these Pythons and variants, with the environment knobs applied to every cell."""
+    """The whole matrix for these Pythons and variants, with the environment knobs applied to every cell and
+    [tool.wheelkit]'s repair excludes and deployment targets (config; None: the built-in ones)."""
     env = os.environ if environ is None else environ
     if jobs is not None and jobs < 1:
         raise WheelkitError(f"--jobs must be at least 1, got {jobs}")
@@ -306,8 +312,8 @@ def make_plan(
     cells = tuple(
         Cell(
             python=python,
-            variant=variant_for(variant, env, target),
-            platform_tag=target.platform_tag(python.machine, env),
+            variant=variant_for(variant, env, target, config.repair_excludes.value if config else None),
+            platform_tag=target.platform_tag(python.machine, env, config.deployment_targets.value if config else None),
             distribution=distribution,
             version=version,
             root=root,
@@ -317,7 +323,8 @@ def make_plan(
             cmake_args=cmake_args,
             build_type=build_type,
             debug_info=debug_mode(env),
-            environment=tuple(sorted(target.build_environment(python.machine, env).items())),
+            environment=tuple(sorted(target.build_environment(
+                python.machine, env, config.deployment_targets.value if config else None).items())),
         )
         for variant in (variants or ("default",))
         for python in pythons

@@ -3,6 +3,7 @@ names, repairs and strips its wheels. Commands and parsing only, so both are uni
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -14,9 +15,18 @@ from pathlib import Path, PurePosixPath
 from .. import native, process
 from ..errors import WheelkitError
 
-MANYLINUX_BEST_ON_GLIBC_2_34 = 34  # linking against glibc >= 2.34 references __libc_start_main@GLIBC_2.34
+# The manylinux tag of a build on a host that is not a manylinux image (no AUDITWHEEL_PLAT), decided before the
+# build because the builder checks the repaired wheel's name against the plan. A wheel never needs a newer glibc than
+# the host's, and asks for less only where that is known to hold: glibc 2.34-2.37 hosts (Debian 12, Ubuntu 22.04,
+# RHEL 9; gcc 11-12) give cablesim's libraries GLIBC_2.34 (libpthread moved into libc) and GLIBCXX <= 3.4.29, so
+# manylinux_2_34. From glibc 2.38 on the toolchain decides: Debian sid (glibc 2.43, gcc 16) adds __isoc23_* (2.38) and
+# GLIBCXX_3.4.31 (auditwheel: manylinux_2_39), so nothing below the host's own policy is sure; those hosts get the
+# host's glibc, capped at the newest policy auditwheel knows. The repair asks for exactly this tag (--only-plat).
+HOST_TAG_FLOOR = (2, 34)
+HOST_TAG_OWN_FROM = (2, 38)
 
-# The oldest macOS each architecture's wheels run on; MACOSX_DEPLOYMENT_TARGET overrides it.
+# The oldest macOS each architecture's wheels run on ([tool.wheelkit] macos-deployment-targets; MACOSX_DEPLOYMENT_
+# TARGET overrides both).
 DEFAULT_DEPLOYMENT_TARGETS: Mapping[str, str] = {"x86_64": "10.15", "arm64": "11.0"}
 
 DEBUG_MODES: Mapping[str, str] = {
@@ -36,10 +46,12 @@ class Target:
     tool_requirements: tuple[str, ...]  # installed in the session's environment
     library_pattern: str  # regex over wheel member names: compiled libraries
 
-    def platform_tag(self, machine: str, environ: Mapping[str, str]) -> str:
+    def platform_tag(self, machine: str, environ: Mapping[str, str],
+                     deployment_targets: Mapping[str, str] | None = None) -> str:
         raise NotImplementedError
 
-    def build_environment(self, machine: str, environ: Mapping[str, str]) -> dict[str, str]:
+    def build_environment(self, machine: str, environ: Mapping[str, str],
+                          deployment_targets: Mapping[str, str] | None = None) -> dict[str, str]:
         """Variables every build of this target gets (beyond the knobs)."""
         return {}
 
@@ -63,19 +75,22 @@ class Target:
 
 
 class LinuxTarget(Target):
-    def platform_tag(self, machine: str, environ: Mapping[str, str]) -> str:
+    def platform_tag(self, machine: str, environ: Mapping[str, str],
+                     deployment_targets: Mapping[str, str] | None = None) -> str:
         """The tag auditwheel should give: the build image's policy (AUDITWHEEL_PLAT), else the host glibc's best."""
         if environ.get("AUDITWHEEL_PLAT"):
             return environ["AUDITWHEEL_PLAT"]
         libc, version = platform.libc_ver()
         if libc != "glibc" or not version:
             return f"linux_{machine}"
-        major, minor = (int(part) for part in version.split(".")[:2])
-        return f"manylinux_{major}_{min(minor, MANYLINUX_BEST_ON_GLIBC_2_34)}_{machine}"
+        host = (int(version.split(".")[0]), int(version.split(".")[1]))
+        major, minor = host_manylinux_glibc(host, newest_manylinux_policy(machine))
+        return f"manylinux_{major}_{minor}_{machine}"
 
     def repair_command(self, tool: str, wheel: str, platform_tag: str, out_dir: str, machine: str,
                        excludes: Sequence[str]) -> list[str]:
-        command = [tool, "repair", "--plat", platform_tag, "--wheel-dir", out_dir]
+        # --only-plat: exactly the planned tag, never a second one (the builder checks the name against the plan).
+        command = [tool, "repair", "--plat", platform_tag, "--only-plat", "--wheel-dir", out_dir]
         for pattern in excludes:
             command += ["--exclude", pattern]
         return [*command, wheel]
@@ -96,26 +111,31 @@ class LinuxTarget(Target):
 
 
 class MacOSTarget(Target):
-    def deployment_target(self, machine: str, environ: Mapping[str, str]) -> str:
-        wanted = environ.get("MACOSX_DEPLOYMENT_TARGET") or DEFAULT_DEPLOYMENT_TARGETS.get(machine)
+    def deployment_target(self, machine: str, environ: Mapping[str, str],
+                          deployment_targets: Mapping[str, str] | None = None) -> str:
+        defaults = DEFAULT_DEPLOYMENT_TARGETS if deployment_targets is None else deployment_targets
+        wanted = environ.get("MACOSX_DEPLOYMENT_TARGET") or defaults.get(machine)
         if wanted is None:
             raise WheelkitError(
                 f"no default macOS deployment target for architecture '{machine}' (known: "
-                f"{', '.join(DEFAULT_DEPLOYMENT_TARGETS)}); set MACOSX_DEPLOYMENT_TARGET"
+                f"{', '.join(defaults)}); set MACOSX_DEPLOYMENT_TARGET or [tool.wheelkit] macos-deployment-targets"
             )
         if not re.fullmatch(r"\d{2}(\.\d+)?", wanted):
             raise WheelkitError(f"MACOSX_DEPLOYMENT_TARGET={wanted!r} is not a macOS version like 10.15 or 11.0")
         return wanted
 
-    def platform_tag(self, machine: str, environ: Mapping[str, str]) -> str:
-        major, _, minor = self.deployment_target(machine, environ).partition(".")
+    def platform_tag(self, machine: str, environ: Mapping[str, str],
+                     deployment_targets: Mapping[str, str] | None = None) -> str:
+        major, _, minor = self.deployment_target(machine, environ, deployment_targets).partition(".")
         # From macOS 11 on, only the major version is compatibility-relevant: pip and delocate name it X_0.
         minor_tag = "0" if int(major) >= 11 else (minor or "0")
         return f"macosx_{major}_{minor_tag}_{machine}"
 
-    def build_environment(self, machine: str, environ: Mapping[str, str]) -> dict[str, str]:
+    def build_environment(self, machine: str, environ: Mapping[str, str],
+                          deployment_targets: Mapping[str, str] | None = None) -> dict[str, str]:
         # scikit-build-core derives the wheel tag and CMAKE_OSX_ARCHITECTURES from these two.
-        return {"MACOSX_DEPLOYMENT_TARGET": self.deployment_target(machine, environ), "ARCHFLAGS": f"-arch {machine}"}
+        return {"MACOSX_DEPLOYMENT_TARGET": self.deployment_target(machine, environ, deployment_targets),
+                "ARCHFLAGS": f"-arch {machine}"}
 
     def repair_command(self, tool: str, wheel: str, platform_tag: str, out_dir: str, machine: str,
                        excludes: Sequence[str]) -> list[str]:
@@ -153,6 +173,31 @@ MACOS = MacOSTarget(
     name="macos", session="build_osx", repair_tool="delocate-wheel",
     tool_requirements=("delocate>=0.12", "wheel>=0.40"), library_pattern=r"\.(so|dylib)$",
 )
+
+
+def host_manylinux_glibc(host: tuple[int, int], newest_known: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The glibc of the manylinux tag a build on a host with this glibc gets: 2.31 -> 2.31, 2.36 -> 2.34, 2.43 ->
+    2.43, or the newest policy the repair tool knows when that is older (2.41)."""
+    if host < HOST_TAG_FLOOR:
+        return host
+    if host < HOST_TAG_OWN_FROM:
+        return HOST_TAG_FLOOR
+    return min(host, newest_known) if newest_known else host
+
+
+def newest_manylinux_policy(machine: str) -> tuple[int, int] | None:
+    """The newest manylinux policy (its glibc) of the installed auditwheel for this architecture; None without it."""
+    try:
+        from importlib.resources import files
+
+        text = (files("auditwheel") / "policy" / "manylinux-policy.json").read_text(encoding="utf-8")
+        policies = json.loads(text)
+    except (ImportError, OSError, ValueError):
+        return None
+    versions = [(int(m[1]), int(m[2])) for policy in policies
+                if machine in policy.get("symbol_versions", {}) and (m := re.fullmatch(r"manylinux_(\d+)_(\d+)",
+                                                                                       str(policy.get("name"))))]
+    return max(versions, default=None)
 
 
 def host_target(sys_platform: str | None = None) -> Target:

@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .. import process
+from ..config import DEFAULTS, supported
 from ..dists import is_sdist, parse_sdist_name, sdist_metadata
 from ..errors import WheelkitError
 from ..process import Runner, tail
@@ -27,10 +28,13 @@ from ..wheelfile import (
 )
 from .repository import Repository
 
-DEFAULT_PLATFORMS = ("manylinux_x86_64", "macosx_x86_64", "macosx_arm64")  # the wheel matrix of a full release
+# The platform families of a full release: [tool.wheelkit] release-platforms (wheelkit's default here).
+DEFAULT_PLATFORMS = tuple(DEFAULTS["release-platforms"])
 _REPAIRED_PLATFORM = re.compile(r"^(manylinux|musllinux|macosx)_")
 _LEGACY_MANYLINUX = re.compile(r"^manylinux(1|2010|2014)_")
 _PYTHON_CLASSIFIER = re.compile(r"^Programming Language :: Python :: (3\.\d+)$")
+# Declares free-threaded wheels: with it, every classified Python that has a free-threaded build (3.14t) is a cell.
+FREE_THREADING_CLASSIFIER = "Programming Language :: Python :: Free Threading :: "
 
 
 def collect(paths: Sequence[Path]) -> list[Path]:
@@ -57,7 +61,7 @@ class Release:
     version: str
     wheels: tuple[Path, ...]
     sdist: Path | None
-    pythons: tuple[str, ...] = ()  # from the classifiers: 3.9 ... 3.13
+    pythons: tuple[str, ...] = ()  # from the classifiers: 3.9 ... 3.15, 3.14t (free-threaded)
     missing: tuple[str, ...] = ()  # cells of the matrix without a wheel (only with --allow-partial)
 
     @property
@@ -113,7 +117,7 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
         problems += [f"{path.name}: {problem}: rebuild it instead of renaming it" for problem in disagreeing]
         names.setdefault(canonicalize_name(meta_name or file_name), []).append(path.name)
         versions.setdefault(normal_version(meta_version or file_version), []).append(path.name)
-        pythons.update(m[1] for c in metadata.get("classifiers", []) if (m := _PYTHON_CLASSIFIER.match(c)))
+        pythons.update(classified_pythons(metadata.get("classifiers", [])))
     for what, seen in (("distribution names", names), ("versions", versions)):
         if len(seen) > 1:
             listing = "; ".join(f"{key}: {', '.join(sorted(value))}" for key, value in sorted(seen.items()))
@@ -133,7 +137,7 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
             problems.append(f"version {each} is a local version (+...): {repository.name} refuses it. Build "
                             "from a tagged commit (git tag 1.2.3) or pin the version (nox -s build_linux -- --version "
                             "1.2.3)")
-    missing = expected_missing(wheels, sorted(pythons, key=lambda v: tuple(map(int, v.split(".")))), platforms)
+    missing = expected_missing(wheels, sorted(pythons, key=python_order), platforms)
     if missing and not allow_partial:
         problems.append(f"{len(missing)} wheel(s) of the matrix missing (Pythons from the classifiers x platforms "
                         f"{', '.join(platforms)}): {', '.join(missing)}. Build them, or upload what there is with "
@@ -141,12 +145,27 @@ def check_release(files: Sequence[Path], *, repository: Repository, platforms: S
     if problems:
         raise WheelkitError("nothing uploaded, the release is not ready:\n  - " + "\n  - ".join(problems))
     return Release(display_name, version, tuple(sorted(wheels)), sdists[0],
-                   tuple(sorted(pythons, key=lambda v: tuple(map(int, v.split("."))))), tuple(missing))
+                   tuple(sorted(pythons, key=python_order)), tuple(missing))
+
+
+def python_order(version: str) -> tuple[bool, int, int]:
+    """3.9 < 3.15 < 3.14t: the free-threaded builds after the others."""
+    major, minor = version.removesuffix("t").split(".")
+    return version.endswith("t"), int(major), int(minor)
+
+
+def classified_pythons(classifiers: Sequence[str]) -> list[str]:
+    """The Pythons a release's classifiers promise wheels for: each X.Y, and X.Yt where a free-threaded build exists
+    (3.14t) when the Free Threading classifier is there."""
+    versions = [m[1] for c in classifiers if (m := _PYTHON_CLASSIFIER.match(c))]
+    threaded = any(c.startswith(FREE_THREADING_CLASSIFIER) for c in classifiers)
+    return [*versions, *(f"{v}t" for v in versions if threaded and supported(f"{v}t"))]
 
 
 def expected_missing(wheels: Sequence[Path], pythons: Sequence[str], platforms: Sequence[str]) -> list[str]:
-    """The (python tag, platform family) cells of the matrix without a wheel, e.g. cp313-macosx_arm64."""
-    have = {(tag.interpreter, platform_family(tag.platform)) for w in wheels for tag in parse_wheel_name(w.name).tags}
+    """The (ABI, platform family) cells of the matrix without a wheel, e.g. cp313-macosx_arm64, cp314t-manylinux_x86_64
+    (a cp314 wheel does not stand for a cp314t one, nor the reverse)."""
+    have = {(tag.abi, platform_family(tag.platform)) for w in wheels for tag in parse_wheel_name(w.name).tags}
     return [f"cp{p.replace('.', '')}-{platform}" for platform in platforms for p in pythons
             if (f"cp{p.replace('.', '')}", platform) not in have]
 
