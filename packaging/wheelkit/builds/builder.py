@@ -287,7 +287,8 @@ class Builder:
                     f"repaired wheel is {repaired.name}, expected {cell.output_name}: the tag or version differs "
                     "from the plan (check the version and the platform policy)"
                 )
-            # Re-packed by write_wheel with its SBOM: auditwheel keeps the members' order and times as it found them.
+            # Re-packed by write_wheel with its SBOM: the members' order, times and modes are ours, not the repair
+            # tool's (one that dates them by the files' mtimes would differ between clones).
             self.progress.step(cell.key, "adding the SBOM, re-packing deterministically")
             with zipfile.ZipFile(repaired) as archive:
                 members = [info.filename for info in archive.infolist() if not info.is_dir()]
