@@ -24,18 +24,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
 
-from wheelkit.interpreters import discover  # noqa: E402
-from wheelkit.selection import select  # noqa: E402
+from wheelkit.builds.selection import select
+from wheelkit.interpreters import discover
 
 log = logging.getLogger("build_matrix")
 
 
-def timed(command: list[str], cwd: Path, log_file: Path, env: Optional[dict[str, str]] = None) -> float:
+def timed(command: list[str], cwd: Path, log_file: Path, env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
     with log_file.open("a") as handle:
         handle.write(f"$ {' '.join(command)}\n")
@@ -81,10 +80,10 @@ def main() -> int:
         log.info("ours, unchanged rebuild: %.1f s", warm)
     results = {"pythons": selectors, "plain_loop_s": plain, "cold_s": cold, "warm_s": warm,
                "cold_ratio": cold / plain, "warm_ratio": warm / plain}
-    print(f"{'build':28s} {'seconds':>8s} {'ratio to plain loop':>20s}")  # noqa: T201 - the report
-    print(f"{'plain loop (pip wheel+repair)':28s} {plain:8.1f} {1.0:20.2f}")  # noqa: T201
-    print(f"{'build_linux, cold':28s} {cold:8.1f} {cold / plain:20.2f}   goal <= 0.40")  # noqa: T201
-    print(f"{'build_linux, unchanged':28s} {warm:8.1f} {warm / plain:20.2f}   goal <= 0.10")  # noqa: T201
+    print(f"{'build':28s} {'seconds':>8s} {'ratio to plain loop':>20s}")
+    print(f"{'plain loop (pip wheel+repair)':28s} {plain:8.1f} {1.0:20.2f}")
+    print(f"{'build_linux, cold':28s} {cold:8.1f} {cold / plain:20.2f}   goal <= 0.30")
+    print(f"{'build_linux, unchanged':28s} {warm:8.1f} {warm / plain:20.2f}   goal <= 0.05")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -3,7 +3,12 @@ wheelhouse and its variant folders, a zip of artifacts, a pip spec), its argumen
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -160,3 +165,92 @@ def test_a_failed_run_leaves_no_stray_folder_and_names_what_it_keeps(tmp_path, m
         assert f"the unpacked artifacts, kept too: {report.kept_unpacked}" in summary
     else:
         assert left == [] and report.kept_unpacked is None and "unpacked" not in summary
+
+
+def test_wheels_are_tested_at_once_up_to_the_jobs_asked_each_with_its_log_and_reported_in_job_order(tmp_path,
+                                                                                                    monkeypatch,
+                                                                                                    check_wheels):
+    wheelhouse = tmp_path / "wheelhouse"
+    for variant in ("", "v1", "v2", "v3", "v4"):
+        check_wheels.tiny(wheelhouse / variant)
+    running, most = set(), [0]
+    lock = threading.Lock()
+
+    def fake_test(self):
+        with lock:
+            running.add(self.job.label)
+            most[0] = max(most[0], len(running))
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_text(self.job.label)
+        # The first job ends last; v2's job breaks (a bug in a check, not a failed check).
+        time.sleep(0.3 if "/" not in self.job.label else 0.05)
+        with lock:
+            running.discard(self.job.label)
+        if self.job.label.startswith("v2/"):
+            raise RuntimeError("a bug in a check")
+        return WheelReport("3.x", self.job.label, results=[CheckResult("tags", PASSED, 0.0)], wheel=self.job.wheel,
+                           log=self.log_path)
+
+    monkeypatch.setattr(WheelTester, "test", fake_test)
+    options = Options(None, None, True, False, wheelhouse, jobs=2, logs=tmp_path / "logs")
+    reports = run_wheel_tests(options, root=tmp_path, progress=lambda line: None, interpreters=lambda: [HERE])
+    jobs = resolve_jobs(None, None, wheelhouse=wheelhouse, unpack_dir=tmp_path / "u", interpreters=lambda: [HERE])
+    assert [r.label for r in reports] == [j.label for j in jobs]  # the order of the jobs, not of their ends
+    assert most[0] == 2
+    assert sorted(p.read_text() for p in (tmp_path / "logs").iterdir()) == sorted(j.label for j in jobs)
+    broken = next(r for r in reports if r.label.startswith("v2/"))
+    assert [(c.name, c.status, c.detail) for c in broken.results] == [("job", FAILED, "RuntimeError: a bug in a check")]
+    assert f"the job's log: {tmp_path / 'logs'}" in failure_summary(reports)
+    assert [r.label for r in reports if not r.failed] == [j.label for j in jobs if not j.label.startswith("v2/")]
+
+
+def test_one_job_per_core_by_default_and_jobs_must_be_positive():
+    assert parse_test_args([]).jobs is None
+    assert parse_test_args(["--jobs", "3", "--logs", "here"]) == Options(None, None, True, False, None, 3, Path("here"))
+    with pytest.raises(WheelkitError, match="--jobs must be at least 1, got 0"):
+        parse_test_args(["-j", "0"])
+    assert cli.cores() >= 1
+
+
+def processes_naming(text: str) -> list[int]:
+    """The processes whose command line names text."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_an_interrupt_stops_every_job_and_leaves_no_process_and_no_work_folder(tmp_path, check_wheels):
+    """Two wheels whose import hangs, tested at once: Ctrl-C (SIGINT) ends the run with 130, the hanging imports are
+    stopped and both work folders are gone."""
+    wheelhouse = tmp_path / "wheelhouse"
+    hang = {"cablesim/__init__.py": b"import time\ntime.sleep(60)\n"}
+    for variant in ("", "coreneuron"):
+        check_wheels.tiny(wheelhouse / variant, extra=hang)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary), "PYTHONPATH": str(Path(cli.__file__).parents[2])}
+    run = subprocess.Popen([sys.executable, "-m", "wheelkit", "test", "--wheelhouse", str(wheelhouse), "--jobs", "2",
+                            "--logs", str(tmp_path / "logs")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(hanging := [p for p in processes_naming(str(temporary)) if p in processes_naming("import cablesim")]
+                  ) < 2:  # both jobs' import checks have started (and hang)
+            assert run.poll() is None and time.monotonic() < deadline, run.communicate()[0]
+            time.sleep(0.1)
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, output
+    assert "wheel tests interrupted (SIGINT)" in output
+    time.sleep(0.5)
+    assert not [p for p in hanging if Path(f"/proc/{p}").exists()]
+    assert list(temporary.iterdir()) == []

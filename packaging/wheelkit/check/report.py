@@ -29,6 +29,8 @@ def failure_summary(reports: Sequence[WheelReport]) -> str:
             if result.reproduce:
                 lines.append(f"    reproduce the check: {result.reproduce}")
         if report.failed:
+            if report.log:
+                lines.append(f"    the job's log: {report.log}")
             if report.reproduce:
                 lines.append(f"    reproduce the job: {report.reproduce}")
             if report.kept:

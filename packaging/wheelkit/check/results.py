@@ -52,6 +52,7 @@ class WheelReport:
     kept: Path | None = None  # the work folder, kept when something failed
     kept_unpacked: Path | None = None  # the folder a zip of artifacts was unpacked into, kept with a failed wheel
     reproduce: str = ""  # the command that re-runs this job
+    log: Path | None = None  # the job's log: every command with its output
 
     def count(self, status: Status) -> int:
         return sum(r.status == status for r in self.results)

@@ -10,8 +10,10 @@ import os
 import shlex
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -65,6 +67,7 @@ class WheelTester:
         package: str = "cablesim",
         reproduce: str = "",
         select: Sequence[str] | None = None,
+        log_path: Path | None = None,
     ) -> None:
         self.job = job
         self.use_venv = use_venv
@@ -76,6 +79,7 @@ class WheelTester:
         self.package = package
         self.reproduce = reproduce
         self.select = None if select is None else tuple(select)  # run only these checks (by name)
+        self.log_path = log_path  # the job's own log: every command with its output, and every check's line
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="cablesim-test-wheels-"))
         self.run_dir = self.workdir / "run"  # an empty folder: nothing to import from
@@ -87,6 +91,9 @@ class WheelTester:
         self.info: dict[str, Any] | None = None  # its build_info() (ring.build_info)
         self.serial: dict[str, Any] | None = None  # the serial ring's result (ring.serial_ring)
         self._last: Completed | None = None
+        self._logging = threading.Lock()
+        self._background: ThreadPoolExecutor | None = None
+        self._started: dict[str, Future[Any]] = {}
 
     # --- environment ----------------------------------------------------------------------------------------------
     @property
@@ -109,10 +116,15 @@ class WheelTester:
 
     def run(self, command: Sequence[str | Path], what: str, *, check: bool = True,
             env: Mapping[str, str] | None = None, timeout: float = TIMEOUT,
-            shown: Sequence[str | Path] | None = None) -> Completed:
-        """Run a command in the empty folder; `shown` is the shorter command to reproduce it with, if any."""
+            shown: Sequence[str | Path] | None = None, remember: bool = True) -> Completed:
+        """Run a command in the empty folder; `shown` is the shorter command to reproduce it with, if any; remember
+        False: not the command a failed check names (one run in the background while a check runs)."""
+        started = time.perf_counter()
         completed = self.runner([str(c) for c in command], cwd=self.run_dir, env=env or self.env(), timeout=timeout)
-        self._last = completed if shown is None else Completed(tuple(map(str, shown)), completed.returncode, "", "")
+        self._log(f"$ {shlex.join(completed.command)}\n{completed.stdout}{completed.stderr}"
+                  f"# exit {completed.returncode} after {time.perf_counter() - started:.2f} s")
+        if remember:
+            self._last = completed if shown is None else Completed(tuple(map(str, shown)), completed.returncode, "", "")
         if check and completed.returncode != 0:
             output = tail(completed.stderr + "\n" + completed.stdout if completed.stderr else completed.stdout)
             raise WheelkitError(f"{what} failed (exit {completed.returncode}):\n{output}")
@@ -125,10 +137,33 @@ class WheelTester:
         """The last line another environment's python prints for code."""
         return self.run([python, "-c", code], what).stdout.strip().splitlines()[-1]
 
+    def _log(self, text: str) -> None:
+        if self.log_path is not None:
+            with self._logging, self.log_path.open("a", encoding="utf-8") as handle:
+                handle.write(text.rstrip("\n") + "\n")
+
     def _reproduce(self) -> str:
         if self._last is None:
             return ""
         return f"cd {shlex.quote(str(self.run_dir))} && {shlex.join(self._last.command)}"
+
+    def start(self, key: str, work: Callable[[], Any]) -> None:
+        """Start work (commands that touch nothing a check uses) in the background; started(key) waits for it."""
+        if self._background is None:
+            self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-wheel-background")
+        self._started[key] = self._background.submit(work)
+
+    def started(self, key: str) -> Any:
+        """What the work started as key gave (its error raised here), or None when none was started."""
+        future = self._started.pop(key, None)
+        return None if future is None else future.result()
+
+    def _stop_background(self) -> None:
+        """Wait for the background work (an interrupt stops its commands) before the work folder goes."""
+        if self._background is not None:
+            wait(self._started.values())
+            self._background.shutdown(wait=True)
+            self._background, self._started = None, {}
 
     # --- the job -------------------------------------------------------------------------------------------------
     def checks(self) -> list[Check]:
@@ -160,8 +195,12 @@ class WheelTester:
     def test(self) -> WheelReport:
         python = self.job.python
         report = WheelReport(python=python.dotted if python else "-", label=self.job.label, wheel=self.job.wheel,
-                             reproduce=self.reproduce)
+                             reproduce=self.reproduce, log=self.log_path)
         started = time.perf_counter()
+        interrupted = False
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.log_path.write_text(f"# {self.job.label} with {python.path if python else 'no interpreter'}\n")
         try:
             if python is None or self.job.problem:
                 self._record(report, CheckResult("interpreter", FAILED, 0.0, self.job.problem or "no interpreter"))
@@ -179,16 +218,23 @@ class WheelTester:
             except WheelkitError as error:
                 self._record(report, CheckResult("open wheel", FAILED, 0.0, str(error)))
                 return report
-            for check in self.checks():
-                if self.select is None or check.name in self.select or check.name.split(" ")[0] in self.select:
-                    self._step(report, check)
+            chosen = [check for check in self.checks() if self.select is None or check.name in self.select
+                      or check.name.split(" ")[0] in self.select]
+            if any(check.name.startswith("MPI ") for check in chosen):
+                ring.prepare_pypi_mpis(self)  # 0.5 s each, while the checks before them run
+            for check in chosen:
+                self._step(report, check)
             return report
+        except KeyboardInterrupt:  # Interrupted by a signal: nothing of this job is kept
+            interrupted = True
+            raise
         finally:
+            self._stop_background()
             report.seconds = time.perf_counter() - started
             if self.contents is not None:
                 self.contents.close()
             used = self.workdir.exists() and any(p.name not in ("run", "tmp") for p in self.workdir.iterdir())
-            if (report.failed or self.keep) and used:
+            if (report.failed or self.keep) and used and not interrupted:
                 report.kept = self.workdir
             elif self._own_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
@@ -219,7 +265,9 @@ class WheelTester:
         report.results.append(result)
         first_line = result.detail.splitlines()[0] if result.detail else ""
         python = self.job.python.dotted if self.job.python else "-"
-        self.progress(f"{result.status.upper():7s} {python:5s} {result.name:22s} {result.seconds:6.2f} s  {first_line}")
+        line = f"{result.status.upper():7s} {python:5s} {result.name:22s} {result.seconds:6.2f} s  {first_line}"
+        self._log(f"{line}\n{result.detail}" if result.status == FAILED else line)
+        self.progress(line)
 
     # --- getting the wheel in ---------------------------------------------------------------------------------------
     def create_venv(self, root: VirtualEnv | None = None, *, seed: bool = False) -> None:
