@@ -5,6 +5,7 @@ publishing with skip-existing)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -44,23 +45,53 @@ def test_zizmor_passes(persona):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def matrices(build_job: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """The pull-request and the full matrix: the two JSON lists of the include expression."""
-    include = build_job["strategy"]["matrix"]["include"]
-    pull_request, full = (json.loads(literal) for literal in re.findall(r"'(\[.*?\])'", include, re.DOTALL))
-    assert "github.event_name == 'pull_request'" in include
-    return pull_request, full
+def matrix(event: str) -> list[dict[str, Any]]:
+    """What the workflow's matrix job gives for an event: `python -m wheelkit matrix` from pyproject.toml."""
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "wheelkit", "matrix", "--event", event], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "packaging")}, check=False)
+    assert done.returncode == 0, done.stderr
+    include: list[dict[str, Any]] = json.loads(done.stdout)
+    return include
 
 
 def test_matrix_covers_four_platforms_and_pull_requests_a_small_one():
-    build = load(WHEELS)["jobs"]["build"]
-    pull_request, full = matrices(build)
+    workflow = load(WHEELS)
+    build, job = workflow["jobs"]["build"], workflow["jobs"]["matrix"]
+    assert build["needs"] == ["matrix"] and build["strategy"]["matrix"]["include"] == \
+        "${{ fromJSON(needs.matrix.outputs.include) }}"
+    assert job["outputs"]["include"] == "${{ steps.matrix.outputs.include }}"
+    (step,) = [s for s in job["steps"] if s.get("id") == "matrix"]
+    assert step["run"] == 'pipx run nox -s matrix -- --event "$EVENT"' and step["env"]["EVENT"] == \
+        "${{ github.event_name }}"
+    full, pull_request = matrix("push"), matrix("pull_request")
     assert {(e["platform"], e["arch"]) for e in full} == {
         ("linux-x86_64", "x86_64"), ("linux-aarch64", "aarch64"), ("macos-x86_64", "x86_64"), ("macos-arm64", "arm64")}
     runners = {e["platform"]: e["runner"] for e in full}
     assert runners["linux-aarch64"].endswith("-arm")  # native, not emulated
+    assert runners["macos-x86_64"] == "macos-15-intel"  # macos-13 was retired in December 2025
     assert 0 < len(pull_request) < len(full) and all(e in full for e in pull_request)
     assert build["runs-on"] == "${{ matrix.runner }}"
+
+
+def test_the_newest_pythons_and_free_threading_are_set_up():
+    build = load(WHEELS)["jobs"]["build"]
+    (setup,) = [s for s in build["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+    versions = setup["with"]["python-version"].split()
+    assert versions == ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.14t", "3.15"]
+
+
+def test_a_manual_run_takes_a_ref_and_a_failed_run_keeps_its_logs_and_wheels():
+    workflow = load(WHEELS)
+    triggers = workflow.get("on", workflow.get(True))
+    assert triggers["workflow_dispatch"]["inputs"]["ref"]["type"] == "string"
+    for job in workflow["jobs"].values():
+        for step in job.get("steps", []):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["ref"] == "${{ inputs.ref }}"
+    (kept,) = [s for s in workflow["jobs"]["build"]["steps"] if s.get("if") == "failure()"]
+    assert kept["with"]["name"] == "failed-${{ matrix.platform }}" and "build/logs/" in kept["with"]["path"]
 
 
 def test_triggers_nightly_and_dispatch_inputs():
@@ -104,6 +135,7 @@ def test_publishing_is_trusted_publishing_with_skip_existing():
     assert all("id-token" not in job.get("permissions", {}) for name, job in jobs.items() if name != "publish")
     (upload,) = [s for s in publish["steps"] if s.get("uses", "").startswith("pypa/gh-action-pypi-publish@")]
     assert upload["with"]["skip-existing"] is True and "password" not in upload["with"]
+    assert upload["with"]["attestations"] is True  # PEP 740, signed by this workflow's trusted-publishing identity
     assert "inputs.upload" in publish["if"] and set(publish["needs"]) == {"build", "sdist"}
     (download,) = [s for s in publish["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
     assert download["with"]["pattern"] == "dist-*"  # the wheels and the sdist, never the debug archives
