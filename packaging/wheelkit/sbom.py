@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
+from urllib.parse import quote
+
+from packaging.utils import canonicalize_name
 
 from . import process
 from .errors import WheelkitError
@@ -36,6 +39,7 @@ class Origin:
     package: str = ""  # the distribution package (Debian: libgomp1; RPM: libgomp)
     version: str = ""  # that package's version
     purl_type: str = ""  # deb | rpm | "" (unknown)
+    namespace: str = ""  # the distribution whose package it is (os-release's ID: debian, ubuntu, almalinux)
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,24 @@ def _run(command: Sequence[str]) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
+def os_release_id(path: Path = Path("/etc/os-release")) -> str:
+    """The build machine's distribution as os-release names it (debian, ubuntu, almalinux), '' when unknown."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line[3:].strip().strip("\"'") for line in lines if line.startswith("ID=")), "")
+
+
+def purl(kind: str, name: str, version: str, namespace: str = "") -> str:
+    """A package URL (purl spec): pkg:type[/namespace]/name@version, the version percent-encoded (a '+' is %2B)."""
+    where = f"{quote(namespace, safe='')}/" if namespace else ""
+    return f"pkg:{kind}/{where}{quote(name, safe='')}@{quote(version, safe='')}"
+
+
 def library_origin(soname: str, run: Callable[[Sequence[str]], str] = _run,
-                   which: Callable[[str], str | None] = shutil.which) -> Origin:
+                   which: Callable[[str], str | None] = shutil.which,
+                   vendor: Callable[[], str] = os_release_id) -> Origin:
     """The build machine's file for a library soname (ldconfig's cache) and the package that owns it (dpkg or rpm)."""
     path = ""
     for line in run(["ldconfig", "-p"]).splitlines():
@@ -70,12 +90,12 @@ def library_origin(soname: str, run: Callable[[Sequence[str]], str] = _run,
         package = owner.split(":", 1)[0].strip() if owner else ""
         if package:
             version = run(["dpkg-query", "-W", "-f=${Version}", package])
-            return Origin(real, package, version, "deb")
+            return Origin(real, package, version, "deb", vendor())
     if which("rpm"):
         owner = run(["rpm", "-qf", "--qf", "%{NAME} %{VERSION}-%{RELEASE}", real])
         if owner and " " in owner:
             package, version = owner.split(" ", 1)
-            return Origin(real, package, version, "rpm")
+            return Origin(real, package, version, "rpm", vendor())
     return Origin(real)
 
 
@@ -89,14 +109,15 @@ def _soname_key(member: str) -> str:
 
 
 def vendored_origins(files: Sequence[str], run: Callable[[Sequence[str]], str] = _run,
-                     which: Callable[[str], str | None] = shutil.which) -> dict[str, Origin]:
-    return {member: library_origin(_soname_key(member), run, which) for member in files}
+                     which: Callable[[str], str | None] = shutil.which,
+                     vendor: Callable[[], str] = os_release_id) -> dict[str, Origin]:
+    return {member: library_origin(_soname_key(member), run, which, vendor) for member in files}
 
 
 def make_sbom(files: Mapping[str, bytes], distribution: str, version: str, facts: BuildFacts,
               epoch: str | None = None) -> dict[str, Any]:
     """The CycloneDX document for a wheel's files."""
-    own_ref = f"pkg:pypi/{distribution.lower()}@{version}"
+    own_ref = purl("pypi", canonicalize_name(distribution), version)
     components: list[dict[str, Any]] = []
     for member in sorted(name for name in files if is_vendored(name)):
         origin = facts.origins.get(member, Origin())
@@ -110,13 +131,13 @@ def make_sbom(files: Mapping[str, bytes], distribution: str, version: str, facts
         if origin.version:
             component["version"] = origin.version
         if origin.purl_type and origin.package:
-            component["purl"] = f"pkg:{origin.purl_type}/{origin.package}@{origin.version}"
+            component["purl"] = purl(origin.purl_type, origin.package, origin.version, origin.namespace)
         if origin.path:
             component["properties"].append({"name": PROPERTY_ORIGIN, "value": origin.path})
         components.append(component)
     for name, package_version in sorted(facts.compiled_in):
-        components.append({"type": "library", "bom-ref": f"pkg:pypi/{name}@{package_version}", "name": name,
-                           "version": package_version, "purl": f"pkg:pypi/{name}@{package_version}",
+        components.append({"type": "library", "bom-ref": purl("pypi", name, package_version), "name": name,
+                           "version": package_version, "purl": purl("pypi", name, package_version),
                            "description": "compiled into the wheel's binaries at build time"})
     if facts.compiler[0]:
         components.append({"type": "application", "bom-ref": f"compiler:{facts.compiler[0]}",

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 from wheelkit import WheelkitError
-from wheelkit.sbom import BuildFacts, Origin, add_sbom, check_sbom, library_origin, sbom_member, vendored_origins
+from wheelkit.sbom import (
+    BuildFacts,
+    Origin,
+    add_sbom,
+    check_sbom,
+    library_origin,
+    os_release_id,
+    purl,
+    sbom_member,
+    vendored_origins,
+)
 from wheelkit.wheelfile import WheelContents, read_all, verify_record, write_wheel
 
 NAME = "cablesim-1.0-cp311-cp311-manylinux_2_34_x86_64.whl"
@@ -17,7 +27,8 @@ GOMP = "cablesim.libs/libgomp-a34b3233.so.1.0.0"
 FACTS = BuildFacts(compiler=("GNU", "12.2.0"), compiled_in=(("pybind11", "3.0.1"),),
                    mpi_abis=(("MPICH", "libmpich.so.12, libmpi.so.12", "5.0.2"),
                              ("Open MPI", "libmpi.so.40", "5.0.11")),
-                   origins={GOMP: Origin("/usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0", "libgomp1", "12.2.0-14", "deb")})
+                   origins={GOMP: Origin("/usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0", "libgomp1", "12.2.0-14+deb12u1",
+                                         "deb", "debian")})
 
 
 def repaired_wheel(folder: Path, name: str = NAME) -> Path:
@@ -39,7 +50,7 @@ def test_the_sbom_names_the_wheel_its_vendored_library_and_what_was_compiled_in(
     assert document["metadata"]["timestamp"] == "2023-11-14T22:13:20Z"
     by_name = {c["name"]: c for c in document["components"]}
     gomp = by_name["libgomp1"]
-    assert gomp["version"] == "12.2.0-14" and gomp["purl"] == "pkg:deb/libgomp1@12.2.0-14"
+    assert gomp["version"] == "12.2.0-14+deb12u1" and gomp["purl"] == "pkg:deb/debian/libgomp1@12.2.0-14%2Bdeb12u1"
     assert {"name": "cablesim:origin", "value": "/usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0"} in gomp["properties"]
     assert by_name["pybind11"]["purl"] == "pkg:pypi/pybind11@3.0.1" and by_name["GNU"]["version"] == "12.2.0"
     assert by_name["MPICH ABI"]["scope"] == "optional" and "not shipped" in by_name["MPICH ABI"]["description"]
@@ -90,8 +101,19 @@ def test_a_vendored_librarys_origin_comes_from_ldconfig_and_the_package_database
     def which(name):
         return f"/usr/bin/{name}" if name == {"deb": "dpkg-query", "rpm": "rpm"}[database] else None
 
-    expected = {"deb": Origin("/nonexistent/lib/libgomp.so.1", "libgomp1", "12.2.0-14", "deb"),
-                "rpm": Origin("/nonexistent/lib/libgomp.so.1", "libgomp", "8.5.0-22.el8", "rpm")}[database]
-    assert library_origin("libgomp.so.1", run, which) == expected
-    assert vendored_origins([GOMP], run, which) == {GOMP: expected}  # auditwheel's hashed name -> libgomp.so.1
-    assert library_origin("libnothing.so.9", run, which) == Origin()
+    def vendor():
+        return {"deb": "debian", "rpm": "almalinux"}[database]
+
+    expected = {"deb": Origin("/nonexistent/lib/libgomp.so.1", "libgomp1", "12.2.0-14", "deb", "debian"),
+                "rpm": Origin("/nonexistent/lib/libgomp.so.1", "libgomp", "8.5.0-22.el8", "rpm", "almalinux")}[database]
+    assert library_origin("libgomp.so.1", run, which, vendor) == expected
+    assert vendored_origins([GOMP], run, which, vendor) == {GOMP: expected}  # hashed name -> libgomp.so.1
+    assert library_origin("libnothing.so.9", run, which, vendor) == Origin()
+
+
+def test_package_urls_name_the_distribution_and_percent_encode_the_version(tmp_path):
+    assert purl("pypi", "cablesim", "1.0.dev3+g1234") == "pkg:pypi/cablesim@1.0.dev3%2Bg1234"
+    assert purl("deb", "libgomp1", "12.2.0-14+deb12u1", "debian") == "pkg:deb/debian/libgomp1@12.2.0-14%2Bdeb12u1"
+    (tmp_path / "os-release").write_text('PRETTY_NAME="AlmaLinux 8"\nID="almalinux"\nID_LIKE="rhel centos fedora"\n')
+    assert os_release_id(tmp_path / "os-release") == "almalinux"
+    assert os_release_id(tmp_path / "nowhere") == ""
