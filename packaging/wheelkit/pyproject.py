@@ -13,14 +13,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from .errors import WheelkitError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the build session installs tomli there
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 
 def load(root: Path) -> Mapping[str, Any]:
-    """pyproject.toml of the checkout at root, read."""
+    """pyproject.toml of the checkout at root, read. TOML's reader is imported here, not with the module: jobs that
+    import interpreters (which asks config) need no tomli where Python has no tomllib."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # the build session installs tomli there
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
     path = root / "pyproject.toml"
     try:
         with path.open("rb") as handle:
