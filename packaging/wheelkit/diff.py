@@ -16,7 +16,7 @@ from typing import Callable
 
 from .errors import WheelkitError, raise_on_usage_errors
 from .native import ELF_MAGIC, ElfFacts, elf_facts
-from .wheelfile import parse_wheel_name, wheels_in
+from .wheelfile import moved_member, parse_wheel_name, wheels_in
 
 SHOWN = 12  # at most this many symbols or entries of one kind in a report; the rest are counted
 
@@ -102,19 +102,22 @@ def diff_wheels(a: Path, b: Path) -> WheelDiff:
         raise WheelkitError(f"cannot open {a} or {b} as a wheel: {error}") from None
     with zip_a, zip_b:
         infos_a = {i.filename: i for i in zip_a.infolist() if not i.is_dir()}
-        infos_b = {i.filename: i for i in zip_b.infolist() if not i.is_dir()}
+        info_a, info_b = _dist_info(list(infos_a)), _dist_info(zip_b.namelist())
+        # Two versions: b's .dist-info and .data members pair with a's, under a's names.
+        stem_a = info_a[: -len(".dist-info")]
+        infos_b = {(moved_member(i.filename, info_b, stem_a) if info_a and info_b else i.filename): i
+                   for i in zip_b.infolist() if not i.is_dir()}
         result.added = [(n, infos_b[n].file_size) for n in sorted(set(infos_b) - set(infos_a))]
         result.removed = [(n, infos_a[n].file_size) for n in sorted(set(infos_a) - set(infos_b))]
         common = sorted(set(infos_a) & set(infos_b))
         data_a = {n: zip_a.read(n) for n in common}
-        data_b = {n: zip_b.read(n) for n in common}
+        data_b = {n: zip_b.read(infos_b[n]) for n in common}
         for name in common:
             if data_a[name] != data_b[name]:
                 result.changed.append((name, len(data_a[name]), len(data_b[name])))
-        info_a, info_b = _dist_info(list(infos_a)), _dist_info(list(infos_b))
         for kind in ("METADATA", "WHEEL"):
             text_a = zip_a.read(f"{info_a}/{kind}").decode() if f"{info_a}/{kind}" in infos_a else ""
-            text_b = zip_b.read(f"{info_b}/{kind}").decode() if f"{info_b}/{kind}" in infos_b else ""
+            text_b = zip_b.read(infos_b[f"{info_a}/{kind}"]).decode() if f"{info_a}/{kind}" in infos_b else ""
             result.fields += _field_differences(kind, _headers(text_a), _headers(text_b))
         for name in common:
             blob_a, blob_b = data_a[name], data_b[name]

@@ -130,3 +130,12 @@ def test_two_debug_archives_differ_in_a_time_and_a_library(tmp_path):
     assert diff_archives(archive("a", b"one", 1), archive("a2", b"one", 1)) != []  # w:gz: name and clock in the gzip header
     lines = diff_archives(archive("b", b"one", 1), archive("c", b"three", 2))
     assert "cablesim/_core.so.debug: mtime 1 -> 2" in lines and "~ cablesim/_core.so.debug (3 -> 5 B)" in lines
+
+
+def test_two_versions_pair_their_dist_info_files_instead_of_adding_and_removing_them(tmp_path):
+    a = wheel(tmp_path / "a", "1.0", {"demo/__init__.py": b""})
+    b = wheel(tmp_path / "b", "1.1", {"demo/__init__.py": b""})
+    result = diff_wheels(a, b)
+    assert not result.added and not result.removed
+    assert [n for n, _, _ in result.changed] == ["demo-1.0.dist-info/METADATA", "demo-1.0.dist-info/RECORD"]
+    assert ("METADATA Version", "1.0", "1.1") in result.fields
