@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import build_passive_cable
 
 NEURON_V_AT_200_MS = {0: -58.3959, 0.25: -60.8892, 0.5: -62.2914, 0.75: -63.0161, 1: -63.2446}

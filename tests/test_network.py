@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import build_ball_and_stick
 
 import cablesim
-from conftest import build_ball_and_stick
 
 
 @pytest.mark.parametrize(
