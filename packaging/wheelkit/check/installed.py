@@ -3,6 +3,7 @@ version, passes its own self-test, its programs run, and it works with the oldes
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..compat import requirement_lower_bound
 from ..errors import WheelkitError
 from ..process import tail
+from ..venv import VirtualEnv
 from .results import Outcome, Skipped
 
 if TYPE_CHECKING:
@@ -162,9 +164,8 @@ def embedded(t: WheelTester) -> Outcome:
     return f"ran {', '.join(ran)} --version (skip with {SKIP_EMBEDDED_ENV}=1)"
 
 
-def oldest_numpy(t: WheelTester) -> Outcome:
-    assert t.contents is not None
-    assert t.job.python is not None
+def _oldest_numpy_requirement(t: WheelTester) -> str | Skipped:
+    assert t.contents is not None and t.job.python is not None
     bound = requirement_lower_bound(t.contents.requires_dist(), "numpy", t.job.python.markers())
     if bound is None:
         return Skipped("the wheel does not require NumPy")
@@ -172,11 +173,36 @@ def oldest_numpy(t: WheelTester) -> Outcome:
         return Skipped("use_venv is false: the interpreter's own NumPy is left alone")
     if not t.tools.uv:
         return Skipped("needs uv to find the oldest NumPy with a wheel for this Python (pip install uv)")
-    requirement = f"numpy>={bound}" if bound else "numpy"
-    # lowest-direct: the oldest release with a binary wheel for this Python; replacing the newest installed.
-    t.run([t.tools.uv, "pip", "install", "--quiet", "--python", t.python, "--resolution", "lowest-direct",
-           "--only-binary", ":all:", "--reinstall-package", "numpy", requirement],
-          f"installing the oldest NumPy allowed ({requirement})")
-    completed = t.python_code(SMOKE_SIMULATION, "a simulation with the oldest NumPy")
-    installed = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else "?"
-    return f"numpy {installed} (wheel requires {requirement}): imported, HH soma fired"
+    return f"numpy>={bound}" if bound else "numpy"
+
+
+def _with_oldest_numpy(t: WheelTester, requirement: str) -> str:
+    """The wheel in an environment of its own with the oldest NumPy it allows (lowest-direct: the oldest release with
+    a binary wheel for this Python), running the smoke simulation; the NumPy version it ran with."""
+    assert t.job.python is not None and t.wheel is not None and t.tools.uv is not None
+    environment = VirtualEnv(t.workdir / "oldest-numpy")
+    t.run(environment.create_command(t.job.python.path, uv=t.tools.uv), "creating the oldest NumPy's environment",
+          remember=False)
+    t.run([t.tools.uv, "pip", "install", "--quiet", "--python", environment.python, "--resolution", "lowest-direct",
+           "--only-binary", ":all:", requirement, t.wheel], f"installing the oldest NumPy allowed ({requirement})",
+          remember=False)
+    completed = t.run([environment.python, "-I", "-c", SMOKE_SIMULATION], "a simulation with the oldest NumPy",
+                      remember=False)
+    return completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else "?"
+
+
+def prepare_oldest_numpy(t: WheelTester) -> None:
+    """Start the oldest-NumPy check in the background: it needs nothing of the other checks' environment."""
+    requirement = _oldest_numpy_requirement(t)
+    if not isinstance(requirement, Skipped):
+        t.start("oldest-numpy", functools.partial(_with_oldest_numpy, t, requirement))
+
+
+def oldest_numpy(t: WheelTester) -> Outcome:
+    requirement = _oldest_numpy_requirement(t)
+    if isinstance(requirement, Skipped):
+        return requirement
+    started = t.started("oldest-numpy")
+    installed = started if started is not None else _with_oldest_numpy(t, requirement)
+    background = f"; {t.background_seconds['oldest-numpy']:.2f} s in the background" if started is not None else ""
+    return f"numpy {installed} (wheel requires {requirement}): imported, HH soma fired{background}"

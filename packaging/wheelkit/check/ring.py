@@ -218,6 +218,8 @@ def mpi(implementation: str) -> Callable[[WheelTester], Outcome]:
         difference = compare_spikes(reference["spikes"], result["spikes"])
         if difference is not None:
             raise WheelkitError(f"{source} -n {MPI_RANKS} disagrees with the serial ring: {difference}")
-        return f"{MPI_RANKS} ranks, same {len(reference['spikes'])} spikes as serial ({source})"
+        made = t.background_seconds.get(f"mpi-{implementation}")
+        note = "" if made is None else f"; its environment made in {made:.2f} s in the background"
+        return f"{MPI_RANKS} ranks, same {len(reference['spikes'])} spikes as serial ({source}){note}"
 
     return check

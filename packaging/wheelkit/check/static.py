@@ -3,6 +3,7 @@ libraries a repair copied in (never MPI, none missing), its SBOM, and check-whee
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from ..compat import manylinux_glibc
@@ -85,10 +86,23 @@ def sbom(t: WheelTester) -> Outcome:
 
 
 def wheel_contents(t: WheelTester) -> Outcome:
-    assert t.wheel is not None
+    """check-wheel-contents, started in the background with the job (prepare_wheel_contents) when it could be."""
     if not t.tools.check_wheel_contents:
         return Skipped("check-wheel-contents is not installed (pip install check-wheel-contents)")
-    assert t.contents is not None
+    started = t.started("check-wheel-contents")
+    if started is None:
+        return _wheel_contents(t)
+    return f"{started}; {t.background_seconds['check-wheel-contents']:.2f} s in the background"
+
+
+def prepare_wheel_contents(t: WheelTester) -> None:
+    """Start check-wheel-contents (0.5-0.8 s, reads the wheel file alone) while the other checks run."""
+    if t.tools.check_wheel_contents:
+        t.start("check-wheel-contents", functools.partial(_wheel_contents, t))
+
+
+def _wheel_contents(t: WheelTester) -> str:
+    assert t.wheel is not None and t.contents is not None and t.tools.check_wheel_contents is not None
     wheel, note = t.wheel, ""
     vendored = t.contents.vendored_libraries()
     if vendored:
@@ -96,7 +110,8 @@ def wheel_contents(t: WheelTester) -> Outcome:
         files = {n: d for n, d in read_all(t.wheel).items() if n not in vendored}
         wheel = write_wheel(t.workdir / "without-libs" / t.wheel.name, files)
         note = f" (without the {len(vendored)} vendored libraries)"
-    completed = t.run([t.tools.check_wheel_contents, "--no-config", wheel], "check-wheel-contents", check=False)
+    completed = t.run([t.tools.check_wheel_contents, "--no-config", wheel], "check-wheel-contents", check=False,
+                      remember=False)
     if completed.returncode != 0:
         raise WheelkitError(
             f"check-wheel-contents found problems{note}:\n{tail(completed.stdout + completed.stderr)}\n"

@@ -94,6 +94,7 @@ class WheelTester:
         self._logging = threading.Lock()
         self._background: ThreadPoolExecutor | None = None
         self._started: dict[str, Future[Any]] = {}
+        self.background_seconds: dict[str, float] = {}
 
     # --- environment ----------------------------------------------------------------------------------------------
     @property
@@ -127,7 +128,8 @@ class WheelTester:
             self._last = completed if shown is None else Completed(tuple(map(str, shown)), completed.returncode, "", "")
         if check and completed.returncode != 0:
             output = tail(completed.stderr + "\n" + completed.stdout if completed.stderr else completed.stdout)
-            raise WheelkitError(f"{what} failed (exit {completed.returncode}):\n{output}")
+            command_line = "" if remember else f"\n(the command: {shlex.join(completed.command)})"
+            raise WheelkitError(f"{what} failed (exit {completed.returncode}):\n{output}{command_line}")
         return completed
 
     def python_code(self, code: str, what: str, **options: Any) -> Completed:
@@ -150,13 +152,22 @@ class WheelTester:
     def start(self, key: str, work: Callable[[], Any]) -> None:
         """Start work (commands that touch nothing a check uses) in the background; started(key) waits for it."""
         if self._background is None:
-            self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-wheel-background")
-        self._started[key] = self._background.submit(work)
+            self._background = ThreadPoolExecutor(max_workers=3, thread_name_prefix="test-wheel-background")
+
+        def timed() -> tuple[Any, float]:
+            began = time.perf_counter()
+            return work(), time.perf_counter() - began
+
+        self._started[key] = self._background.submit(timed)
 
     def started(self, key: str) -> Any:
-        """What the work started as key gave (its error raised here), or None when none was started."""
+        """What the work started as key gave (its error raised here), or None when none was started; the seconds it
+        took are in self.background_seconds[key] (a check's own time is then only its wait)."""
         future = self._started.pop(key, None)
-        return None if future is None else future.result()
+        if future is None:
+            return None
+        result, self.background_seconds[key] = future.result()
+        return result
 
     def _stop_background(self) -> None:
         """Wait for the background work (an interrupt stops its commands) before the work folder goes."""
@@ -167,8 +178,8 @@ class WheelTester:
 
     # --- the job -------------------------------------------------------------------------------------------------
     def checks(self) -> list[Check]:
-        """The checks in the order they run: the file first, then the installed wheel (the oldest NumPy last: it
-        replaces the NumPy the other checks ran with)."""
+        """The checks in the order they run: the file first, then the installed wheel. check-wheel-contents and the
+        oldest NumPy run in the background from the start (each needs nothing of the others): they come last."""
         programs = self.contents.entry_points() if self.contents is not None else {}
         program_checks = [Check(f"program {name}", installed.program(name), True) for name in sorted(programs)]
         if not programs:
@@ -180,7 +191,6 @@ class WheelTester:
             Check("no MPI bundled", static.no_mpi, False),
             Check("vendored libraries", static.vendored, False),
             Check("SBOM", static.sbom, False),
-            Check("check-wheel-contents", static.wheel_contents, False),
             Check("install", WheelTester.install, False),
             Check("import", installed.imports, True),
             Check("version", installed.version, True),
@@ -189,7 +199,8 @@ class WheelTester:
             Check("embedded python", installed.embedded, True),
             Check("engines", ring.engines, True),
             *[Check(f"MPI {name}", ring.mpi(name), True) for name in ring.MPI_IMPLEMENTATIONS],
-            Check("oldest NumPy", installed.oldest_numpy, True),
+            Check("oldest NumPy", installed.oldest_numpy, True),  # in an environment of its own
+            Check("check-wheel-contents", static.wheel_contents, False),
         ]
 
     def test(self) -> WheelReport:
@@ -220,8 +231,13 @@ class WheelTester:
                 return report
             chosen = [check for check in self.checks() if self.select is None or check.name in self.select
                       or check.name.split(" ")[0] in self.select]
+            # What needs nothing of the tested environment starts now, in the background (1-2 s of commands each).
             if any(check.name.startswith("MPI ") for check in chosen):
-                ring.prepare_pypi_mpis(self)  # 0.5 s each, while the checks before them run
+                ring.prepare_pypi_mpis(self)
+            if any(check.name == "oldest NumPy" for check in chosen):
+                installed.prepare_oldest_numpy(self)
+            if any(check.name == "check-wheel-contents" for check in chosen):
+                static.prepare_wheel_contents(self)
             for check in chosen:
                 self._step(report, check)
             return report
