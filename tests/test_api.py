@@ -168,9 +168,9 @@ def test_results_before_a_run(model):
     soma = model.Section("soma")
     trace = model.record(soma(0.5))
     with pytest.raises(ModelError, match=r"no results yet: call Model.run\(tstop\) first"):
-        trace.values
+        _ = trace.values
     with pytest.raises(ModelError, match="no results yet"):
-        model.t
+        _ = model.t
 
 
 def test_recordings_are_numpy_arrays_sampled_every_step(model):

@@ -13,7 +13,7 @@ import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union, cast
 
 import numpy as np
 
@@ -160,7 +160,7 @@ class Segment:
     @property
     def v(self) -> float:
         """Membrane potential [mV] here at the end of the last run."""
-        return self.section.model._simulation_or_error().voltage_at(self.section.index, self.x)
+        return float(self.section.model._simulation_or_error().voltage_at(self.section.index, self.x))
 
     def area(self) -> float:
         """The membrane area of this segment [um2] (NEURON's ``seg.area()``): 0 at the section's 0 and 1 ends."""
@@ -300,10 +300,10 @@ class Section:
 
     @property
     def name(self) -> str:
-        return self.model._core.section_name(self.index)
+        return str(self.model._core.section_name(self.index))
 
     def _geometry(self, key: str) -> float:
-        return self.model._core.section_geometry(self.index)[key]
+        return float(self.model._core.section_geometry(self.index)[key])
 
     def _number(self, value: object, name: str) -> float:
         return as_number(value, name, f"section '{self.name}'")
@@ -414,7 +414,7 @@ class Section:
         return self
 
     def has_mechanism(self, mechanism: str) -> bool:
-        return self.model._core.has_mechanism(self.index, mechanism)
+        return bool(self.model._core.has_mechanism(self.index, mechanism))
 
     @property
     def mechanisms(self) -> list[str]:
@@ -558,22 +558,22 @@ class Trace:
 
     @property
     def values(self) -> np.ndarray:
-        return self.model._simulation_or_error().trace(self.index)
+        return np.asarray(self.model._simulation_or_error().trace(self.index))
 
     @property
     def t(self) -> np.ndarray:
         """The sample times [ms]: the run's time points, or ``0, dt, 2 dt, ...`` (summed as NEURON sums them)."""
-        return self.model._simulation_or_error().trace_times(self.index)
+        return np.asarray(self.model._simulation_or_error().trace_times(self.index))
 
     def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
         values = self.values
-        return values if dtype is None else values.astype(dtype)
+        return values if dtype is None else values.astype(cast(Any, dtype))
 
     def __len__(self) -> int:
         return len(self.values)
 
     def __getitem__(self, item: object) -> object:
-        return self.values[item]  # type: ignore[index]
+        return cast(Any, self.values)[item]
 
     def __repr__(self) -> str:
         every = "every step" if self.dt is None else f"every {self.dt:g} ms"
@@ -924,7 +924,7 @@ class Model:
     @property
     def t(self) -> np.ndarray:
         """The time points [ms] of the last run (t = 0 and after every step)."""
-        return self._simulation_or_error().time_trace()
+        return np.asarray(self._simulation_or_error().time_trace())
 
     def _simulation_or_error(self) -> Engine:
         if self._simulation is None:
@@ -934,7 +934,7 @@ class Model:
     def _spike_times_of_connection(self, connection: int) -> np.ndarray:
         simulation = self._simulation_or_error()
         times, sources = simulation.spikes()
-        return times[sources == simulation.source_of_connection(connection)]
+        return np.asarray(times[sources == simulation.source_of_connection(connection)])
 
     def _fill_spike_records(self) -> None:
         """Refill every list given to NetCon.record with the spikes since finitialize, in the order they happened."""
