@@ -192,6 +192,7 @@ def test_wheels_are_tested_at_once_up_to_the_jobs_asked_each_with_its_log_and_re
                            log=self.log_path)
 
     monkeypatch.setattr(WheelTester, "test", fake_test)
+    monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path))  # the testers' work folders, never removed by the fake
     options = Options(None, None, True, False, wheelhouse, jobs=2, logs=tmp_path / "logs")
     reports = run_wheel_tests(options, root=tmp_path, progress=lambda line: None, interpreters=lambda: [HERE])
     jobs = resolve_jobs(None, None, wheelhouse=wheelhouse, unpack_dir=tmp_path / "u", interpreters=lambda: [HERE])
