@@ -694,6 +694,17 @@ class Model:
         stim._set_all({"start": start, "number": number, "interval": interval})
         return stim
 
+    def set_gid_output(self, gid: int, netcon: NetCon) -> None:
+        """Make ``netcon``'s source the output of cell ``gid`` (what ParallelContext.cell does)."""
+        self._core.set_output_gid(gid, netcon.index)
+
+    def gid_connection(self, source_gid: int, target: _ExpSynClass, *, weight: float, delay: float) -> NetCon:
+        """A NetCon from cell ``source_gid``, on any rank, to ``target`` (what ParallelContext.gid_connect does)."""
+        netcon = NetCon(self, self._core.add_connection_from_gid(source_gid, target.index), None)
+        netcon._set_all({"weight": weight, "delay": delay})
+        self.netcons.append(netcon)
+        return netcon
+
     def NetCon(  # noqa: N802
         self,
         source: Union[Segment, _NetStimClass],
@@ -796,7 +807,7 @@ class Model:
             done = _core.run_distributed(simulation, float(v_init), float(tstop), mpi=pc is not None and pc.mpi)
             cells = np.column_stack([done["gids"].astype(float), done["times"]]).reshape(-1, 2)
             if pc is not None:
-                pc._spikes = cells
+                pc.set_spikes(cells)
             self._fill_spike_records()
             times, sources = simulation.spikes()
             ranks = 1 if pc is None else pc.size

@@ -129,23 +129,18 @@ class ParallelContext:
 
         if not isinstance(netcon, NetCon):
             raise ModelError(f"cell({gid!r}, ...) needs a NetCon from the cell's spike source, got {netcon!r}")
-        netcon.model._core.set_output_gid(_whole(gid, "cell"), netcon.index)
+        netcon.model.set_gid_output(_whole(gid, "cell"), netcon)
 
     def gid_connect(
         self, source_gid: int, target: Optional["ExpSyn"], *, weight: float = 0.0, delay: float = 1.0
     ) -> "NetCon":
         """A NetCon from cell ``source_gid`` (on any rank) to ``target`` (an ExpSyn of this rank's model), with
         ``weight`` [uS] and ``delay`` [ms]. Delays must be >= 2 dt: spikes cross ranks at the exchanges."""
-        from .model import ExpSyn, NetCon
+        from .model import ExpSyn
 
         if not isinstance(target, ExpSyn):
             raise ModelError(f"gid_connect({source_gid!r}, ...) needs an ExpSyn target, got {target!r}")
-        model = target.model
-        index = model._core.add_connection_from_gid(_whole(source_gid, "gid_connect"), target.index)
-        netcon = NetCon(model, index, None)
-        netcon._set_all({"weight": weight, "delay": delay})
-        model.netcons.append(netcon)
-        return netcon
+        return target.model.gid_connection(_whole(source_gid, "gid_connect"), target, weight=weight, delay=delay)
 
     # --- running --------------------------------------------------------------------------------------------------
     def psolve(self, model: "Model", tstop: float, **settings: object) -> "Run":
@@ -155,6 +150,10 @@ class ParallelContext:
     def spikes(self) -> np.ndarray:
         """Every rank's cell spikes of the last run, as (gid, t [ms]) rows sorted by (t, gid): the same on all ranks."""
         return self._spikes
+
+    def set_spikes(self, cells: np.ndarray) -> None:
+        """What :meth:`spikes` gives from now on: Model.run(tstop, pc=self) hands every rank's cell spikes here."""
+        self._spikes = np.asarray(cells, dtype=float).reshape(-1, 2)
 
     def barrier(self) -> None:
         if self._session is not None:
