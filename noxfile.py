@@ -38,13 +38,14 @@ DIR = Path(__file__).parent.resolve()
 sys.path.insert(0, str(DIR / "packaging"))  # wheelkit: the logic behind the wheel sessions
 # NEURON itself, to compare against when it installs for this Python (tests/test_against_neuron.py).
 NEURON_ORACLE = "neuron==9.0.2"
+PYPROJECT = nox.project.load_toml(DIR / "pyproject.toml")
 
 
 @nox.session(tags=["tests"])
 def tests(session: nox.Session) -> None:
     """Install cablesim (an incremental build in build/) and run pytest; then the C++ tests. Posargs go to pytest."""
     session.install(f"-Cbuild-dir=build/tests-{session.python or 'host'}", "-Ccmake.define.CABLESIM_CORENEURON=ON",
-                    ".[test]", "build")
+                    ".", "build", *nox.project.dependency_groups(PYPROJECT, "test"))
     try:
         session.install(NEURON_ORACLE, silent=True)
     except nox.command.CommandFailed:

@@ -131,5 +131,5 @@ def installed_tool(name: str) -> str:
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} is not installed (pip install '.[test]')")
+        pytest.skip(f"{name} is not installed (the test group: pip install --group test)")
     return found

@@ -45,7 +45,7 @@ def tool() -> Callable[[str], str]:
     def find(name: str) -> str:
         found = find_tool(name)
         if found is None:
-            pytest.skip(f"{name} is not installed (pip install '.[test]')")
+            pytest.skip(f"{name} is not installed (the test group: pip install --group test)")
         return found
 
     return find
@@ -160,7 +160,7 @@ def start_index(tmp_path: Path) -> Iterator[StartIndex]:
     """start_index(user=None, options=(...)): a running pypiserver on a folder of its own, stopped afterwards."""
     server = find_tool("pypi-server")
     if server is None or find_tool("twine") is None:
-        pytest.skip("needs pypiserver and twine in this environment (pip install '.[test]')")
+        pytest.skip("needs pypiserver and twine in this environment (the test group: pip install --group test)")
     started: list[PackageIndex] = []
 
     def start(user: tuple[str, str] | None = None, options: Sequence[str] = ("--disable-fallback",)
