@@ -86,7 +86,7 @@ def _run(c: Context, command: list[str], pty: bool = False) -> None:
                            "ca_bundle": "CA bundle for the RUN steps (build secret; default: $SSL_CERT_FILE when set)"})
 def image_build(c: Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
                 file: str = "", base: str = "", ca_bundle: str = "") -> None:
-    """Build the manylinux build image from packaging/Dockerfile (ccache, uv, nox; no MPI: the shims compile from src/mpi/headers)."""
+    """Build the manylinux build image from packaging/Dockerfile (ccache, uv, nox; MPI headers: src/mpi/headers)."""
     from wheelkit.image import DOCKERFILE, BuildSpec, build_command, default_tag, detect_engine
 
     bundle = ca_bundle or os.environ.get("SSL_CERT_FILE", "")
