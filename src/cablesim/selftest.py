@@ -7,7 +7,9 @@ coreneuron engine, it also checks that engine against the default one on a small
 network instead and prints ONE JSON object on stdout, for comparing engines, thread counts and builds:
 ``{"engine": ..., "threads": N, "ranks": 1, "spikes": [[gid, t_ms], ...]}`` with the spikes sorted by (t, gid).
 ``--ring --mpi`` (under ``mpirun -n N``) spreads the ring over the MPI ranks and prints the object on rank 0 only,
-with ``"ranks": N`` and every rank's spikes, which must equal the serial run's.
+with ``"ranks": N`` and every rank's spikes, which must equal the serial run's. ``--threads-check`` runs independent
+models in threads against serial runs and, on free-threaded Python, checks that importing cablesim left the GIL off
+(docs/api.md, "Threads").
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import argparse
 import json
 import logging
 import sys
+import sysconfig
+import threading
 import time
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .model import ENGINES, Model, ModelError
+from .model import ENGINES, Model, ModelError, Reference
 from .networks import ring
 from .parallel import MPIError, ParallelContext
 
-__all__ = ["SelfTestError", "main", "test"]
+__all__ = ["SelfTestError", "main", "test", "threads_check"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,83 @@ def test(verbose: bool = False) -> bool:
     return True
 
 
+Results = tuple[np.ndarray, ...]
+
+
+def _threaded_workload(index: int, engine: str) -> Callable[[], Results]:
+    """A small ring, different for each index, run as NEURON users continue runs: finitialize, continuerun, a
+    parameter change, continuerun, fadvance. Returns what it recorded and its spikes."""
+    network = ring(4 + index)
+    model = network.model
+    v = model.record(network.somas[0](0.5))
+    m = model.record(Reference(network.somas[-1](0.5), "m_hh"), 0.1)
+    threads = 1 + index % 2 if engine == "coreneuron" else None  # OpenMP teams in several Python threads too
+
+    def run() -> Results:
+        model.finitialize(-65, engine=engine, threads=threads)
+        model.continuerun(30)
+        network.synapses[0].tau = 3.0
+        model.continuerun(60)
+        for _ in range(3):
+            model.fadvance()
+        return v.values.copy(), m.values.copy(), network.spike_array()
+
+    return run
+
+
+def _run_in_threads(runs: Sequence[Callable[[], Results]]) -> list[Results]:
+    """Each run in its own thread, all started at once; re-raises the first failure."""
+    start = threading.Barrier(len(runs))
+    results: list[Optional[Results]] = [None] * len(runs)
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            start.wait()
+            results[k] = runs[k]()
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+            errors.append(error)
+
+    workers = [threading.Thread(target=work, args=(k,), name=f"cablesim-check-{k}") for k in range(len(runs))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]
+
+
+def threads_check(workers: int = 4) -> str:
+    """Check that cablesim runs in threads: on free-threaded Python, importing it left the GIL disabled; on any
+    Python, ``workers`` independent models run in as many threads give their serial results to the last bit, on
+    every engine of this build. Raise SelfTestError if not; return a one-line summary."""
+    started = time.perf_counter()
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    if free_threaded and sys._is_gil_enabled():  # type: ignore[attr-defined] # 3.13+, which free-threading needs
+        raise SelfTestError(
+            "free-threaded Python, but the GIL is enabled after importing cablesim: its compiled module did not "
+            "declare that it runs without the GIL (a cablesim built with pybind11 < 2.13?), or the GIL was asked "
+            "for (PYTHON_GIL=1 or -X gil=1)"
+        )
+    for engine in ENGINES:
+        expected = [_threaded_workload(k, engine)() for k in range(workers)]
+        got = _run_in_threads([_threaded_workload(k, engine) for k in range(workers)])
+        for k, (mine, serial) in enumerate(zip(got, expected)):
+            for name, a, b in zip(("v", "m_hh", "spikes"), mine, serial):
+                if a.shape != b.shape or not np.array_equal(a, b):
+                    raise SelfTestError(
+                        f"{engine} engine: model {k} run in a thread next to {workers - 1} others recorded another "
+                        f"{name} than the same model run alone; cablesim is not thread-safe in this build: report "
+                        "the platform"
+                    )
+    kind = "free-threaded Python, GIL disabled" if free_threaded else "Python with a GIL, released while runs step"
+    return (
+        f"cablesim threads check passed: {kind}; {workers} models in {workers} threads equal serial runs bit for "
+        f"bit (engines: {', '.join(ENGINES)}; {time.perf_counter() - started:.1f} s)"
+    )
+
+
 def ring_spikes(
     cells: int, tstop: float, engine: str, threads: Optional[int], pc: Optional[ParallelContext] = None
 ) -> dict[str, object]:
@@ -128,9 +209,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--cells", type=int, default=100, help="cells in the ring (100)")
     parser.add_argument("--tstop", type=float, default=100.0, metavar="MS", help="simulated time [ms] (100)")
     parser.add_argument("--mpi", action="store_true", help="spread the ring over the MPI ranks (under mpirun)")
+    parser.add_argument(
+        "--threads-check",
+        action="store_true",
+        help="run independent models in threads against serial runs; on free-threaded Python, check that the GIL "
+        "stays off (exit 1 if not)",
+    )
     args = parser.parse_args(argv)
     if args.mpi and not args.ring:
         parser.error("--mpi goes with --ring")
+    if args.threads_check and args.ring:
+        parser.error("--threads-check and --ring are separate checks: give one")
+    if args.threads_check:
+        try:
+            print(threads_check())  # noqa: T201 - the check's one line
+        except SelfTestError as error:
+            print(f"cablesim threads check FAILED: {error}", file=sys.stderr)  # noqa: T201
+            return 1
+        return 0
     if not args.ring:
         try:
             test(verbose=True)
