@@ -9,7 +9,6 @@
 #include "usage.hpp"
 #endif
 
-#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -43,15 +42,12 @@ std::string repr(const engine& s) {
 }
 
 void register_coreneuron(py::module_& m) {
-    m.def("coreneuron_default_threads", &cablesim::coreneuron::default_threads,
-          "The threads the coreneuron engine uses when none are given: OMP_NUM_THREADS, else one per core.");
     py::class_<engine> cls(m, "CoreNeuronSimulation",
                            "The coreneuron engine: Simulation's method with cells interleaved for speed, on OpenMP threads.");
     cls.def(py::init(&make), "model"_a, "dt"_a = 0.025, "celsius"_a = 6.3, "secondorder"_a = 0,
             "use_rate_table"_a = true, "threads"_a = py::none(),
             "As Simulation; threads >= 1 (None: coreneuron_default_threads()).")
         .def_property_readonly("threads", guarded(&engine::threads))
-        .def_property_readonly("group_count", guarded(&engine::group_count))
         .def("__repr__", guarded(&repr));
     bind_engine_methods(cls);
 }

@@ -62,10 +62,6 @@ std::size_t add_current_clamp(model& self, std::size_t sec, double x) {
 
 std::size_t add_exp_synapse(model& self, std::size_t sec, double x) { return self.add_exp_synapse(location{sec, x}); }
 
-std::size_t add_connection_from_voltage(model& self, std::size_t sec, double x, std::optional<std::size_t> target) {
-    return self.add_connection_from_voltage(location{sec, x}, target);
-}
-
 std::size_t add_connection(model& self, std::optional<std::size_t> generator, std::size_t sec, double x,
                            const std::string& target_kind, std::size_t target) {
     const cablesim::target_kind kind = target_kind == "ExpSyn"    ? cablesim::target_kind::exp_synapse
@@ -82,8 +78,6 @@ std::size_t add_voltage_probe(model& self, std::size_t sec, double x) {
 std::size_t add_probe(model& self, std::size_t sec, double x, const std::string& variable, double interval) {
     return self.add_probe(location{sec, x}, variable, interval);
 }
-
-std::size_t probe_count(const model& self) { return self.probes().size(); }
 
 std::vector<double> probe_intervals(const model& self) {
     std::vector<double> intervals;
@@ -112,7 +106,6 @@ void register_model(py::module_& m) {
         .def_property_readonly("revision", guarded(&model::revision), "Counts every change to the model.")
         .def("segment_area", guarded(&segment_area), "id"_a,
              "The membrane area of one segment of the section [um2] (NEURON's seg.area()).")
-        .def_property_readonly("section_count", guarded(&model::section_count))
         .def("section_name", guarded(&section_name), "id"_a)
         .def("section_geometry", guarded(&section_geometry), "id"_a)
         .def("section_parent", guarded(&section_parent), "id"_a, "(parent index, x) or None for a root section.")
@@ -135,10 +128,6 @@ void register_model(py::module_& m) {
         .def("add_current_clamp", guarded(&add_current_clamp), "section"_a, "x"_a)
         .def("add_exp_synapse", guarded(&add_exp_synapse), "section"_a, "x"_a)
         .def("add_spike_generator", guarded(&model::add_spike_generator))
-        .def("add_connection_from_voltage", guarded(&add_connection_from_voltage), "section"_a, "x"_a, "target"_a)
-        .def("add_connection_from_generator",
-             guarded(py::overload_cast<std::size_t, std::optional<std::size_t>>(&model::add_connection_from_generator)),
-             "generator"_a, "target"_a)
         .def("add_connection", guarded(&add_connection), "generator"_a, "section"_a, "x"_a, "target_kind"_a,
              "target"_a,
              "A NetCon from a NetStim (generator) or else from the threshold at section(x), to an ExpSyn or a NetStim "
@@ -157,7 +146,6 @@ void register_model(py::module_& m) {
              "interval"_a = 0.0)
         .def("add_exp_synapse_probe", guarded(&model::add_exp_synapse_probe), "synapse"_a, "variable"_a,
              "interval"_a = 0.0)
-        .def_property_readonly("probe_count", guarded(&probe_count))
         .def("probe_intervals", guarded(&probe_intervals), "Each probe's interval [ms] (0: every step).")
         .def("set_current_clamp_parameter", guarded(&model::set_current_clamp_parameter), "id"_a, "parameter"_a,
              "value"_a)

@@ -5,9 +5,9 @@
 #include <cablesim/parallel.hpp>
 #include <cablesim/simulation.hpp>
 
+#include "arrays.hpp"
 #include "usage.hpp"
 
-#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -31,7 +31,6 @@ py::dict session_info(const cablesim::mpi::session& s) {
 
 void register_parallel(py::module_& m) {
     namespace mpi = cablesim::mpi;
-    m.def("mpi_shim_dir", [] { return mpi::default_shim_dir(); }, "The folder the MPI shims are looked up in.");
     m.def("mpi_shims", [] { return mpi::shims_in(mpi::default_shim_dir()); },
           "The MPI shims installed with this module (libcablesim_mpi_<name>.so), by name.");
     m.def("mpi_launcher", []() -> std::optional<py::dict> {
@@ -81,16 +80,14 @@ void register_parallel(py::module_& m) {
                 py::gil_scoped_release release;
                 result = cablesim::parallel::run_distributed(sim, v_init, tstop, *comm);
             }
-            const auto n = static_cast<py::ssize_t>(result.spikes.size());
-            py::array_t<double> times(n);
-            py::array_t<std::int64_t> gids(n);
-            auto t = times.mutable_unchecked<1>();
-            auto g = gids.mutable_unchecked<1>();
-            for (py::ssize_t k = 0; k < n; ++k) {
-                t(k) = result.spikes[static_cast<std::size_t>(k)].time;
-                g(k) = result.spikes[static_cast<std::size_t>(k)].gid;
+            std::vector<double> times;
+            std::vector<std::int64_t> gids;
+            for (const cablesim::gid_spike& s: result.spikes) {
+                times.push_back(s.time);
+                gids.push_back(s.gid);
             }
-            return py::dict("times"_a = times, "gids"_a = gids, "min_delay"_a = result.min_delay,
+            return py::dict("times"_a = cablesim_bindings::to_array(times), "gids"_a = cablesim_bindings::to_array(gids),
+                            "min_delay"_a = result.min_delay,
                             "interval_steps"_a = result.interval_steps, "exchanges"_a = result.exchanges);
         }, "simulation"_a, "v_init"_a, "tstop"_a, "mpi"_a,
         "finitialize(v_init) and run to tstop [ms] exchanging gid spikes (over MPI when mpi, else within this "

@@ -6,7 +6,6 @@
 #include "engine_methods.hpp"
 #include "usage.hpp"
 
-#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 

@@ -2,40 +2,37 @@
 #include <cablesim/errors.hpp>
 #include <cablesim/hines.hpp>
 
-#include <pybind11/numpy.h>
+#include "arrays.hpp"
+
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <string>
+#include <vector>
 
 namespace py = pybind11;
 using namespace pybind11::literals;
 
 namespace {
 
-using int_array = py::array_t<int, py::array::c_style | py::array::forcecast>;
-using real_array = py::array_t<double, py::array::c_style | py::array::forcecast>;
-
-py::array_t<double> solve_tree(int_array parent, real_array a, real_array b, real_array d, real_array rhs) {
-    const auto n = parent.size();
-    for (const auto* array: {&a, &b, &d, &rhs}) {
-        if (array->ndim() != 1 || array->size() != n) {
+py::object solve_tree(const std::vector<int>& parent, const std::vector<double>& a, const std::vector<double>& b,
+                      std::vector<double> d, std::vector<double> rhs) {
+    const std::size_t n = parent.size();
+    for (const std::size_t size: {a.size(), b.size(), d.size(), rhs.size()}) {
+        if (size != n) {
             throw cablesim::model_error("solve_tree: parent, a, b, d and rhs must be 1-d arrays of one length (" +
                                         std::to_string(n) + ")");
         }
     }
-    const int* p = parent.data();
-    for (py::ssize_t i = 0; i < n; ++i) {
-        if (p[i] >= i) {
-            throw cablesim::model_error("solve_tree: parent[" + std::to_string(i) + "] = " + std::to_string(p[i]) +
-                                        " must be -1 (a root) or a smaller index");
+    for (std::size_t i = 0; i < n; ++i) {
+        if (parent[i] >= static_cast<int>(i)) {
+            throw cablesim::model_error("solve_tree: parent[" + std::to_string(i) + "] = " +
+                                        std::to_string(parent[i]) + " must be -1 (a root) or a smaller index");
         }
     }
-    py::array_t<double> diagonal(n, d.data());
-    py::array_t<double> solution(n, rhs.data());
-    cablesim::triang(0, static_cast<std::size_t>(n), p, a.data(), b.data(), diagonal.mutable_data(),
-                     solution.mutable_data());
-    cablesim::bksub(0, static_cast<std::size_t>(n), p, b.data(), diagonal.data(), solution.mutable_data());
-    return solution;
+    cablesim::triang(0, n, parent.data(), a.data(), b.data(), d.data(), rhs.data());
+    cablesim::bksub(0, n, parent.data(), b.data(), d.data(), rhs.data());
+    return cablesim_bindings::to_array(rhs);
 }
 
 } // namespace

@@ -5,9 +5,9 @@
 
 #include <cablesim/model.hpp>
 
+#include "arrays.hpp"
 #include "usage.hpp"
 
-#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <chrono>
@@ -19,10 +19,6 @@
 namespace cablesim_bindings {
 
 namespace py = pybind11;
-
-inline py::array_t<double> to_array(const std::vector<double>& values) {
-    return py::array_t<double>(static_cast<py::ssize_t>(values.size()), values.data());
-}
 
 // Whether this is the thread Python runs signal handlers in: the only one that has to look for Ctrl-C.
 inline bool in_main_thread() {
@@ -67,35 +63,26 @@ void update_parameters(Engine& engine, const cablesim::model& m) {
 }
 
 template <typename Engine>
-std::size_t node_count(const Engine& s) { return s.layout().size(); }
-
-template <typename Engine>
-std::size_t tree_count(const Engine& s) { return s.layout().tree_count(); }
-
-template <typename Engine>
 double voltage_at(const Engine& s, std::size_t sec, double x) { return s.voltage_at(cablesim::location{sec, x}); }
 
 template <typename Engine>
-py::array_t<double> time_trace(const Engine& s) { return to_array(s.time_trace()); }
+py::object time_trace(const Engine& s) { return to_array(s.time_trace()); }
 
 template <typename Engine>
-py::array_t<double> trace(const Engine& s, std::size_t probe) { return to_array(s.trace(probe)); }
+py::object trace(const Engine& s, std::size_t probe) { return to_array(s.trace(probe)); }
 
 template <typename Engine>
-py::array_t<double> trace_times(const Engine& s, std::size_t probe) { return to_array(s.trace_times(probe)); }
+py::object trace_times(const Engine& s, std::size_t probe) { return to_array(s.trace_times(probe)); }
 
 template <typename Engine>
 py::tuple spikes(const Engine& s) {
-    const auto& found = s.spikes();
-    py::array_t<double> times(static_cast<py::ssize_t>(found.size()));
-    py::array_t<std::int64_t> sources(static_cast<py::ssize_t>(found.size()));
-    auto t = times.mutable_unchecked<1>();
-    auto src = sources.mutable_unchecked<1>();
-    for (std::size_t k = 0; k < found.size(); ++k) {
-        t(k) = found[k].time;
-        src(k) = static_cast<std::int64_t>(found[k].source);
+    std::vector<double> times;
+    std::vector<std::int64_t> sources;
+    for (const cablesim::spike& spike: s.spikes()) {
+        times.push_back(spike.time);
+        sources.push_back(static_cast<std::int64_t>(spike.source));
     }
-    return py::make_tuple(times, sources);
+    return py::make_tuple(to_array(times), to_array(sources));
 }
 
 // Engine: anything with simulation's read-out interface (time, dt, layout, voltage_at, traces, spikes).
@@ -114,14 +101,11 @@ void bind_engine_methods(py::class_<Engine>& cls) {
              "Take the model's parameters, keeping the state; ModelError when its structure changed.")
         .def_property_readonly("t", guarded(&Engine::time))
         .def_property_readonly("dt", guarded(&Engine::dt))
-        .def_property_readonly("node_count", guarded(&node_count<Engine>))
-        .def_property_readonly("tree_count", guarded(&tree_count<Engine>))
         .def("voltage_at", guarded(&voltage_at<Engine>), "section"_a, "x"_a)
         .def("time_trace", guarded(&time_trace<Engine>))
         .def("trace", guarded(&trace<Engine>), "probe"_a, "A probe's values (NumPy copy).")
         .def("trace_times", guarded(&trace_times<Engine>), "probe"_a,
              "A probe's sample times [ms]: the time trace, or its own for a probe with an interval.")
-        .def_property_readonly("probe_count", guarded(&Engine::probe_count))
         .def("spikes", guarded(&spikes<Engine>),
              "(times [ms], source indices) of every spike, in the order they happened.")
         .def("source_of_connection", guarded(&Engine::source_of_connection), "connection"_a);
