@@ -148,9 +148,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{name:<16}{min(case.sequential):>14.4f}{min(case.threaded):>14.4f}{case.speedup:>10.2f}  "  # noqa: T201
               f"{'yes, bit for bit' if case.agree else 'NO'}")
     busy = "" if others is None else f"; other processes used {others:.2f} cores meanwhile"
+    speedup = cases[0].speedup
     print(f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (this run adds up to 2){busy}; "  # noqa: T201
-          f"{os.cpu_count()} cores. Goal: {args.runs} threads >= {GOAL}x on 2 cores (default engine): {cases[0].speedup:.2f}x, "
-          f"{'met' if cases[0].speedup >= GOAL else 'not met'}")
+          f"{os.cpu_count()} cores. Goal: {args.runs} threads >= {GOAL}x on 2 cores (default engine): "
+          f"{speedup:.2f}x, {'met' if speedup >= GOAL else 'not met'}")
     if args.json:
         document: dict[str, Any] = {
             "cells": args.cells, "tstop": args.tstop, "runs": args.runs, "repeat": args.repeat,

@@ -161,9 +161,10 @@ def threads_check(workers: int = 4) -> str:
     free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     if free_threaded and sys._is_gil_enabled():  # type: ignore[attr-defined] # 3.13+, which free-threading needs
         raise SelfTestError(
-            "free-threaded Python, but the GIL is enabled after importing cablesim: its compiled module did not "
-            "declare that it runs without the GIL (a cablesim built with pybind11 < 2.13?), or the GIL was asked "
-            "for (PYTHON_GIL=1 or -X gil=1)"
+            "free-threaded Python, but the GIL is enabled after importing cablesim: an extension module it imports "
+            "(cablesim._core, or NumPy before 2.1) did not declare that it runs without the GIL, which Python named "
+            "in a RuntimeWarning at import (cablesim._core declares it when built with pybind11 >= 2.13), or the GIL "
+            "was asked for (PYTHON_GIL=1 or -X gil=1)"
         )
     for engine in ENGINES:
         expected = [_threaded_workload(k, engine)() for k in range(workers)]
