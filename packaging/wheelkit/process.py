@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import IO, Protocol
 
 from .errors import Interrupted, WheelkitError
@@ -207,3 +208,31 @@ def run_logged(command: Sequence[str], log_path: Path, env: Mapping[str, str] | 
             output = handle.read().decode("utf-8", errors="replace").splitlines()[:-1]  # without the "# exit" line
         lines = [line.rstrip() for line in output if line.strip()]
         raise StepFailed(what or command[0], returncode, log_path, lines[-LOG_TAIL_LINES:])
+
+
+PARENT_POLL = 0.2  # seconds between looks at whether the parent process (nox) still runs
+
+
+def stop_on_signals() -> None:
+    """For a job's whole run (the build, the wheel tests): on SIGINT or SIGTERM, or when the parent process (nox)
+    ends, stop every command's whole tree (each runs in a process group of its own) and start no other (STOP); a
+    second signal kills what still runs. Nothing is raised from the handler itself: an exception there could land
+    anywhere, even inside starting a process; the run ends with Interrupted as the commands it waits for end."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if not STOP.interrupt(signal.Signals(signum).name):
+            STOP.kill()
+
+    STOP.own_groups = True
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    parent = os.getppid()
+
+    def watch_parent() -> None:
+        # SIGTERM ends nox at once, without a word to its children: without this, a build would go on and move
+        # wheels into wheelhouse/ after the session died.
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        STOP.interrupt("its parent process ended")
+
+    threading.Thread(target=watch_parent, name="wheelkit-parent", daemon=True).start()

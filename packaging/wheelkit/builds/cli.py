@@ -9,12 +9,9 @@ import os
 import shutil
 import signal
 import sys
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Callable
 
 from .. import process
@@ -34,7 +31,6 @@ from .targets import TARGETS, Target
 
 log = logging.getLogger(__name__)
 
-PARENT_POLL = 0.2  # seconds between looks at whether the parent process (nox) still runs
 
 
 @dataclass(frozen=True)
@@ -186,7 +182,7 @@ def main(argv: Sequence[str], emit: Callable[[str], None]) -> int:
     traceback, and ends with 128 + the signal's number."""
     if not argv or argv[0] not in TARGETS:
         raise WheelkitError(f"name the target: python -m wheelkit build {{{','.join(TARGETS)}}} [arguments; --help]")
-    _stop_on_signals()
+    process.stop_on_signals()
     try:
         run_build(argv[1:], root=Path.cwd(), target=TARGETS[argv[0]], tools_bin=Path(sys.executable).parent,
                   emit=emit, live=sys.stdout.isatty())
@@ -205,25 +201,3 @@ def main(argv: Sequence[str], emit: Callable[[str], None]) -> int:
     return 0
 
 
-def _stop_on_signals() -> None:
-    """On SIGINT or SIGTERM, or when the parent process (nox) ends, stop every build process (process.STOP); the run
-    then ends with Interrupted as the steps it waits for end. A second signal kills what still runs. Nothing is
-    raised from the handler itself: an exception there could land anywhere, even inside starting a process."""
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if not process.STOP.interrupt(signal.Signals(signum).name):
-            process.STOP.kill()
-
-    process.STOP.own_groups = True  # each command in a group of its own: the handlers stop whole trees
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    parent = os.getppid()
-
-    def watch_parent() -> None:
-        # SIGTERM ends nox at once, without a word to its children: without this, the build would go on and move
-        # wheels into wheelhouse/ after the session died.
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL)
-        process.STOP.interrupt("its parent process ended")
-
-    threading.Thread(target=watch_parent, name="wheelkit-parent", daemon=True).start()

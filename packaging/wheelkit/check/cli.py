@@ -13,12 +13,10 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Callable
 
 from .. import process
@@ -185,7 +183,7 @@ def main(argv: Sequence[str], emit: Callable[[str], None]) -> int:
     options = parse_test_args(argv)
     tools = Tools(check_wheel_contents=shutil.which("check-wheel-contents", path=str(Path(sys.executable).parent))
                   or shutil.which("check-wheel-contents"))
-    _stop_on_signals()
+    process.stop_on_signals()
     try:
         reports = run_wheel_tests(options, root=Path.cwd(), tools=tools, progress=emit)
         if process.STOP.reason:  # after the last command: the run is still reported as interrupted
@@ -201,26 +199,5 @@ def main(argv: Sequence[str], emit: Callable[[str], None]) -> int:
     return 0
 
 
-PARENT_POLL = 0.2  # seconds between looks at whether the parent process (nox) still runs
 
 
-def _stop_on_signals() -> None:
-    """On SIGINT or SIGTERM, or when nox ends, stop every test command's whole tree (mpiexec and its ranks too; each
-    command runs in a process group of its own) and start no other; a second signal kills what still runs. As the
-    build job does (builds/cli.py); nothing is raised from the handler itself."""
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if not process.STOP.interrupt(signal.Signals(signum).name):
-            process.STOP.kill()
-
-    process.STOP.own_groups = True
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    parent = os.getppid()
-
-    def watch_parent() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL)
-        process.STOP.interrupt("its parent process ended")
-
-    threading.Thread(target=watch_parent, name="wheelkit-parent", daemon=True).start()
