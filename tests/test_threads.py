@@ -26,29 +26,6 @@ IN_USE = (
 )
 
 
-def in_threads(runs: list[Callable[[], object]]) -> list[object]:
-    """Each run in its own thread, started together; the first failure re-raised."""
-    start = threading.Barrier(len(runs))
-    results: list[object] = [None] * len(runs)
-    errors: list[BaseException] = []
-
-    def work(k: int) -> None:
-        try:
-            start.wait()
-            results[k] = runs[k]()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(error)
-
-    workers = [threading.Thread(target=work, args=(k,)) for k in range(len(runs))]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if errors:
-        raise errors[0]
-    return results
-
-
 def ring_run(index: int, engine: str, threads: Optional[int]) -> Callable[[], tuple[np.ndarray, ...]]:
     """A ring of its own size and stimulus per index, with every-step and interval recordings."""
     network = ring(5 + index, dend_nseg=41)
@@ -75,7 +52,7 @@ def engine_and_threads() -> list[tuple[str, Optional[int]]]:
 def test_independent_models_in_threads_equal_their_serial_runs_bit_for_bit(engine, threads):
     n = 4
     serial = [ring_run(k, engine, threads)() for k in range(n)]
-    threaded = in_threads([ring_run(k, engine, threads) for k in range(n)])
+    threaded = selftest.run_in_threads([ring_run(k, engine, threads) for k in range(n)])
     for mine, alone in zip(threaded, serial):
         assert len(mine) == len(alone)
         for got, expected in zip(mine, alone):
@@ -107,7 +84,7 @@ def continued_run(index: int, engine: str) -> Callable[[], tuple[np.ndarray, ...
 @pytest.mark.parametrize("engine", ENGINES)
 def test_finitialize_continuerun_and_fadvance_in_threads_equal_serial_runs(engine):
     serial = [continued_run(k, engine)() for k in range(3)]
-    threaded = in_threads([continued_run(k, engine) for k in range(3)])
+    threaded = selftest.run_in_threads([continued_run(k, engine) for k in range(3)])
     for mine, alone in zip(threaded, serial):
         for got, expected in zip(mine, alone):
             assert np.array_equal(got, expected)

@@ -21,7 +21,7 @@ import sys
 import sysconfig
 import threading
 import time
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -130,17 +130,21 @@ def _threaded_workload(index: int, engine: str) -> Callable[[], Results]:
     return run
 
 
-def _run_in_threads(runs: Sequence[Callable[[], Results]]) -> list[Results]:
-    """Each run in its own thread, all started at once; re-raises the first failure."""
+T = TypeVar("T")
+
+
+def run_in_threads(runs: Sequence[Callable[[], T]]) -> list[T]:
+    """Each run in its own thread, all started at once (a barrier); the results in order; re-raises the first
+    failure in the calling thread."""
     start = threading.Barrier(len(runs))
-    results: list[Optional[Results]] = [None] * len(runs)
+    results: list[Optional[T]] = [None] * len(runs)
     errors: list[BaseException] = []
 
     def work(k: int) -> None:
         try:
             start.wait()
             results[k] = runs[k]()
-        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+        except BaseException as error:  # noqa: BLE001 - handed to the calling thread
             errors.append(error)
 
     workers = [threading.Thread(target=work, args=(k,), name=f"cablesim-check-{k}") for k in range(len(runs))]
@@ -168,7 +172,7 @@ def threads_check(workers: int = 4) -> str:
         )
     for engine in ENGINES:
         expected = [_threaded_workload(k, engine)() for k in range(workers)]
-        got = _run_in_threads([_threaded_workload(k, engine) for k in range(workers)])
+        got = run_in_threads([_threaded_workload(k, engine) for k in range(workers)])
         for k, (mine, serial) in enumerate(zip(got, expected)):
             for name, a, b in zip(("v", "m_hh", "spikes"), mine, serial):
                 if a.shape != b.shape or not np.array_equal(a, b):
