@@ -5,6 +5,7 @@ fast; the tests that need a real cablesim wheel live in tests/test_wheelkit_*.py
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -36,6 +37,20 @@ def find_tool(name: str) -> str | None:
     """A program installed next to this Python (the test extra), else on PATH."""
     beside = BIN / name
     return str(beside) if beside.exists() else shutil.which(name)
+
+
+@pytest.fixture
+def elf_library() -> Path:
+    """A shared library of the running Python (one of its compiled standard modules); skips where there is none."""
+    for name in ("_ctypes", "_ssl", "_decimal", "_sqlite3", "_json", "math"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        path = getattr(module, "__file__", None) or ""
+        if path.endswith(".so") and Path(path).read_bytes()[:4] == b"\x7fELF":
+            return Path(path)
+    pytest.skip("this Python has no compiled standard module in an ELF file")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ that answers like an installed cablesim. A real cablesim's checks: tests/test_wh
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import platform
@@ -29,19 +28,6 @@ FAKE_LIB = "libfake-0123abcd.so"
 
 def by_name(report: WheelReport) -> dict[str, tuple[str, str]]:
     return {r.name: (r.status, r.detail) for r in report.results}
-
-
-def an_elf_library() -> Path:
-    """A shared library of the running Python (one of its compiled standard modules); skips where there is none."""
-    for name in ("_ctypes", "_ssl", "_decimal", "_sqlite3", "_json", "math"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        path = getattr(module, "__file__", None) or ""
-        if path.endswith(".so") and Path(path).read_bytes()[:4] == b"\x7fELF":
-            return Path(path)
-    pytest.skip("this Python has no compiled standard module in an ELF file")
 
 
 SPIKES = [[0, 10.925], [1, 22.35], [0, 30.5]]
@@ -272,10 +258,10 @@ def test_a_tampered_record_is_caught(tmp_path, check_wheels, tamper):
     assert "RECORD FAILED" in failure_summary([report])
 
 
-def test_a_missing_vendored_library_is_caught(tmp_path, check_wheels, tool):
+def test_a_missing_vendored_library_is_caught(tmp_path, check_wheels, tool, elf_library):
     """A compiled module that needs an auditwheel-named library (libfake-0123abcd.so) the wheel does not carry."""
     extension = tmp_path / "_core.so"
-    shutil.copy2(an_elf_library(), extension)
+    shutil.copy2(elf_library, extension)
     subprocess.run([tool("patchelf"), "--add-needed", FAKE_LIB, str(extension)], check=True)
     name = f"cablesim/_core.cpython-{check_wheels.PY[2:]}-{platform.machine()}-linux-gnu.so"
     wheel = check_wheels.tiny(tmp_path / "wheel", extra={name: extension.read_bytes()})
@@ -283,7 +269,7 @@ def test_a_missing_vendored_library_is_caught(tmp_path, check_wheels, tool):
     assert status == FAILED
     assert f"{name} needs {FAKE_LIB}" in detail and "repair it again (auditwheel repair)" in detail
     shipped = check_wheels.tiny(tmp_path / "shipped", extra={name: extension.read_bytes(),
-                                                          f"cablesim.libs/{FAKE_LIB}": an_elf_library().read_bytes()})
+                                                          f"cablesim.libs/{FAKE_LIB}": elf_library.read_bytes()})
     status, detail = by_name(static_report(shipped, "vendored"))["vendored libraries"]
     assert status == PASSED and FAKE_LIB in detail
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,19 +10,6 @@ import pytest
 from wheelkit import WheelkitError
 from wheelkit.native import elf_needed, extension_abi_mismatches
 from wheelkit.wheelfile import WheelContents, write_wheel
-
-
-def an_elf_library() -> Path:
-    """A shared library of the running Python (one of its compiled standard modules); skips where there is none."""
-    for name in ("_ctypes", "_ssl", "_decimal", "_sqlite3", "_json", "math"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        path = getattr(module, "__file__", None) or ""
-        if path.endswith(".so") and Path(path).read_bytes()[:4] == b"\x7fELF":
-            return Path(path)
-    pytest.skip("this Python has no compiled standard module in an ELF file")
 
 
 def test_extension_modules_of_another_python_are_found(tmp_path):
@@ -39,8 +25,8 @@ def test_extension_modules_of_another_python_are_found(tmp_path):
         assert extension_abi_mismatches(contents) == ["demo/_core.cpython-39-x86_64-linux-gnu.so"]
 
 
-def test_elf_needed_reads_the_libraries_an_extension_links():
-    library = an_elf_library()
+def test_elf_needed_reads_the_libraries_an_extension_links(elf_library):
+    library = elf_library
     needed = elf_needed(library.read_bytes())
     readelf = shutil.which("readelf")
     if readelf:  # the same answer as binutils
