@@ -13,6 +13,7 @@
     nox -s test_wheels    install each wheel into a fresh venv and check it as a user gets it (-- --help)
     nox -s build_wheel    a plain wheel for this Python into dist/
     nox -s upload         check a release's files and upload what the index lacks (-- --repository pypi|testpypi|URL)
+    nox -s tested         record what passed its tests; verify a folder holds exactly that (-- --help)
     nox -s release        build, test and upload: -- --type nightly|release --upload false|true (-- --help)
     nox -s matrix         the CI matrix from [tool.wheelkit] as JSON (-- --event pull_request)
 """
@@ -187,6 +188,13 @@ def upload(session: nox.Session) -> None:
     session.install("twine", "packaging", silent=True)
     # Credentials reach twine through the environment (TWINE_USERNAME/TWINE_PASSWORD) or keyring, never argv.
     _wheelkit(session, "upload", *session.posargs)
+
+
+@nox.session(default=False, tags=["release"])
+def tested(session: nox.Session) -> None:
+    """The files that passed their tests: -- record FOLDER --to FILE; -- verify FOLDER MANIFEST... before an upload."""
+    session.install("packaging", silent=True)
+    _wheelkit(session, "tested", *session.posargs)
 
 
 @nox.session(default=False, tags=["release"])

@@ -33,7 +33,7 @@ def _failing_as(name: str) -> Iterator[None]:
 
 # --- image: the build image -------------------------------------------------------------------------------------
 _IMAGE_HELP = {
-    "tag": "Image tag (default: manylinux_2_28_<arch>); the image is <repository>:<tag>",
+    "tag": "Image tag (default: $CABLESIM_IMAGE_TAG, else manylinux_2_28_<arch>); the image is <repository>:<tag>",
     "repository": "Image repository (default: $CABLESIM_IMAGE_REPOSITORY, else cablesim-build)",
     "engine": "docker or podman (default: $CABLESIM_CONTAINER_ENGINE, else the first that works here)",
 }
@@ -42,7 +42,7 @@ _RUN_HELP = {
     "arch": "x86_64 (default) or aarch64: the default tag's architecture",
     "version": "Pin the version (SETUPTOOLS_SCM_PRETEND_VERSION inside) instead of reading the mounted .git",
     "mpt_headers": "A headers-only MPI (HPE MPT include folder with mpi.h), mounted read-only for the MPT shim",
-    "ccache_dir": "A host folder for ccache (default: build/image-<tag>/ccache in the checkout)",
+    "ccache_dir": "A host folder for ccache (default: $CABLESIM_IMAGE_CCACHE_DIR, else build/image-<tag>/ccache)",
     "ca_bundle": "CA bundle trusted inside (default: $SSL_CERT_FILE when set; for networks that intercept TLS)",
 }
 
@@ -62,13 +62,14 @@ class ContainerOptions:
 
     def command(self, command: list[str], *, tty: bool) -> list[str]:
         """The engine's command that runs `command` in the image, with the checkout mounted (its state prepared)."""
-        from wheelkit.image import ContainerSpec, default_tag, detect_engine, prepare_state, run_command
+        from wheelkit.image import ContainerSpec, default_tag, detect_engine, option_value, prepare_state, run_command
 
         bundle = self.ca_bundle or os.environ.get("SSL_CERT_FILE", "")
-        spec = ContainerSpec(tag=self.tag or default_tag(self.arch), root=ROOT, repository=self.repository,
-                             version=self.version,
+        ccache_dir = option_value("ccache_dir", self.ccache_dir)
+        spec = ContainerSpec(tag=option_value("tag", self.tag) or default_tag(self.arch), root=ROOT,
+                             repository=self.repository, version=self.version,
                              mpt_headers=Path(self.mpt_headers).resolve() if self.mpt_headers else None,
-                             ccache_dir=Path(self.ccache_dir).resolve() if self.ccache_dir else None,
+                             ccache_dir=Path(ccache_dir).resolve() if ccache_dir else None,
                              ca_bundle=Path(bundle) if bundle else None, environ=dict(os.environ),
                              user=(os.getuid(), os.getgid()))
         full = run_command(detect_engine(self.engine), spec, command, tty=tty)
@@ -81,18 +82,20 @@ def _run(c: Context, command: list[str], pty: bool = False) -> None:
 
 
 @task(name="build", help={**_IMAGE_HELP, "arch": "x86_64 (default) or aarch64: picks the manylinux base image",
-                           "file": "The Dockerfile (default: packaging/Dockerfile)",
-                           "base": "Base image instead of quay.io/pypa/manylinux_2_28_<arch>",
+                           "file": "The Dockerfile (default: $CABLESIM_IMAGE_FILE, else packaging/Dockerfile)",
+                           "base": "Base image (default: $CABLESIM_IMAGE_BASE, else quay.io/pypa/manylinux_2_28_<arch>)",
                            "ca_bundle": "CA bundle for the RUN steps (build secret; default: $SSL_CERT_FILE when set)"})
 def image_build(c: Context, tag: str = "", arch: str = "x86_64", repository: str = "", engine: str = "",
                 file: str = "", base: str = "", ca_bundle: str = "") -> None:
     """Build the manylinux build image from packaging/Dockerfile (ccache, uv, nox; MPI headers: src/mpi/headers)."""
-    from wheelkit.image import DOCKERFILE, BuildSpec, build_command, default_tag, detect_engine
+    from wheelkit.image import DOCKERFILE, BuildSpec, build_command, default_tag, detect_engine, option_value
 
     bundle = ca_bundle or os.environ.get("SSL_CERT_FILE", "")
+    file = option_value("file", file)
     with _failing_as("image.build"):
-        spec = BuildSpec(tag=tag or default_tag(arch), arch=arch, dockerfile=Path(file) if file else DOCKERFILE,
-                         base_image=base, repository=repository, ca_bundle=Path(bundle) if bundle else None)
+        spec = BuildSpec(tag=option_value("tag", tag) or default_tag(arch), arch=arch,
+                         dockerfile=Path(file) if file else DOCKERFILE, base_image=option_value("base", base),
+                         repository=repository, ca_bundle=Path(bundle) if bundle else None)
         command = build_command(detect_engine(engine), spec, ROOT)
     _run(c, command)
 
@@ -100,10 +103,10 @@ def image_build(c: Context, tag: str = "", arch: str = "x86_64", repository: str
 @task(name="push", help=_IMAGE_HELP)
 def image_push(c: Context, tag: str = "", repository: str = "", engine: str = "") -> None:
     """Push <repository>:<tag> to its registry (log in with `docker login` / `podman login` first)."""
-    from wheelkit.image import default_tag, detect_engine, push_command
+    from wheelkit.image import default_tag, detect_engine, option_value, push_command
 
     with _failing_as("image.push"):
-        command = push_command(detect_engine(engine), tag or default_tag("x86_64"), repository)
+        command = push_command(detect_engine(engine), option_value("tag", tag) or default_tag("x86_64"), repository)
     _run(c, command)
 
 

@@ -137,8 +137,39 @@ def test_publishing_is_trusted_publishing_with_skip_existing():
     assert upload["with"]["skip-existing"] is True and "password" not in upload["with"]
     assert upload["with"]["attestations"] is True  # PEP 740, signed by this workflow's trusted-publishing identity
     assert "inputs.upload" in publish["if"] and set(publish["needs"]) == {"build", "sdist"}
-    (download,) = [s for s in publish["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+    downloads = [s for s in publish["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+    (download,) = [s for s in downloads if s["with"]["path"] == "dist"]
     assert download["with"]["pattern"] == "dist-*"  # the wheels and the sdist, never the debug archives
     artifacts = [s["with"]["name"] for job in jobs.values() for s in job.get("steps", [])
                  if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert "dist-sdist" in artifacts and "dist-${{ matrix.platform }}" in artifacts
+
+
+def _uploads(job: dict[str, Any]) -> dict[str, str]:
+    return {s["with"]["name"]: s["with"]["path"] for s in job["steps"]
+            if s.get("uses", "").startswith("actions/upload-artifact@")}
+
+
+def test_publish_verifies_that_dist_holds_exactly_what_the_jobs_tested():
+    """Each build job records what its test_wheels passed (the sdist job its sdist) as a tested-* artifact beside
+    dist-*; the publish job verifies dist/ against them, nightly or release, before any check or upload."""
+    jobs = load(WHEELS)["jobs"]
+    build, sdist, publish = jobs["build"], jobs["sdist"], jobs["publish"]
+    runs = [s.get("run", "") for s in build["steps"]]
+    record = runs.index('pipx run nox -s tested -- record wheelhouse/ --to "build/tested/$PLATFORM.json"')
+    assert record == runs.index("pipx run nox -s test_wheels") + 1  # right after the tests passed
+    assert build["steps"][record]["env"] == {"PLATFORM": "${{ matrix.platform }}"} and "if" not in build["steps"][record]
+    assert _uploads(build)["tested-${{ matrix.platform }}"] == "build/tested/*.json"
+    sdist_runs = [s.get("run", "") for s in sdist["steps"]]
+    assert sdist_runs.index("pipx run nox -s tested -- record wheelhouse/ --to build/tested/sdist.json") == \
+        sdist_runs.index("pipx run nox -s sdist") + 1
+    assert _uploads(sdist)["tested-sdist"] == "build/tested/*.json"
+    steps = publish["steps"]
+    downloads = {s["with"]["path"]: s["with"] for s in steps if s.get("uses", "").startswith("actions/download-artifact@")}
+    assert downloads["tested"] == {"pattern": "tested-*", "path": "tested", "merge-multiple": True}  # not into dist/
+    (verify,) = [i for i, s in enumerate(steps) if s.get("run") == "pipx run nox -s tested -- verify dist/ tested/"]
+    assert "if" not in steps[verify]  # nightlies too
+    later = [i for i, s in enumerate(steps) if "upload" in s.get("run", "") or "pypi-publish" in s.get("uses", "")]
+    assert later and min(later) > verify
+    assert all(not name.startswith("dist-") or not path.endswith(".json")
+               for job in (build, sdist) for name, path in _uploads(job).items())

@@ -23,6 +23,7 @@ JOBS: dict[str, tuple[str, str]] = {
     "diff": ("diff", "diff A B [--folder F]                  two wheels, folders or versions (nox -s wheel_diff)"),
     "test": ("check.cli", "test [arguments; --help]               wheels as users get them (nox -s test_wheels)"),
     "upload": ("release.upload", "upload [arguments; --help]             check and upload a release (nox -s upload)"),
+    "tested": ("release.manifest", "tested record|verify [arguments; --help]  what passed its tests (nox -s tested)"),
     "release": ("release.steps", "release [arguments; --help]            build, test, upload (nox -s release)"),
     "rename-sdist": ("rename", "rename-sdist SDIST DISTRIBUTION DESTINATION"),
     "matrix": ("config", "matrix [--event E] [--describe]       the CI wheel matrix from [tool.wheelkit], JSON"),

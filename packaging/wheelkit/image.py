@@ -106,6 +106,23 @@ def detect_engine(
     )
 
 
+# The image.* options a variable gives when the option is not: so that a command as a workflow writes it
+# (`invoke image.build --arch x86_64`) can be pointed at another image, e.g. the tests' stand-in (docs/build-image.md).
+# The repository's ($CABLESIM_IMAGE_REPOSITORY) and the engine's ($CABLESIM_CONTAINER_ENGINE) are read where used.
+OPTION_VARIABLES: Mapping[str, str] = {
+    "tag": "CABLESIM_IMAGE_TAG",
+    "file": "CABLESIM_IMAGE_FILE",
+    "base": "CABLESIM_IMAGE_BASE",
+    "ccache_dir": "CABLESIM_IMAGE_CCACHE_DIR",
+}
+
+
+def option_value(name: str, given: str, environ: Mapping[str, str] | None = None) -> str:
+    """An image.* option as given, else its variable (OPTION_VARIABLES), else "" (the task's own default)."""
+    env = os.environ if environ is None else environ
+    return given or env.get(OPTION_VARIABLES[name], "")
+
+
 def image_reference(tag: str, repository: str = "") -> str:
     """repository:tag, the repository from --repository, else $CABLESIM_IMAGE_REPOSITORY, else cablesim-build."""
     if not re.fullmatch(r"[\w][\w.-]{0,127}", tag):
