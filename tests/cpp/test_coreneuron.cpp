@@ -1,6 +1,7 @@
 // The coreneuron engine against the default engine: the same spikes and traces, to the last bit, for 1, 2 and 3
 // threads, backward Euler and Crank-Nicolson, on the ring network and on branched cells of different shapes.
 #include "check.hpp"
+#include "ring.hpp"
 
 #include <cablesim/coreneuron.hpp>
 #include <cablesim/errors.hpp>
@@ -13,43 +14,12 @@ using namespace cablesim;
 
 namespace {
 
-// NEURON's ring tutorial: ball-and-stick cells, soma(0.5) -> next cell's ExpSyn, a NetStim kicks cell 0.
+// The ring (ring.hpp), recording v at the first and the last soma.
 model ring(int cells, int dend_nseg) {
-    model m;
-    std::vector<section_id> somas;
-    std::vector<std::size_t> synapses;
-    for (int i = 0; i < cells; ++i) {
-        const section_id soma = m.add_section("cell" + std::to_string(i) + ".soma");
-        const section_id dend = m.add_section("cell" + std::to_string(i) + ".dend");
-        m.set_length(soma, 12.6157);
-        m.set_diameter(soma, 12.6157);
-        m.set_length(dend, 200);
-        m.set_diameter(dend, 1);
-        m.set_nseg(dend, dend_nseg);
-        for (section_id s: {soma, dend}) m.set_axial_resistivity(s, 100);
-        m.insert(soma, "hh");
-        m.insert(dend, "pas");
-        m.set_mechanism_parameter(dend, "pas", "g", 0.001);
-        m.set_mechanism_parameter(dend, "pas", "e", -65);
-        m.connect(dend, location{soma, 1.0});
-        const std::size_t syn = m.add_exp_synapse(location{dend, 0.5});
-        m.set_exp_synapse_parameter(syn, "tau", 2);
-        somas.push_back(soma);
-        synapses.push_back(syn);
-    }
-    for (int i = 0; i < cells; ++i) {
-        const std::size_t nc = m.add_connection_from_voltage(location{somas[i], 0.5}, synapses[(i + 1) % cells]);
-        m.set_connection_parameter(nc, "delay", 5);
-        m.set_connection_parameter(nc, "weight", 0.01);
-    }
-    const std::size_t stim = m.add_spike_generator();
-    m.set_spike_generator_parameter(stim, "start", 9);
-    m.set_spike_generator_parameter(stim, "number", 1);
-    const std::size_t kick = m.add_connection_from_generator(stim, synapses[0]);
-    m.set_connection_parameter(kick, "weight", 0.04);
-    m.add_voltage_probe(location{somas[0], 0.5});
-    m.add_voltage_probe(location{somas[cells - 1], 0.5});
-    return m;
+    cablesim_test::ring_network r = cablesim_test::ring(cells, dend_nseg);
+    r.model.add_voltage_probe(location{r.somas.front(), 0.5});
+    r.model.add_voltage_probe(location{r.somas.back(), 0.5});
+    return r.model;
 }
 
 // Cells of different shapes: branches at one node (children in one level, sharing a parent), several

@@ -2,6 +2,7 @@
 // results to the last bit (the core has no state shared between engines; docs/api.md, "Threads"). With the coreneuron
 // engine, each thread also starts OpenMP teams of its own.
 #include "check.hpp"
+#include "ring.hpp"
 
 #include <cablesim/model.hpp>
 #include <cablesim/simulation.hpp>
@@ -18,38 +19,17 @@ using namespace cablesim;
 
 namespace {
 
-// A ring of `cells` ball-and-stick cells with an extra clamp whose size depends on `index`, recording v twice.
+// The ring (ring.hpp) with an extra clamp whose size depends on `index`, recording v and m_hh.
 model ring(int cells, int index) {
-    model m;
-    std::vector<section_id> somas;
-    std::vector<std::size_t> synapses;
-    for (int i = 0; i < cells; ++i) {
-        const section_id soma = m.add_section("cell" + std::to_string(i) + ".soma");
-        const section_id dend = m.add_section("cell" + std::to_string(i) + ".dend");
-        m.set_length(soma, 12.6157);
-        m.set_diameter(soma, 12.6157);
-        m.set_length(dend, 200);
-        m.set_diameter(dend, 1);
-        m.set_nseg(dend, 41);
-        m.insert(soma, "hh");
-        m.insert(dend, "pas");
-        m.set_mechanism_parameter(dend, "pas", "g", 0.001);
-        m.connect(dend, location{soma, 1.0});
-        synapses.push_back(m.add_exp_synapse(location{dend, 0.5}));
-        somas.push_back(soma);
-    }
-    for (int i = 0; i < cells; ++i) {
-        const std::size_t nc = m.add_connection_from_voltage(location{somas[i], 0.5}, synapses[(i + 1) % cells]);
-        m.set_connection_parameter(nc, "delay", 5);
-        m.set_connection_parameter(nc, "weight", 0.01);
-    }
-    const std::size_t clamp = m.add_current_clamp(location{somas[0], 0.5});
+    cablesim_test::ring_network r = cablesim_test::ring(cells, 41);
+    model& m = r.model;
+    const std::size_t clamp = m.add_current_clamp(location{r.somas[0], 0.5});
     m.set_current_clamp_parameter(clamp, "delay", 2);
     m.set_current_clamp_parameter(clamp, "dur", 1);
     m.set_current_clamp_parameter(clamp, "amp", 0.2 + 0.05 * index);
-    m.add_voltage_probe(location{somas[0], 0.5});
-    m.add_probe(location{somas[cells - 1], 0.5}, "m_hh", 0.1);
-    return m;
+    m.add_voltage_probe(location{r.somas[0], 0.5});
+    m.add_probe(location{r.somas[cells - 1], 0.5}, "m_hh", 0.1);
+    return r.model;
 }
 
 struct result {
