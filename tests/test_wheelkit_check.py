@@ -110,9 +110,11 @@ def test_a_good_wheel_passes_every_check(cablesim_wheel_files, tmp_path):
     results = by_name(report)
     assert not report.failed, failure_summary([report])
     expected = {"tags", "RECORD", "no MPI bundled", "vendored libraries", "SBOM", "install", "import", "version", "self-test",
-                "program cablesim-run", "oldest NumPy"}
+                "threads", "program cablesim-run", "oldest NumPy"}
     assert {name for name, (status, _) in results.items() if status == PASSED} >= expected
     assert FAKE_LIB in results["vendored libraries"][1]
+    kind = "free-threaded Python, GIL disabled" if HERE.free_threaded else "Python with a GIL, released while runs step"
+    assert results["threads"][1].startswith(f"{kind}; 4 models in 4 threads equal serial runs bit for bit")
     assert results["embedded python"] == (SKIPPED, "the wheel ships no program embedding Python")
     assert results["check-wheel-contents"][0] == PASSED
     assert report.kept is None  # nothing kept when everything passed

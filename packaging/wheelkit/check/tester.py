@@ -22,7 +22,7 @@ from ..errors import WheelkitError
 from ..process import Completed, Runner, run, tail
 from ..venv import VirtualEnv, install_command
 from ..wheelfile import WheelContents, wheels_in
-from . import installed, ring, static
+from . import installed, mpi_sources, ring, static
 from .jobs import Job
 from .results import FAILED, PASSED, SELFTEST_CHECK, SKIPPED, CheckResult, Outcome, Skipped, WheelReport
 
@@ -40,7 +40,9 @@ class Tools:
 
     uv: str | None = field(default_factory=lambda: shutil.which("uv"))
     check_wheel_contents: str | None = field(default_factory=lambda: shutil.which("check-wheel-contents"))
-    which: Callable[[str], str | None] = shutil.which  # finds the MPI launchers
+    which: Callable[[str], str | None] = shutil.which  # finds the MPI launchers (and brew)
+    wheel_names: Callable[[str, Mapping[str, str]], list[str] | None] = mpi_sources.index_wheel_names  # an index's
+    homebrew: Sequence[Path] = mpi_sources.HOMEBREW_OPT  # where Homebrew's formulas are (opt/<formula>)
 
 
 class Check(NamedTuple):
@@ -195,6 +197,7 @@ class WheelTester:
             Check("import", installed.imports, True),
             Check("version", installed.version, True),
             Check(SELFTEST_CHECK, installed.selftest, True),
+            Check("threads", installed.threads, True),
             *program_checks,
             Check("embedded python", installed.embedded, True),
             Check("engines", ring.engines, True),
