@@ -1,7 +1,7 @@
-"""The checks that run the ring network (`python -m cablesim.selftest --ring`): every engine the wheel has, and 2
-ranks under each MPI (the system's launcher, else PyPI's MPI wheel, else Homebrew's on macOS: mpi_sources), must
-give the serial ring's spikes. Each looks
-at build_info() first and is skipped, with the reason, when the wheel lacks what it needs."""
+"""The checks that run the ring network (`python -m cablesim.selftest --ring`): every engine the wheel has, and 2 ranks
+under each MPI (the system's launcher, else PyPI's MPI wheel, else Homebrew's on macOS: mpi_sources), must give the
+serial ring's spikes. Each looks at build_info() first and is skipped, with the reason, when the wheel lacks what it
+needs."""
 
 from __future__ import annotations
 
@@ -212,11 +212,15 @@ def pypi_mpi(t: WheelTester, implementation: str) -> tuple[Path, Path, str] | No
     return environment.bin / "mpiexec", environment.python, source
 
 
+def on_macos(t: WheelTester) -> bool:
+    """Whether the tested interpreter runs on macOS (its marker environment's sys_platform)."""
+    return t.job.python is not None and t.job.python.markers().get("sys_platform") == "darwin"
+
+
 def homebrew_mpi(t: WheelTester, implementation: str) -> Homebrew | None:
     """Homebrew's MPI of that implementation, on macOS: `brew --prefix FORMULA` when brew is on PATH, then the usual
     prefixes (Tools.homebrew)."""
-    assert t.job.python is not None
-    if t.job.python.markers().get("sys_platform") != "darwin":
+    if not on_macos(t):
         return None
     formula = HOMEBREW_FORMULAS[implementation]
     brew, said = t.tools.which("brew"), None
@@ -244,8 +248,8 @@ def mpi(implementation: str) -> Callable[[WheelTester], Outcome]:
             pypi = pypi_mpi(t, implementation)
             homebrew = homebrew_mpi(t, implementation) if isinstance(pypi, NoFittingWheel) else None
             if isinstance(pypi, NoFittingWheel) and homebrew is None:
-                macos = t.job.python is not None and t.job.python.markers().get("sys_platform") == "darwin"
-                return Skipped(no_mpi_reason(implementation, pypi, MPI_SYSTEM_LAUNCHERS[implementation], macos))
+                launcher_name = MPI_SYSTEM_LAUNCHERS[implementation]
+                return Skipped(no_mpi_reason(implementation, pypi, launcher_name, on_macos(t)))
             if homebrew is not None:  # its ranks load its library, wherever Homebrew is (not on dyld's path)
                 launcher, python, source = homebrew.mpiexec, t.python, f"Homebrew's {homebrew.formula}"
                 env["CABLESIM_MPI_LIB"] = str(homebrew.library)
