@@ -3,12 +3,13 @@ celsius 6.3), measured with NEURON itself; tests/test_against_neuron.py re-measu
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -89,6 +90,96 @@ def require(condition: bool, reason: str, variable: str) -> None:
         if os.environ.get(variable) == "1":
             pytest.fail(f"{variable}=1 but {reason}")
         pytest.skip(reason)
+
+
+# --- the container tests (test_image, test_readme, test_newest_pythons, test_workflow_run) ---------------------------
+MIRROR = "http://deb.debian.org/debian"
+
+
+def _wheelkit_importable() -> None:
+    if str(ROOT / "packaging") not in sys.path:
+        sys.path.insert(0, str(ROOT / "packaging"))
+
+
+def cache_folder() -> Path:
+    """Folders the slow tests keep between runs (ccache): $CABLESIM_TEST_CACHE, else ~/.cache/cablesim-tests."""
+    return Path(os.environ.get("CABLESIM_TEST_CACHE", Path.home() / ".cache" / "cablesim-tests"))
+
+
+def require_container_tools(variable: str) -> str:
+    """What every podman test needs here (Linux, podman, root and debootstrap for the base images, invoke for the
+    image tasks): podman's path, else skipped (or failed under `variable`=1)."""
+    import importlib.util
+
+    require(sys.platform.startswith("linux"), "needs Linux", variable)
+    podman = shutil.which("podman")
+    require(podman is not None, "podman is not installed (apt-get install podman runc)", variable)
+    require(shutil.which("debootstrap") is not None and os.geteuid() == 0, "needs root and debootstrap", variable)
+    require(importlib.util.find_spec("invoke") is not None, "invoke is not installed (the test group)", variable)
+    assert podman is not None
+    return podman
+
+
+def podman_engine() -> Any:
+    """wheelkit's podman Engine, with this host's limits (podman's own defaults can exceed them)."""
+    _wheelkit_importable()
+    from wheelkit.image import make_engine
+
+    return make_engine("podman", shutil.which("podman") or "podman")
+
+
+def image_exists(reference: str) -> bool:
+    _wheelkit_importable()
+    from wheelkit.image import exists_command
+
+    return subprocess.run(exists_command(podman_engine(), reference), capture_output=True, check=False).returncode == 0
+
+
+class Steps:
+    """A slow test's commands, each timed and required to succeed (its output's tail in the failure message); a
+    timeout keeps a hang from holding CI to its limit."""
+
+    def __init__(self, cwd: Path, timeout: Optional[float] = None) -> None:
+        self.cwd, self.timeout = cwd, timeout
+        self.timings: dict[str, float] = {}
+
+    def run(self, name: str, command: list[str], cwd: Optional[Path] = None, env: Optional[dict[str, str]] = None,
+            timeout: Optional[float] = None) -> str:
+        import time
+
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(command, cwd=cwd or self.cwd, env=env, capture_output=True, text=True, check=False,
+                                  stdin=subprocess.DEVNULL, timeout=timeout or self.timeout)
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, f"{name}: `{' '.join(command)}` failed (exit {done.returncode}):\n" \
+                                     f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        return output
+
+    def report(self, title: str) -> str:
+        return f"{title}: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.timings.items())
+
+
+def local_image(suite: str, containerfile: Path, prefix: str, steps: Steps) -> str:
+    """The tag of a podman image built from `containerfile` on a debootstrap `suite` base (localhost/cablesim-base:
+    SUITE), both built with `invoke image.*` when missing; the tag (PREFIX-SUITE-HASH) is keyed by the suite, the
+    mirror and the Containerfile, so later runs, and other tests with the same Containerfile, reuse the image."""
+    _wheelkit_importable()
+    from wheelkit.image import image_reference
+
+    base = f"localhost/cablesim-base:{suite}"
+    key = hashlib.sha256(f"{suite} {MIRROR}\n".encode() + containerfile.read_bytes()).hexdigest()[:12]
+    tag = f"{prefix}-{suite}-{key}"
+    invoke = [sys.executable, "-m", "invoke", "--search-root", str(ROOT)]
+    if not image_exists(base):
+        steps.run("debootstrap", [*invoke, "image.base", "--suite", suite, "--mirror", MIRROR, "--engine", "podman"],
+                  cwd=ROOT)
+    if not image_exists(image_reference(tag)):
+        steps.run("image", [*invoke, "image.build", "--tag", tag, "--file", str(containerfile), "--base", base,
+                            "--engine", "podman"], cwd=ROOT)
+    return tag
 
 
 def nox_command() -> list[str]:

@@ -9,25 +9,19 @@ it): then it fails. Inside the container the suite runs again, where this test a
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_of_this_checkout, require, run_checked
+from conftest import ROOT, Steps, copy_of_this_checkout, local_image, podman_engine, require_container_tools
 
 sys.path.insert(0, str(ROOT / "packaging"))
 
-from wheelkit.image import Engine, exists_command, host_ulimits, image_reference  # noqa: E402
+from wheelkit.image import image_reference  # noqa: E402
 
 SUITE = "bookworm"  # Debian 12, the machines' system
-MIRROR = "http://deb.debian.org/debian"
-BASE = f"localhost/cablesim-base:{SUITE}"
 CONTAINERFILE = ROOT / "packaging" / "test-image" / "fresh-machine.Containerfile"
 CA_BUNDLE_MOUNT = "/etc/ssl/certs/host-ca-bundle.pem"
 COMMAND_TIMEOUT = 45 * 60  # [s] the whole suite runs inside; a hang must not hold CI to its limit
@@ -51,57 +45,28 @@ def test_the_readme_starts_with_the_two_commands():
         readme_commands("# cablesim\n\nSome words first.\n\n```bash\nnox -s tests\n```\n")
 
 
-def _require(condition: bool, reason: str) -> None:
-    require(condition, reason, "CABLESIM_REQUIRE_README_TEST")
-
-
 @pytest.mark.slow
 def test_the_readmes_two_commands_pass_on_a_fresh_debian_12(tmp_path):
     """First run: debootstrap (~2 min), the image (~1 min); then the wheel build (~2 min) and the whole suite
     (~15 min) inside. Later runs reuse both images (keyed by the Containerfile's hash)."""
-    _require(sys.platform.startswith("linux"), "needs Linux")
-    podman = shutil.which("podman")
-    _require(podman is not None, "podman is not installed (apt-get install podman runc)")
-    _require(shutil.which("debootstrap") is not None and os.geteuid() == 0, "needs root and debootstrap")
-    assert podman is not None
+    podman = require_container_tools("CABLESIM_REQUIRE_README_TEST")
     ca_bundle = Path(os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"))
-    engine = Engine("podman", podman, host_ulimits())
-    invoke = [sys.executable, "-m", "invoke"]
-    key = hashlib.sha256(f"{SUITE} {MIRROR}\n".encode() + CONTAINERFILE.read_bytes()).hexdigest()[:12]
-    tag = f"fresh-{SUITE}-{key}"
-    timings: dict[str, float] = {}
-
-    def exists(reference: str) -> bool:
-        return subprocess.run(exists_command(engine, reference), capture_output=True, check=False).returncode == 0
-
-    def timed(name: str, command: list[str]) -> None:
-        started = time.perf_counter()
-        run_checked(command, ROOT)
-        timings[name] = time.perf_counter() - started
-
-    if not exists(BASE):
-        timed("debootstrap", [*invoke, "image.base", "--suite", SUITE, "--mirror", MIRROR, "--engine", "podman"])
-    if not exists(image_reference(tag)):
-        timed("image", [*invoke, "image.build", "--tag", tag, "--file", str(CONTAINERFILE), "--base", BASE,
-                        "--engine", "podman"])
+    steps = Steps(ROOT, timeout=COMMAND_TIMEOUT)
+    tag = local_image(SUITE, CONTAINERFILE, "fresh", steps)
     checkout = copy_of_this_checkout(tmp_path / "checkout")
     container = [podman, "run", "--rm", "--volume", f"{checkout}:/checkout", "--workdir", "/checkout",
-                 *engine.limit_options()]
+                 *podman_engine().limit_options()]
     if ca_bundle.is_file():  # a TLS-intercepting network: its CA, as on our machines
         container += ["--volume", f"{ca_bundle}:{CA_BUNDLE_MOUNT}:ro"]
         container += [option for name in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
                       for option in ("--env", f"{name}={CA_BUNDLE_MOUNT}")]
     outputs = []
     for command in readme_commands((ROOT / "README.md").read_text()):
-        started = time.perf_counter()
-        done = subprocess.run([*container, image_reference(tag), "bash", "-c", command], capture_output=True,
-                              text=True, timeout=COMMAND_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
-        timings[command.split()[-1]] = time.perf_counter() - started
-        output = done.stdout + done.stderr
-        assert done.returncode == 0, f"`{command}` failed on a fresh Debian 12 (exit {done.returncode}):\n" \
-                                     f"{output[-6000:]}"
-        outputs.append(output)
+        try:
+            outputs.append(steps.run(command.split()[-1], [*container, image_reference(tag), "bash", "-c", command]))
+        except AssertionError as failure:
+            raise AssertionError(f"`{command}` failed on a fresh Debian 12: {failure}") from None
     (wheel,) = (checkout / "wheelhouse").glob("cablesim-*-cp311-cp311-manylinux_*_x86_64.whl")  # bookworm's 3.11
     assert re.search(r"=+ \d+ passed", outputs[1]), outputs[1][-3000:]
     assert "100% tests passed" in outputs[1]  # ctest, after pytest
-    print(f"README test ({wheel.name}): " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()))
+    print(steps.report(f"README test ({wheel.name})"))
