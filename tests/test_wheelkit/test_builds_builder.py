@@ -569,8 +569,89 @@ def test_unchanged_knobs_keep_the_build_folders_for_an_incremental_build(tmp_pat
     run_builder(knob_plan(tmp_path, jobs=1), monkeypatch, FakeTools())
     for folder in (cell.core_dir, cell.build_dir):
         (folder / "object.o").write_text("compiled earlier")
-    run_builder(knob_plan(tmp_path, jobs=3), monkeypatch, FakeTools())  # another share of the cores: same inputs
+    # another share of the cores, the same inputs; --rebuild, since the wheel would otherwise be kept as it is
+    run_builder(knob_plan(tmp_path, jobs=3), monkeypatch, FakeTools(), rebuild=True)
     assert (cell.core_dir / "object.o").exists() and (cell.build_dir / "object.o").exists()
+
+
+# --- unchanged rebuilds (uptodate.py) ---------------------------------------------------------------------------
+def wheelhouse_state(plan) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in plan.wheelhouse.iterdir()}
+
+
+def test_an_unchanged_rebuild_keeps_every_wheel_and_runs_no_command(plan, monkeypatch):
+    run_builder(plan, monkeypatch, FakeTools())
+    before = wheelhouse_state(plan)
+    tools = FakeTools()
+    results = run_builder(plan, monkeypatch, tools)
+    assert [r.status for r in results] == ["up to date"] * 3 and tools.commands == []
+    assert [r.wheel.name for r in results] == [c.output_name for c in plan.cells]
+    assert results[0].vendored == ["libgomp-a34b3233.so.1.0.0"]  # read from the kept wheel
+    assert wheelhouse_state(plan) == before  # not even rewritten
+    assert "0 of 3 wheel(s) built, 3 up to date (kept)" in summary_table(results)
+
+
+def test_another_share_of_the_cores_keeps_the_wheels(tmp_path, monkeypatch):
+    run_builder(knob_plan(tmp_path, jobs=1), monkeypatch, FakeTools())
+    assert [r.status for r in run_builder(knob_plan(tmp_path, jobs=3), monkeypatch, FakeTools())] == ["up to date"]
+
+
+def test_rebuild_builds_an_up_to_date_wheel_again(plan, monkeypatch):
+    run_builder(plan, monkeypatch, FakeTools())
+    assert [r.status for r in run_builder(plan, monkeypatch, FakeTools(), rebuild=True)] == ["built"] * 3
+
+
+@pytest.mark.parametrize("change", ["edit a source", "add a source", "replace the wheel", "delete the debug archive",
+                                    "set CXXFLAGS", "another interpreter file", "another build environment"])
+def test_any_changed_input_or_output_builds_the_wheel_again(plan, monkeypatch, change):
+    (plan.cells[0].root / "core.cpp").write_text("int f() { return 1; }\n")
+    run_builder(plan, monkeypatch, FakeTools())
+    cell = plan.cells[0]
+    if change == "edit a source":
+        (cell.root / "core.cpp").write_text("int f() { return 2; }\n")
+    elif change == "add a source":
+        (cell.root / "new.hpp").write_text("#pragma once\n")
+    elif change == "replace the wheel":
+        make_wheel(plan.wheelhouse / cell.output_name)
+    elif change == "delete the debug archive":
+        (plan.wheelhouse / cell.debug_archive_name).unlink()
+    elif change == "set CXXFLAGS":
+        monkeypatch.setenv("CXXFLAGS", "-O0")
+    elif change == "another interpreter file":
+        other = cell.build_root / "python3.9"  # not among the sources
+        shutil.copy(sys.executable, other)
+        plan = make_plan((Interpreter((3, 9, 0), other), *PYTHONS[1:]), (), root=cell.root, version="1.0", jobs=2,
+                         environ={"AUDITWHEEL_PLAT": PLAT})
+    elif change == "another build environment":
+        (cell.env_dir / "lib" / "python3.9" / "site-packages" / "pybind11-9.9.dist-info").mkdir(parents=True)
+    statuses = [r.status for r in run_builder(plan, monkeypatch, FakeTools())]
+    changed_everywhere = change in ("edit a source", "add a source", "set CXXFLAGS")
+    assert statuses == ["built"] * 3 if changed_everywhere else statuses == ["built", "up to date", "up to date"]
+
+
+def test_in_a_git_checkout_the_sources_are_what_git_sees(plan, monkeypatch):
+    root = plan.cells[0].root
+    for command in (["init", "-q"], ["config", "user.email", "t@example.org"], ["config", "user.name", "t"]):
+        subprocess.run(["git", *command], cwd=root, check=True)
+    (root / ".gitignore").write_text("build/\nwheelhouse/\n*.log\n")
+    (root / "core.cpp").write_text("int f() { return 1; }\n")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    run_builder(plan, monkeypatch, FakeTools())
+    (root / "notes.log").write_text("ignored by git")
+    assert {r.status for r in run_builder(plan, monkeypatch, FakeTools())} == {"up to date"}
+    (root / "untracked.hpp").write_text("seen by git")
+    assert {r.status for r in run_builder(plan, monkeypatch, FakeTools())} == {"built"}
+
+
+def test_a_failed_build_forgets_that_the_wheel_was_up_to_date(plan, monkeypatch):
+    (plan.cells[0].root / "core.cpp").write_text("int f() { return 1; }\n")
+    run_builder(plan, monkeypatch, FakeTools())
+    (plan.cells[0].root / "core.cpp").write_text("int f() { return 2; }\n")
+    assert [r.status for r in run_builder(plan, monkeypatch, FakeTools(fail_wheel=("cp39",)), keep_going=True)] == [
+        "failed", "built", "built"]
+    (plan.cells[0].root / "core.cpp").write_text("int f() { return 1; }\n")  # back to the first run's sources
+    # The wheelhouse still has the first run's cp39 wheel, but its record went when the build started: built again.
+    assert [r.status for r in run_builder(plan, monkeypatch, FakeTools())] == ["built", "built", "built"]
 
 
 def test_a_wheel_finished_after_an_interrupt_is_not_moved_into_the_wheelhouse(plan, monkeypatch, processes):

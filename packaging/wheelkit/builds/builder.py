@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +25,10 @@ from ..process import StepFailed
 from ..sbom import add_sbom
 from .configure import fresh_build_folder
 from .environment import ENVIRONMENT_VARIABLES
-from .plan import Cell, Plan
+from .plan import Cell, Plan, core_cells
 from .repair import check_excludes_matched, check_no_mpi_needed
 from .reproducible import EPOCH, build_facts, source_date_epoch, write_debug_archive
+from .uptodate import CellInputs, Outputs, forget, remember, source_digest, tools_identity, unchanged
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Status(str, enum.Enum):
 
     PENDING = "pending"  # not finished (an interrupt stopped the build)
     BUILT = "built"
+    UP_TO_DATE = "up to date"  # its inputs are those of the wheel already in the wheelhouse: kept (uptodate.py)
     FAILED = "failed"
     SKIPPED = "skipped"  # an earlier wheel failed (no --keep-going)
 
@@ -55,6 +57,11 @@ class CellResult:
     message: str = ""  # why it failed or was skipped
     log_path: Path | None = None  # the log with the failing step's output (the core's, when it did not compile)
     tail: tuple[str, ...] = ()  # the failing step's last lines
+
+    @property
+    def ok(self) -> bool:
+        """Its wheel is in the wheelhouse: built now, or kept from the last build of the same inputs."""
+        return self.status in (Status.BUILT, Status.UP_TO_DATE) and self.wheel is not None
 
 
 class Progress(Protocol):
@@ -75,7 +82,10 @@ class LogProgress:
         self.emit(f"{key}: {message}")
 
     def finished(self, result: CellResult) -> None:
-        if result.status == Status.BUILT and result.wheel is not None:
+        if result.status == Status.UP_TO_DATE and result.wheel is not None:
+            self.emit(f"{result.cell.key}: {result.wheel.name} is up to date (same sources, commands and tools as "
+                      "when it was built): kept")
+        elif result.ok and result.wheel is not None:
             self.emit(f"{result.cell.key}: {result.wheel.name} ({result.size / 1e6:.2f} MB) in {result.seconds:.1f} s")
         else:
             self.emit(f"{result.cell.key}: {result.status} after {result.seconds:.1f} s")
@@ -120,6 +130,7 @@ class Builder:
         wheel_tool: str = "wheel",
         tools_bin: Path | None = None,
         progress: Progress | None = None,
+        rebuild: bool = False,
     ) -> None:
         self.plan = plan
         self.target = plan.target
@@ -140,17 +151,20 @@ class Builder:
         self._asked: dict[Path, set[str]] = {}  # build environment -> the variants its backend was asked for
         self._locks_guard = threading.Lock()
         self._stop = threading.Event()
+        self.rebuild = rebuild  # build every cell, even one whose wheel is up to date
+        self._sources = ""  # the checkout's digest, taken when the run starts (uptodate.py)
+        self._tools: dict[str, object] = {}
 
     # --- steps ------------------------------------------------------------------------------------
     def compile_environment(self, cell: Cell, *, core: bool = False) -> dict[str, str]:
         epoch = {EPOCH: self.epoch} if self.epoch is not None else {}
         return {**os.environ, **self.plan.compile_variables(cell, core=core), **epoch}
 
-    def build_core(self) -> dict[Path, WheelkitError]:
-        """The Python-independent core of each variant, compiled once for every wheel of the plan. Returns the
-        failures by core folder; after one, the other cores are built only with --keep-going."""
+    def build_core(self, cells: Sequence[Cell] | None = None) -> dict[Path, WheelkitError]:
+        """The Python-independent core of each variant, compiled once for every wheel of the plan (or of these
+        cells). Returns the failures by core folder; after one, the other cores are built only with --keep-going."""
         failures: dict[Path, WheelkitError] = {}
-        for cell in self.plan.core_cells:
+        for cell in core_cells(self.plan.cells if cells is None else cells):
             if failures and not self.keep_going:
                 break
             log_path = cell.core_log_path
@@ -244,12 +258,37 @@ class Builder:
         except WheelkitError as error:
             log.debug("%s: preparing the build environment failed: %s", cell.key, error)
 
+    # --- unchanged rebuilds (uptodate.py) -----------------------------------------------------------
+    def inputs(self, cell: Cell) -> CellInputs:
+        repair = self.target.repair_command(self.repair_tool, "WHEEL", cell.platform_tag, "OUT", cell.python.machine,
+                                            cell.variant.repair_excludes)
+        return CellInputs.of(cell, sources=self._sources, compile_variables=self.plan.compile_variables(cell),
+                             environ=os.environ, tools=self._tools, epoch=self.epoch, repair_command=repair)
+
+    def outputs(self, cell: Cell) -> Outputs:
+        output_dir = self.plan.output_dir(cell)
+        return Outputs(output_dir / cell.output_name,
+                       output_dir / cell.debug_archive_name if cell.debug_info == "split" else None)
+
+    def kept(self, cell: Cell) -> CellResult | None:
+        """The result of a cell whose wheel in the wheelhouse was built from exactly its inputs (None: build it)."""
+        started = time.perf_counter()
+        outputs = self.outputs(cell)
+        if self.rebuild or not unchanged(cell, self.inputs(cell), outputs):
+            return None
+        result = CellResult(cell, Status.UP_TO_DATE, outputs.wheel, outputs.wheel.stat().st_size,
+                            vendored_libraries(outputs.wheel))
+        result.seconds = time.perf_counter() - started
+        self.progress.finished(result)
+        return result
+
     def build_cell(self, cell: Cell) -> CellResult:
         result = CellResult(cell)
         started = time.perf_counter()
         log_path = cell.log_path
         result.log_path = log_path
         shutil.rmtree(cell.staging_dir, ignore_errors=True)
+        forget(cell)  # from here on, the wheelhouse's wheel of this cell is no longer known to be up to date
         try:
             if process.STOP.reason:
                 raise Interrupted(process.STOP.reason)
@@ -310,6 +349,7 @@ class Builder:
                     raise file_system_error(error, output_dir, repaired.name) from None
                 process.STOP.published.append(final)
             result.wheel, result.status = final, Status.BUILT
+            remember(cell, self.inputs(cell), self.outputs(cell))
         except WheelkitError as error:
             result.status = Status.FAILED
             _describe_failure(result, error)
@@ -329,22 +369,30 @@ class Builder:
             raise WheelkitError("the plan has no cells: nothing to build")
         for folder in dict.fromkeys(self.plan.output_dir(cell) for cell in self.plan.cells):
             check_writable(folder)
+        self._sources = source_digest(self.plan.cells[0].root, self.plan.cells[0].build_root)
+        self._tools = tools_identity(os.environ)
+        results: dict[str, CellResult] = {}
         for cell in self.plan.cells:
+            kept = self.kept(cell)
+            if kept is not None:
+                results[cell.key] = kept
+        to_make = [cell for cell in self.plan.cells if cell.key not in results]
+        for cell in to_make:
             cell.log_path.unlink(missing_ok=True)  # each run's log starts afresh
         # The build environments do not need the core: they are made while it compiles.
-        with ThreadPoolExecutor(max_workers=len(self.plan.cells)) as pool:
-            environments = [pool.submit(self._prepare_environment, cell) for cell in self.plan.cells]
+        with ThreadPoolExecutor(max_workers=max(1, len(to_make))) as pool:
+            environments = [pool.submit(self._prepare_environment, cell) for cell in to_make]
             try:
-                core_failures = self.build_core()
+                core_failures = self.build_core(to_make) if to_make else {}
             finally:
                 for future in environments:
                     future.result()
         if core_failures and not self.keep_going:
             self._stop.set()
         # Nothing links without its core: those wheels failed with the core's reason and log.
-        results = {cell.key: _core_failed(cell, core_failures[cell.core_dir])
-                   for cell in self.plan.cells if cell.core_dir in core_failures}
-        to_build = [cell for cell in self.plan.cells if cell.key not in results]
+        results.update((cell.key, _core_failed(cell, core_failures[cell.core_dir]))
+                       for cell in to_make if cell.core_dir in core_failures)
+        to_build = [cell for cell in to_make if cell.key not in results]
         with ThreadPoolExecutor(max_workers=self.plan.jobs) as pool:
             try:
                 # build_cell turns every WheelkitError into a result; anything else is a bug and propagates.

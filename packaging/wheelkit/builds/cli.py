@@ -42,6 +42,7 @@ class BuildOptions:
     version: str | None = None  # --version: pins the version (wins over SETUPTOOLS_SCM_PRETEND_VERSION)
     nightly: bool = False  # --nightly: the distribution cablesim-nightly, version X.Y.Z.devYYYYMMDD
     check_reproducible: bool = False  # --check-reproducible: build again in a second clone and compare
+    rebuild: bool = False  # --rebuild: build even the wheels that are up to date
 
 
 def build_parser(prog: str, config: Config | None = None) -> argparse.ArgumentParser:
@@ -71,6 +72,9 @@ def build_parser(prog: str, config: Config | None = None) -> argparse.ArgumentPa
     parser.add_argument("--nightly", action="store_true",
                         help="build the distribution cablesim-nightly (import name cablesim) with the version "
                         "X.Y.Z.devYYYYMMDD (UTC date); with --version 9.1: 9.1.devYYYYMMDD")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="build every selected wheel, even one whose sources, commands, environment and tools are "
+                        "those of the wheel already in wheelhouse/ (by default that wheel is kept: 'up to date')")
     parser.add_argument(CHECK_FLAG, action="store_true",
                         help="then build the commit again in a clone at another path (its own build folders, another "
                         "jobs count) and compare every wheel and debug archive: sha256 of both, wheel diff on a mismatch")
@@ -86,7 +90,7 @@ def parse_build_args(argv: Sequence[str], prog: str = "nox -s build_linux --",
     if args.jobs is not None and args.jobs < 1:
         raise WheelkitError(f"--jobs must be at least 1, got {args.jobs}")
     return BuildOptions(tuple(args.selectors), args.plan_only, args.jobs, args.keep_going, args.pin, args.nightly,
-                        args.check_reproducible)
+                        args.check_reproducible, args.rebuild)
 
 
 def run_build(
@@ -126,7 +130,8 @@ def run_build(
     check_writable(wheelhouse)  # a nightly's wheels are moved in after the build
     progress: Progress = RichProgress(len(plan.cells)) if live else LogProgress(emit)
     builder = Builder(plan, keep_going=options.keep_going, repair_tool=str(tools_bin / target.repair_tool),
-                      wheel_tool=str(tools_bin / "wheel"), tools_bin=tools_bin, progress=progress)
+                      wheel_tool=str(tools_bin / "wheel"), tools_bin=tools_bin, progress=progress,
+                      rebuild=options.rebuild)
     if isinstance(progress, RichProgress):
         with progress:
             results = builder.run()
@@ -135,7 +140,7 @@ def run_build(
     if release.nightly:
         _rename_nightlies(results, plan.wheelhouse, wheelhouse, release.distribution)
     emit(summary_table(results))
-    failed = [r for r in results if r.status != Status.BUILT]
+    failed = [r for r in results if not r.ok]
     if failed:
         raise WheelkitError(f"{len(failed)} of {len(results)} wheel(s) not built:\n{failure_report(results)}")
     if options.check_reproducible:
@@ -157,7 +162,7 @@ def _rename_nightlies(results: Sequence[CellResult], staged: Path, wheelhouse: P
     """Move the built wheels (and debug archives) from the staging wheelhouse into the real one, renamed; the
     results then name the renamed wheels."""
     for result in results:
-        if result.status != Status.BUILT or result.wheel is None:
+        if not result.ok or result.wheel is None:
             continue
         if process.STOP.reason:
             raise Interrupted(process.STOP.reason)

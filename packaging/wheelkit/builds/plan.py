@@ -228,6 +228,14 @@ class Cell:
         return {**dict(self.environment), "SETUPTOOLS_SCM_PRETEND_VERSION": self.version}
 
 
+def core_cells(cells: Sequence[Cell]) -> list[Cell]:
+    """One of these cells per distinct core build (variant and build type), in their order."""
+    seen: dict[Path, Cell] = {}
+    for cell in cells:
+        seen.setdefault(cell.core_dir, cell)
+    return list(seen.values())
+
+
 @dataclass(frozen=True)
 class Plan:
     cells: tuple[Cell, ...]
@@ -242,10 +250,7 @@ class Plan:
     @property
     def core_cells(self) -> list[Cell]:
         """One cell per distinct core build (variant and build type): the cores to compile before the wheels."""
-        seen: dict[Path, Cell] = {}
-        for cell in self.cells:
-            seen.setdefault(cell.core_dir, cell)
-        return list(seen.values())
+        return core_cells(self.cells)
 
     def compile_variables(self, cell: Cell, *, core: bool = False, environ: Mapping[str, str] | None = None
                           ) -> dict[str, str]:

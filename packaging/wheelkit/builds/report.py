@@ -28,12 +28,13 @@ def plan_table(plan: Plan) -> str:
 def summary_table(results: Sequence[CellResult]) -> str:
     rows = []
     for r in results:
-        tag = r.cell.wheel_tag if r.status == Status.BUILT else "-"
+        tag = r.cell.wheel_tag if r.ok else "-"
         size = f"{r.size / 1e6:.2f} MB" if r.size else "-"
         vendored = ", ".join(r.vendored) or "none"
         rows.append((r.cell.python.dotted, r.cell.variant.label, tag, size, vendored, f"{r.seconds:.1f} s", str(r.status)))
     built = sum(r.status == Status.BUILT for r in results)
-    title = f"Summary: {built} of {len(results)} wheel(s) built"
+    kept = sum(r.status == Status.UP_TO_DATE for r in results)
+    title = f"Summary: {built} of {len(results)} wheel(s) built" + (f", {kept} up to date (kept)" if kept else "")
     return render_table(title, ("python", "variant", "tag", "size", "vendored libraries", "time", "status"), rows)
 
 
@@ -52,7 +53,7 @@ def failure_report(results: Sequence[CellResult]) -> str:
     failing step's last lines and the log that has them all."""
     groups: dict[tuple[str, str, tuple[str, ...], str], list[str]] = {}
     for r in results:
-        if r.status != Status.BUILT:
+        if not r.ok:
             groups.setdefault((r.status, r.message, r.tail, str(r.log_path or "")), []).append(r.cell.key)
     lines: list[str] = []
     for (status, message, tail, log_path), keys in groups.items():

