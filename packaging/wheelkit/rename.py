@@ -20,6 +20,7 @@ from typing import Callable
 
 from .dists import parse_sdist_name
 from .errors import WheelkitError
+from .sbom import renamed_sbom, sbom_member
 from .wheelfile import (
     WheelContents,
     filename_name,
@@ -53,6 +54,9 @@ def rename_wheel(wheel: Path, distribution: str, destination: Path) -> Path:
     tag = name.tag_text
     build = f"-{name.build}" if name.build else ""
     output = destination / f"{new_stem}-{name.version}{build}-{tag}.whl"
+    sbom = moved_member(sbom_member(wheel.name), old_info, new_prefix)  # named after the distribution: moved too
+    if sbom in files:
+        files[sbom_member(output.name)] = renamed_sbom(files.pop(sbom), output.name)
     write_wheel(output, files, executable=[moved_member(e, old_info, new_prefix) for e in executables])
     with WheelContents(output) as check:
         verify_record(check)

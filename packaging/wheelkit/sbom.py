@@ -169,6 +169,23 @@ def sbom_member(wheel_name: str) -> str:
     return f"{name.distribution}-{name.version}.dist-info/sboms/{name.distribution.lower()}.cdx.json"
 
 
+def renamed_sbom(data: bytes, wheel_name: str) -> bytes:
+    """A wheel's SBOM once the wheel is written again as another distribution (rename_wheel: a nightly): its own
+    component (name, purl, reference and the serial number derived from them) is that wheel's."""
+    name = parse_wheel_name(wheel_name)
+    document = json.loads(data)
+    own = document["metadata"]["component"]
+    old_ref, new_ref = own.get("bom-ref"), purl("pypi", canonicalize_name(name.distribution), name.version)
+    own.update({"name": name.distribution, "bom-ref": new_ref, "purl": new_ref})
+    for dependency in document.get("dependencies", []):
+        if dependency.get("ref") == old_ref:
+            dependency["ref"] = new_ref
+    components = document.get("components", [])
+    serial = uuid.uuid5(SBOM_NAMESPACE, json.dumps([name.distribution, name.version, components], sort_keys=True))
+    document["serialNumber"] = f"urn:uuid:{serial}"
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+
+
 def add_sbom(wheel: Path, facts: BuildFacts, epoch: str | None = None) -> Path:
     """Rewrite the wheel with its SBOM (and a RECORD that lists it), keeping every other file and whether it is
     executable; deterministic (write_wheel: sorted, times from the epoch, fixed modes)."""
