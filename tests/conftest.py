@@ -182,6 +182,20 @@ def local_image(suite: str, containerfile: Path, prefix: str, steps: Steps) -> s
     return tag
 
 
+STAND_IN = ROOT / "packaging" / "test-image" / "Containerfile"  # the bullseye stand-in for the manylinux image
+
+
+def stand_in_image(steps: Steps) -> str:
+    """The tag of the bullseye stand-in for the manylinux image (built when missing): tests/test_image.py builds in
+    it, and tests/test_workflow_run.py runs wheels.yml's build job in it."""
+    return local_image("bullseye", STAND_IN, "test", steps)
+
+
+def stand_in_ccache() -> Path:
+    """The ccache folder of the builds in the stand-in image, kept between runs and shared by its tests."""
+    return cache_folder() / "ccache-test-image"
+
+
 def nox_command() -> list[str]:
     """nox: importable here, else on PATH (the README installs it with pip; the tests session runs under it)."""
     import importlib.util

@@ -15,13 +15,13 @@ import pytest
 from conftest import (
     ROOT,
     Steps,
-    cache_folder,
     copy_of_this_checkout,
     installed_tool,
-    local_image,
     nox_command,
     require,
     require_container_tools,
+    stand_in_ccache,
+    stand_in_image,
 )
 
 sys.path.insert(0, str(ROOT / "packaging"))
@@ -50,15 +50,7 @@ def test_dockerfile_names_its_base_image_by_build_argument():
 
 
 # --- the real thing ---------------------------------------------------------------------------------------------
-SUITE = "bullseye"
-CONTAINERFILE = ROOT / "packaging" / "test-image" / "Containerfile"
 REQUIRE = "CABLESIM_REQUIRE_IMAGE_TEST"
-
-
-def stand_in_image(steps: Steps) -> str:
-    """The tag of the bullseye stand-in for the manylinux image (built when missing): test_workflow_run.py's build
-    job runs in the same image."""
-    return local_image(SUITE, CONTAINERFILE, "test", steps)
 
 
 @pytest.mark.slow
@@ -83,7 +75,7 @@ def test_wheel_built_inside_a_local_image_passes_test_wheels_on_the_host(tmp_pat
     tag = stand_in_image(steps)
     invoke_tasks = [sys.executable, "-m", "invoke"]
     steps.run("build_linux", [*invoke_tasks, "image.run", "--tag", tag, "--ccache-dir",
-                              str(cache_folder() / "ccache-test-image"), "--engine", "podman", "--",
+                              str(stand_in_ccache()), "--engine", "podman", "--",
                               "nox", "-s", "build_linux"])
     (wheel,) = (source / "wheelhouse").glob("cablesim-*.whl")
     assert wheel.name.endswith("-cp39-cp39-manylinux_2_31_x86_64.whl")  # bullseye's glibc, not the host's

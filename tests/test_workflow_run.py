@@ -19,10 +19,10 @@ with the workflow's and the step's `env:` evaluated for a concrete event: a manu
   release for one reason only: the matrix wheels the stand-in cannot build (cp310 and up, aarch64, macOS).
 
 The copy is tagged (a release is built from its tag; the nightly runs one commit after a release) so that
-setuptools-scm gives a clean version. Skips without
-podman, debootstrap, root or the pyenv CPython 3.9, unless CABLESIM_REQUIRE_WORKFLOW_TEST=1 (.ci/run sets it).
-First run: the stand-in image as in test_image.py and a cold ccache (a few minutes); later runs under a
-minute (the build from ccache).
+setuptools-scm gives a clean version. Each step's output is kept in logs/ of the test's temporary folder. Skips
+without podman, debootstrap, root or a CPython 3.9 here, unless CABLESIM_REQUIRE_WORKFLOW_TEST=1 (.ci/run sets it).
+With the stand-in image there, each event takes about 30-55 s (a cold ccache adds ~10 s); the first run on a machine
+also builds the image, as test_image.py would.
 """
 
 from __future__ import annotations
@@ -43,12 +43,13 @@ from typing import Any, Optional
 import pytest
 from conftest import (
     ROOT,
+    STAND_IN,
     Steps,
-    cache_folder,
     copy_of_this_checkout,
-    local_image,
     require,
     require_container_tools,
+    stand_in_ccache,
+    stand_in_image,
 )
 
 sys.path.insert(0, str(ROOT / "packaging"))
@@ -57,15 +58,13 @@ from wheelkit.interpreters import discover  # noqa: E402
 
 WHEELS = ROOT / ".github" / "workflows" / "wheels.yml"
 REQUIRE = "CABLESIM_REQUIRE_WORKFLOW_TEST"
-RELEASE_TAG = "99.0.0"  # the release the emulated dispatch builds: the copy's HEAD is tagged with it
+RELEASE_TAG = "99.0.0"  # the release the emulated dispatch builds (Event.tagged: which commit carries it)
 PLATFORM = "linux-x86_64"  # the build job's one matrix entry that can run here
-STAND_IN = ROOT / "packaging" / "test-image" / "Containerfile"  # tests/test_image.py's stand-in
 STEP_TIMEOUT = 20 * 60  # [s]
 # The jobs that run on Linux, in the order they run here (build needs matrix; publish needs build and sdist).
 JOBS = ["matrix", "build", "sdist", "publish"]
 # The only `run:` of the file that cannot run here: the macOS build (its `if:` is false on a Linux platform).
 NOT_RUN_HERE = {"pipx run nox -s build_osx -- $NIGHTLY"}
-
 
 
 @dataclass(frozen=True)
@@ -319,7 +318,7 @@ def test_the_linux_jobs_of_wheels_yml_run_here_in_order(tmp_path, event):
     (pipx_bin / "pipx").symlink_to(tmp_path / "pipx-venv" / "bin" / "pipx")  # pipx alone, not the venv's python
 
     # The stand-in image (test_image.py's: built when missing) and the variables that point the commands at it.
-    tag = local_image("bullseye", STAND_IN, "test", setup)
+    tag = stand_in_image(setup)
     origin = copy_of_this_checkout(tmp_path / "origin")
     subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "tag", "-a", RELEASE_TAG,
                     "-m", "a release", event.tagged], cwd=origin, check=True, capture_output=True)
@@ -330,7 +329,7 @@ def test_the_linux_jobs_of_wheels_yml_run_here_in_order(tmp_path, event):
                     PIPX_BIN_DIR=str(tmp_path / "pipx-home" / "bin"), CABLESIM_CONTAINER_ENGINE="podman",
                     CABLESIM_IMAGE_TAG=tag, CABLESIM_IMAGE_FILE=str(STAND_IN.relative_to(ROOT)),
                     CABLESIM_IMAGE_BASE="localhost/cablesim-base:bullseye",
-                    CABLESIM_IMAGE_CCACHE_DIR=str(cache_folder() / "ccache-test-image"))
+                    CABLESIM_IMAGE_CCACHE_DIR=str(stand_in_ccache()))
     runner = Runner(event, tmp_path, origin, pipx_bin, base_env)
     release_check = "pipx run nox -s upload -- --repository pypi --dry-run dist/"
     expect_failure = {release_check: "the matrix wheels the stand-in cannot build"}
