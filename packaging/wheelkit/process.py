@@ -183,6 +183,16 @@ class StepFailed(WheelkitError):
         super().__init__(f"{self.headline}; last lines of {log_path}:\n{shown}")
 
 
+def _wait_with_cpu(process: subprocess.Popen[bytes]) -> tuple[int, float | None]:
+    """Wait for a process; return its exit code and the CPU seconds it and its waited-for children used (the logs
+    say where a build's CPU goes), or None where the platform cannot tell."""
+    if not hasattr(os, "wait4"):
+        return process.wait(), None
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_utime + usage.ru_stime
+
+
 def run_logged(command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None, what: str = "",
                cwd: Path | None = None) -> None:
     """Run a command with its output appended to log_path; on failure raise StepFailed with the last lines this
@@ -196,10 +206,11 @@ def run_logged(command: Sequence[str], log_path: Path, env: Mapping[str, str] | 
         try:
             with STOP.running(command, env=os.environ if env is None else env, cwd=cwd, stdout=handle,
                               stderr=subprocess.STDOUT) as process:
-                returncode = process.wait()
+                returncode, cpu = _wait_with_cpu(process)
         except FileNotFoundError as error:
             raise WheelkitError(f"{what or command[0]}: {error.filename} not found; is it installed?") from None
-        handle.write(f"# exit {returncode} after {time.perf_counter() - started:.2f} s\n")
+        cpu_note = f" ({cpu:.2f} s of CPU)" if cpu is not None else ""
+        handle.write(f"# exit {returncode} after {time.perf_counter() - started:.2f} s{cpu_note}\n")
     if STOP.reason:
         raise Interrupted(STOP.reason)  # stopped by wheelkit: not the step's failure
     if returncode != 0:
