@@ -173,7 +173,7 @@ def test_wheels(session: nox.Session) -> None:
 def _refuse_credentials(session: nox.Session) -> None:
     """Stop before nox echoes a command line that carries user:password in a URL (session.run prints its arguments)."""
     from wheelkit import WheelkitError
-    from wheelkit.release.repository import refuse_credentials_in_argv
+    from wheelkit.credentials import refuse_credentials_in_argv
 
     try:
         refuse_credentials_in_argv(session.posargs)

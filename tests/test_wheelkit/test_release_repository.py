@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from wheelkit import WheelkitError
-from wheelkit.release.repository import redact, refuse_credentials_in_argv, repository_for
+from wheelkit.credentials import redact, refuse_credentials_in_argv
+from wheelkit.release.repository import repository_for
 from wheelkit.release.staging import stage
 from wheelkit.release.upload import parse_upload_args, run_upload
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from wheelkit.files import sha256
+from wheelkit.index import RedirectedElsewhere, index_files
 from wheelkit.release.checks import collect
-from wheelkit.release.index import RedirectedElsewhere, index_files
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,7 @@ bin/mpiexec and lib/libmpi.40.dylib), else none, and the check says why and what
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +15,14 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from ..compat import wheel_fits
+from ..credentials import redact
+from ..errors import WheelkitError
+from ..index import index_files
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
 INDEX_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")  # what the installers use, in their order
-INDEX_TIMEOUT = 30.0  # seconds
 # Homebrew's formula of each implementation and the library its mpiexec's ranks must load.
 HOMEBREW_FORMULAS = {"mpich": "mpich", "openmpi": "open-mpi"}
 HOMEBREW_LIBRARIES = {"mpich": "libmpich.12.dylib", "openmpi": "libmpi.40.dylib"}
@@ -52,16 +52,13 @@ def index_url(environ: Mapping[str, str]) -> str:
 
 
 def index_wheel_names(project: str, environ: Mapping[str, str]) -> list[str] | None:
-    """The file names the index lists for a project (PEP 691 JSON); None when it cannot be asked or does not answer
-    in JSON: installing the project then decides."""
+    """The file names the index lists for a project (wheelkit's one index client); None when it cannot be asked:
+    installing the project then decides."""
     url = f"{index_url(environ).rstrip('/')}/{canonicalize_name(project)}/"
-    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
-        with urllib.request.urlopen(request, timeout=INDEX_TIMEOUT) as response:  # noqa: S310 - an index URL
-            files = json.loads(response.read())["files"]
-        return [str(entry["filename"]) for entry in files]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        log.info("could not list %s's files at %s (%s): installing it will tell", project, url, error)
+        return sorted(index_files(url, environ))
+    except (WheelkitError, ValueError, KeyError, TypeError) as error:
+        log.info("could not list %s's files at %s (%s): installing it will tell", project, redact(url), error)
         return None
 
 

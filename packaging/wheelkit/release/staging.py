@@ -10,12 +10,13 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..credentials import refuse_url_credentials
 from ..dists import belongs_to
 from ..errors import WheelkitError
 from ..files import safe_extract, sha256
+from ..index import download, index_files
 from ..wheelfile import WheelContents, verify_record
-from .index import download, index_files
-from .repository import Repository, refuse_url_credentials
+from .repository import Repository
 
 
 def stage(source: str, distribution: str, version: str, staging: Path,

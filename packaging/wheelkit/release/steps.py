@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Union
 
+from ..credentials import refuse_credentials_in_argv
 from ..dists import belongs_to, is_sdist
 from ..errors import WheelkitError, raise_on_usage_errors
 from ..process import run_shown
@@ -21,7 +22,6 @@ from ..rename import rename_sdist
 from ..version import NIGHTLY_DISTRIBUTION, PRETEND_VERSION, BuildVersion, build_version
 from ..wheelfile import filename_name
 from .manifest import MANIFEST, write_manifest
-from .repository import refuse_credentials_in_argv
 
 NOX_ENV = "WHEELKIT_NOX"  # how to run a nox session of this checkout (the noxfile sets it: its own nox)
 

@@ -18,14 +18,15 @@ from typing import Callable
 from packaging.utils import canonicalize_name
 
 from .. import process
+from ..credentials import credentials, redact, refuse_credentials_in_argv
 from ..errors import WheelkitError, raise_on_usage_errors
 from ..files import sha256
+from ..index import RedirectedElsewhere, index_copy_size, index_files, index_projects
 from ..process import Runner, tail
 from ..wheelfile import filename_name, normal_version
 from .checks import DEFAULT_PLATFORMS, Release, check_release, collect, twine_check
-from .index import RedirectedElsewhere, index_copy_size, index_files, index_projects
 from .manifest import check_manifest
-from .repository import Repository, credentials, redact, refuse_credentials_in_argv, repository_for
+from .repository import Repository, repository_for
 from .staging import stage
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
-"""The index client: what a simple page (PEP 691 JSON or PEP 503 HTML) lists, with its sha256; redirects followed on
-the same host only (an index must answer for itself); downloads checked against the listed sha256.
+"""The one index client (the release's uploads, test_wheels' MPI sources): what a simple page (PEP 691 JSON or PEP
+503 HTML) lists, with its sha256; redirects followed on the same host only (an index must answer for itself);
+downloads checked against the listed sha256.
 
 Hand-written on urllib: the upload must never follow a redirect to another host (pypiserver's fallback), answer
 401 challenges with twine's credentials, and tell a partial copy from other bytes; no PyPA library reads an index
@@ -22,9 +23,9 @@ from typing import IO
 
 from packaging.utils import canonicalize_name
 
-from ..errors import WheelkitError
-from ..files import sha256
-from .repository import credentials, redact
+from .credentials import credentials, redact
+from .errors import WheelkitError
+from .files import sha256
 
 TIMEOUT = 60.0  # seconds for one request to the index
 
@@ -90,9 +91,6 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
             return None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
-
-def _credentials(environ: Mapping[str, str]) -> tuple[str, str]:
-    return environ.get("TWINE_USERNAME", ""), environ.get("TWINE_PASSWORD", "")
 
 
 def _opener(url: str, environ: Mapping[str, str], *, same_host: bool = False) -> urllib.request.OpenerDirector:
