@@ -171,5 +171,6 @@ def test_publish_verifies_that_dist_holds_exactly_what_the_jobs_tested():
     assert "if" not in steps[verify]  # nightlies too
     later = [i for i, s in enumerate(steps) if "upload" in s.get("run", "") or "pypi-publish" in s.get("uses", "")]
     assert later and min(later) > verify
+    assert all(i < verify for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/download-artifact@"))
     assert all(not name.startswith("dist-") or not path.endswith(".json")
                for job in (build, sdist) for name, path in _uploads(job).items())
