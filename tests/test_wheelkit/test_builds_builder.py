@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from wheelkit import WheelkitError, process
 from wheelkit.builds import builder as build
+from wheelkit.builds import uptodate as build_uptodate
 from wheelkit.builds.plan import VARIANTS, Variant, make_plan
 from wheelkit.builds.repair import check_excludes_matched
 from wheelkit.builds.report import failure_report, summary_table
@@ -602,7 +603,8 @@ def test_rebuild_builds_an_up_to_date_wheel_again(plan, monkeypatch):
 
 
 @pytest.mark.parametrize("change", ["edit a source", "add a source", "replace the wheel", "delete the debug archive",
-                                    "set CXXFLAGS", "another interpreter file", "another build environment"])
+                                    "set CXXFLAGS", "set CPATH", "a system package upgraded", "another interpreter file",
+                                    "another build environment"])
 def test_any_changed_input_or_output_builds_the_wheel_again(plan, monkeypatch, change):
     (plan.cells[0].root / "core.cpp").write_text("int f() { return 1; }\n")
     run_builder(plan, monkeypatch, FakeTools())
@@ -617,6 +619,13 @@ def test_any_changed_input_or_output_builds_the_wheel_again(plan, monkeypatch, c
         (plan.wheelhouse / cell.debug_archive_name).unlink()
     elif change == "set CXXFLAGS":
         monkeypatch.setenv("CXXFLAGS", "-O0")
+    elif change == "set CPATH":
+        monkeypatch.setenv("CPATH", str(cell.root / "include"))
+    elif change == "a system package upgraded":
+        database = cell.build_root / "dpkg-status"
+        monkeypatch.setattr(build_uptodate, "PACKAGE_DATABASES", (str(database),))  # before and after the upgrade
+        run_builder(plan, monkeypatch, FakeTools())  # the first run's record named no database: built again
+        database.write_text("Package: libstdc++-12-dev\nVersion: 12.2.0-14+deb12u2\n")
     elif change == "another interpreter file":
         other = cell.build_root / "python3.9"  # not among the sources
         shutil.copy(sys.executable, other)
@@ -625,7 +634,8 @@ def test_any_changed_input_or_output_builds_the_wheel_again(plan, monkeypatch, c
     elif change == "another build environment":
         (cell.env_dir / "lib" / "python3.9" / "site-packages" / "pybind11-9.9.dist-info").mkdir(parents=True)
     statuses = [r.status for r in run_builder(plan, monkeypatch, FakeTools())]
-    changed_everywhere = change in ("edit a source", "add a source", "set CXXFLAGS")
+    changed_everywhere = change in ("edit a source", "add a source", "set CXXFLAGS", "set CPATH",
+                                    "a system package upgraded")
     assert statuses == ["built"] * 3 if changed_everywhere else statuses == ["built", "up to date", "up to date"]
 
 

