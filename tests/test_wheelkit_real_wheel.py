@@ -10,13 +10,12 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, installed_tool
+from test_wheelkit.package_index import PackageIndex
 
 sys.path.insert(0, str(ROOT / "packaging"))
 
@@ -145,31 +144,12 @@ def test_cablesim_installs_offline_from_the_wheelhouse_index(tmp_path, real_whee
 @pytest.fixture
 def index_url(tmp_path: Path) -> Iterator[str]:
     """A pypiserver on 127.0.0.1 without authentication (the upload's credentials are tested in tests/test_wheelkit)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
-    packages = tmp_path / "packages"
-    packages.mkdir()
-    server = subprocess.Popen([installed_tool("pypi-server"), "run", "-i", "127.0.0.1", "-p", str(port), "-a", ".",
-                               "-P", ".", "--disable-fallback", str(packages)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index = PackageIndex(installed_tool("pypi-server"), tmp_path / "packages")
+    index.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}simple/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail(f"pypi-server did not start on port {port}")
-                time.sleep(0.1)
-        yield url
+        yield index.url
     finally:
-        server.terminate()  # by its process object, never by name
-        server.wait(timeout=30)
+        index.stop()
 
 
 def sdist_like(folder: Path, name: str, version: str, pkg_info: str) -> Path:
