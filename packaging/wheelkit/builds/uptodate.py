@@ -1,6 +1,6 @@
 """Unchanged rebuilds: a cell whose inputs are exactly those of the wheel it last put into the wheelhouse keeps that
 wheel (and its debug archive) instead of running its steps again. The inputs are every file of the checkout that git
-sees (tracked or not ignored), the cell's commands, the knobs and compile variables, the build environment's
+sees (tracked, or not ignored by the checkout's own rules), the cell's commands, the knobs and compile variables, the build environment's
 installed distributions, the interpreter, the compilers and tools found on PATH, and wheelkit's own tools; the record
 also holds the wheel's and archive's sha256, so a wheel replaced or touched in the wheelhouse is built again.
 
@@ -13,13 +13,13 @@ import importlib.metadata
 import json
 import os
 import shutil
-import subprocess
 import sys
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import process
 from ..files import sha256
 from ..knobs import KNOBS
 from .configure import BUILD_TIME_VARIABLES, configure_environment
@@ -49,11 +49,10 @@ NOT_INPUTS = {".git", ".nox", "build", "wheelhouse", "__pycache__", ".venv", ".m
               ".pytest_cache"}
 
 
-def _git(root: Path, *arguments: str) -> bytes | None:
-    try:
-        return subprocess.run(["git", *arguments], cwd=root, capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
+def _git(root: Path, *arguments: str) -> str | None:
+    """git's output in the checkout; None when git is missing or fails (no checkout)."""
+    done = process.run(["git", *arguments], cwd=root)
+    return done.stdout if done.returncode == 0 else None
 
 
 def _git_files(root: Path) -> list[str] | None:
@@ -61,13 +60,13 @@ def _git_files(root: Path) -> list[str] | None:
     scikit-build-core decides what to pack: not the user's global excludes file); None when root is not the top of a
     git checkout (no git, or an unpacked sdist inside another repository)."""
     top = _git(root, "rev-parse", "--show-toplevel")
-    if top is None or Path(top.decode("utf-8", "surrogateescape").strip()).resolve() != root.resolve():
+    if top is None or Path(top.strip()).resolve() != root.resolve():
         return None
     listing = _git(root, "-c", f"core.excludesFile={os.devnull}", "ls-files", "-z", "--cached", "--others",
                    "--exclude-standard")
     if listing is None:
         return None
-    return sorted({name for name in listing.decode("utf-8", "surrogateescape").split("\0") if name})
+    return sorted({name for name in listing.split("\0") if name})
 
 
 def _walked_files(root: Path, skip: Iterable[Path]) -> list[str]:
