@@ -6,6 +6,7 @@ traces agree to rounding error, not just to a tolerance of the method."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,26 +22,33 @@ h.load_file("stdrun.hoc")
 TOLERANCE = 1e-8  # [mV]
 
 
+def neuron_ball_and_stick(nseg: int, number: float) -> tuple[Any, ...]:
+    """NEURON's ball and stick: an hh soma, a passive dend of nseg segments, an ExpSyn at dend(0.5) driven by a NetStim
+    (start 9 ms, interval 7 ms, `number` events). Returns (soma, dend, synapse, stim, drive), to keep them alive."""
+    soma = h.Section(name="soma")
+    soma.L = soma.diam = 12.6157
+    soma.insert("hh")
+    dend = h.Section(name="dend")
+    dend.L, dend.diam, dend.nseg = 200, 1, nseg
+    dend.insert("pas")
+    for seg in dend:
+        seg.pas.g, seg.pas.e = 0.001, -65
+    for sec in (soma, dend):
+        sec.Ra, sec.cm = 100, 1
+    dend.connect(soma(1))
+    synapse = h.ExpSyn(dend(0.5))
+    synapse.tau = 2
+    stim = h.NetStim()
+    stim.start, stim.number, stim.interval = 9, number, 7
+    drive = h.NetCon(stim, synapse)
+    drive.delay, drive.weight[0] = 1, 0.04
+    return soma, dend, synapse, stim, drive
+
+
 def neuron_pair(method: int, number: float, v_init: float, nseg: int, probes: tuple[float, ...]):
     h.secondorder = method
     try:
-        soma = h.Section(name="soma")
-        soma.L = soma.diam = 12.6157
-        soma.insert("hh")
-        dend = h.Section(name="dend")
-        dend.L, dend.diam, dend.nseg = 200, 1, nseg
-        dend.insert("pas")
-        for seg in dend:
-            seg.pas.g, seg.pas.e = 0.001, -65
-        for sec in (soma, dend):
-            sec.Ra, sec.cm = 100, 1
-        dend.connect(soma(1))
-        synapse = h.ExpSyn(dend(0.5))
-        synapse.tau = 2
-        stim = h.NetStim()
-        stim.start, stim.number, stim.interval = 9, number, 7
-        drive = h.NetCon(stim, synapse)
-        drive.delay, drive.weight[0] = 1, 0.04
+        soma, dend, *driven = neuron_ball_and_stick(nseg, number)
         detector = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
         detector.threshold = 10
         spikes = h.Vector()
@@ -132,23 +140,8 @@ def neuron_recordables(method: int, dt_record: float | None) -> tuple[np.ndarray
     """The ball and stick above with an IClamp at the soma; every recordable, by Vector.record(ref[, Dt])."""
     h.secondorder = method
     try:
-        soma = h.Section(name="soma")
-        soma.L = soma.diam = 12.6157
-        soma.insert("hh")
-        dend = h.Section(name="dend")
-        dend.L, dend.diam, dend.nseg = 200, 1, 5
-        dend.insert("pas")
-        for seg in dend:
-            seg.pas.g, seg.pas.e = 0.001, -65
-        for sec in (soma, dend):
-            sec.Ra = 100
-        dend.connect(soma(1))
-        synapse = h.ExpSyn(dend(0.5))
-        synapse.tau = 2
-        stim = h.NetStim()
-        stim.start, stim.number, stim.interval = 9, 3, 7  # events at 10, 17, 24: on the sampling grid of Dt 0.1
-        drive = h.NetCon(stim, synapse)
-        drive.delay, drive.weight[0] = 1, 0.04
+        # Events at 10, 17, 24 ms: on the sampling grid of Dt 0.1.
+        soma, dend, synapse, *driven = neuron_ball_and_stick(nseg=5, number=3)
         clamp = h.IClamp(soma(0.5))
         clamp.delay, clamp.dur, clamp.amp = 30, 1, 0.3
         refs = {name: getattr(soma(0.5), f"_ref_{name}") for name in SOMA_VARIABLES}
