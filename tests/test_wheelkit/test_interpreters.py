@@ -105,18 +105,11 @@ def test_an_interpreter_is_asked_for_its_own_tags_and_marker_environment():
 
 def test_an_interpreter_older_than_this_packaging_gets_the_tags_packaging_computes_for_it(tmp_path):
     """A CPython that cannot run this packaging (packaging 26 needs 3.10): its facts, tags computed here."""
-    import json
     import platform
 
     from packaging.tags import Tag
 
-    facts = {"version": [3, 9, 18], "implementation": "cpython", "executable": "/x/python3.9", "soabi": "",
-             "free_threaded": False, "debug": False, "machine": platform.machine(), "in_venv": False,
-             "base_prefix": "/x", "tags": None, "environment": None}
-    old = tmp_path / "python3.9"
-    old.write_text(f"#!/bin/sh\necho '{json.dumps(facts)}'\n")
-    old.chmod(0o755)
-    found = probe(old)
+    found = probe(_fake(tmp_path, "python3.9", [3, 9, 18], False))
     assert found is not None and found.version == (3, 9, 18) and not found.free_threaded
     assert Tag("cp39", "cp39", f"linux_{platform.machine()}") in found.tags
     assert Tag("py3", "none", "any") in found.tags and not any(tag.interpreter == "cp311" for tag in found.tags)
@@ -149,17 +142,11 @@ def test_discovery_keeps_cp314_cp314t_and_cp315_apart_and_leaves_3_13t_out(tmp_p
 
 
 def test_a_free_threaded_interpreter_is_known_as_such_and_built_for(tmp_path):
-    import json
     import platform
 
     from packaging.tags import Tag
 
-    facts = {"version": [3, 14, 0], "implementation": "cpython", "executable": "/x/python3.14t", "soabi": "",
-             "free_threaded": True, "debug": False, "machine": platform.machine(), "in_venv": False,
-             "base_prefix": "/x", "tags": None, "environment": None}
-    threaded = tmp_path / "python3.14t"
-    threaded.write_text(f"#!/bin/sh\necho '{json.dumps(facts)}'\n")
-    threaded.chmod(0o755)
+    threaded = _fake(tmp_path, "python3.14t", [3, 14, 0], True)
     found = probe(threaded)
     assert found is not None and found.free_threaded and found.dotted == "3.14t"
     assert Tag("cp314", "cp314t", f"linux_{platform.machine()}") in found.tags
