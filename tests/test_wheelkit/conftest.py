@@ -64,6 +64,29 @@ def tool() -> Callable[[str], str]:
     return find
 
 
+ImportWithout = Callable[[Sequence[str], Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def import_without() -> ImportWithout:
+    """import_without(missing, modules): import wheelkit's modules in a fresh Python where the distributions named in
+    missing (by top-level name) cannot be imported, as in an environment that lacks them; the finished process."""
+
+    def run(missing: Sequence[str], modules: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        code = ("import importlib, sys\n"
+                "class Missing:\n"
+                "    def find_spec(self, name, path=None, target=None):\n"
+                f"        if name.split('.')[0] in {tuple(missing)!r}:\n"
+                "            raise ImportError(f'{name} is not installed here')\n"
+                "sys.meta_path.insert(0, Missing())\n"
+                f"sys.path.insert(0, {str(ROOT / 'packaging')!r})\n"
+                f"for module in {list(modules)!r}:\n"
+                "    importlib.import_module(module)\n")
+        return subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False)
+
+    return run
+
+
 @pytest.fixture
 def unused_port() -> int:
     """A port nothing listens on (a host out of reach, as far as an index can tell)."""

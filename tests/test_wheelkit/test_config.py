@@ -103,15 +103,8 @@ def test_every_override_is_a_knob_the_build_image_passes_into_its_containers():
     assert set(ENVIRONMENT.values()) <= set(PASSED_THROUGH)
 
 
-def test_the_jobs_that_only_ask_which_pythons_are_supported_import_without_a_toml_reader():
+def test_the_jobs_that_only_ask_which_pythons_are_supported_import_without_a_toml_reader(import_without):
     """test_wheels' environment has no tomli on a Python without tomllib: interpreters asks config, never TOML."""
-    code = ("import sys\n"
-            "class Blocked:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] in ('tomli', 'tomllib'):\n"
-            "            raise ImportError(f'{name} is not installed here')\n"
-            "sys.meta_path.insert(0, Blocked())\n"
-            f"sys.path.insert(0, {str(ROOT / 'packaging')!r})\n"
-            "import wheelkit.interpreters, wheelkit.check.cli, wheelkit.release.checks\n")
-    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False)
+    result = import_without(("tomli", "tomllib"),
+                            ("wheelkit.interpreters", "wheelkit.check.cli", "wheelkit.release.checks"))
     assert result.returncode == 0, result.stderr

@@ -4,8 +4,6 @@ these tests import no test module and nothing of conftest."""
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -54,36 +52,19 @@ def test_the_ground_imports_no_job_and_no_job_imports_another(path):
                 f"{module} (the {mine} job) imports {imported} (the {theirs} job)"
 
 
-def test_the_image_and_the_credential_check_import_without_packaging_installed():
+def test_the_image_and_the_credential_check_import_without_packaging_installed(import_without):
     """`pipx run --spec invoke invoke image.build` (CI) has invoke alone: wheelkit.image must import without PyPA's
     packaging. The noxfile's credential check runs in nox's process, which has packaging."""
-    blocker = ("import sys\n"
-               "class NoPackaging:\n"
-               "    def find_spec(self, name, path=None, target=None):\n"
-               "        if name.split('.')[0] in ('packaging', 'elftools'):\n"
-               "            raise ImportError(f'{name} is not installed here')\n"
-               "sys.meta_path.insert(0, NoPackaging())\n"
-               f"sys.path.insert(0, {str(ROOT / 'packaging')!r})\n"
-               "import wheelkit, wheelkit.image, wheelkit.errors\n")
-    result = subprocess.run([sys.executable, "-I", "-c", blocker], capture_output=True, text=True, check=False)
+    result = import_without(("packaging", "elftools"), ("wheelkit", "wheelkit.image", "wheelkit.errors"))
     assert result.returncode == 0, result.stderr
 
 
-def test_every_module_imports_with_no_typing_extensions():
+def test_every_module_imports_with_no_typing_extensions(import_without):
     """The sessions' environments have what wheelkit lists, and typing_extensions is not on the list: annotations
     that name it are never evaluated."""
     modules = [".".join(("wheelkit", *p.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
                for p in sorted(PACKAGE.rglob("*.py")) if p.name != "__main__.py"]
-    code = ("import importlib, sys\n"
-            "class Blocked:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name == 'typing_extensions':\n"
-            "            raise ImportError('typing_extensions is not installed here')\n"
-            "sys.meta_path.insert(0, Blocked())\n"
-            f"sys.path.insert(0, {str(ROOT / 'packaging')!r})\n"
-            f"for module in {modules!r}:\n"
-            "    importlib.import_module(module)\n")
-    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False)
+    result = import_without(("typing_extensions",), modules)
     assert result.returncode == 0, result.stderr
 
 
