@@ -10,7 +10,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,41 +198,40 @@ def _join(fields: list[list[str]], body: str) -> str:
     return "\n".join(line for field in fields for line in field) + ("\n" + body if body != "\n" else "\n")
 
 
+def _replace_fields(fields: Sequence[list[str]], replacements: Mapping[str, list[list[str]]]) -> list[list[str]]:
+    """The header's fields with every field named in replacements (by lower-case name) replaced: its new fields go
+    where the first of its name was, the others of that name are dropped."""
+    out: list[list[str]] = []
+    placed: set[str] = set()
+    for field in fields:
+        name = _field_name(field)
+        if name not in replacements:
+            out.append(field)
+        elif name not in placed:
+            out += replacements[name]
+            placed.add(name)
+    return out
+
+
 def rewrite_metadata(text: str, version: str, requirements: Sequence[str] | None) -> str:
     """METADATA with a new Version and, if given, new Requires-Dist lines in place of the old ones."""
     fields, body = _header_fields(text)
-    out: list[list[str]] = []
-    placed = False
-    for field in fields:
-        name = _field_name(field)
-        if name == "version":
-            out.append([f"Version: {version}"])
-        elif name == "requires-dist" and requirements is not None:
-            if not placed:
-                out += [[f"Requires-Dist: {r}"] for r in requirements]
-                placed = True
-        else:
-            out.append(field)
-    return _join(out, body)
+    replacements = {"version": [[f"Version: {version}"]]}
+    if requirements is not None:
+        replacements["requires-dist"] = [[f"Requires-Dist: {r}"] for r in requirements]
+    return _join(_replace_fields(fields, replacements), body)
 
 
 def rewrite_wheel_file(text: str, tags: frozenset[Tag]) -> str:
     """WHEEL with one Tag line per tag where the old ones were; Root-Is-Purelib false for a platform tag."""
     fields, body = _header_fields(text)
-    out: list[list[str]] = []
-    placed = False
-    for field in fields:
-        name = _field_name(field)
-        if name == "tag":
-            if not placed:
-                out += [[f"Tag: {tag}"] for tag in sorted(tags, key=str)]
-                placed = True
-        elif name == "root-is-purelib" and not is_pure(tags):
-            out.append(["Root-Is-Purelib: false"])
-        else:
-            out.append(field)
-    if not placed:
-        out += [[f"Tag: {tag}"] for tag in sorted(tags, key=str)]
+    tag_fields = [[f"Tag: {tag}"] for tag in sorted(tags, key=str)]
+    replacements = {"tag": tag_fields}
+    if not is_pure(tags):
+        replacements["root-is-purelib"] = [["Root-Is-Purelib: false"]]
+    out = _replace_fields(fields, replacements)
+    if not any(_field_name(field) == "tag" for field in fields):
+        out += tag_fields
     return _join(out, body)
 
 
